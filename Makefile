@@ -1,0 +1,70 @@
+# vna — two commands do everything on a fresh machine:
+#   make book   create .venv from requirements.txt if missing, execute the notebooks, build the book
+#   make test   same venv; unit tests, every notebook in quick mode, the book, a browser test of the book
+# Real recordings: VNA_DATA_DIR (default ../shared/data when that folder exists, else ~/.cache/vna).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+
+ifeq ($(origin VNA_DATA_DIR), undefined)
+ifneq ($(wildcard ../shared/data/cowley2023_v4),)
+export VNA_DATA_DIR := $(abspath ../shared/data)
+endif
+endif
+
+.PHONY: book test venv notebooks notebooks-quick html unit browser-test chromium reproduce bench clean help
+
+help:
+	@echo "make book   - execute the notebooks and build the book into _build/html (creates .venv if missing)"
+	@echo "make test   - unit tests, quick notebook run, book build and browser test"
+	@echo "make reproduce [ARGS='--datasets cowley2023-v4 --seeds 0 1 2'] - run the result grid into results/"
+	@echo "make bench  - core benchmark table (AUC speed, training throughput)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+book: venv notebooks html
+	@echo "book: $(CURDIR)/_build/html/index.html"
+
+notebooks: venv
+	$(PY) scripts/run_notebooks.py
+
+notebooks-quick: venv
+	$(PY) scripts/run_notebooks.py --quick
+
+html: venv
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+unit: venv
+	$(PY) -m pytest -m "not book"
+
+browser-test: venv chromium
+	$(PY) -m pytest -m book
+
+test: unit notebooks-quick html browser-test
+
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium (or set CHROMIUM=/path)"; exit 1; fi; \
+	fi
+
+reproduce: venv
+	$(PY) -m vna reproduce $(ARGS)
+
+bench: venv
+	$(PY) benchmarks/bench_core.py $(ARGS)
+
+clean:
+	rm -rf _build book/notebooks/*.ipynb

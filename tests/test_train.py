@@ -1,0 +1,142 @@
+"""Training, evaluation, determinism, save/load and input validation (issue 'Foundation')."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import vna
+from vna import RunConfig, build_model
+from vna.data import PairedData
+from vna.train import NonFiniteLossError, fit, load, save
+
+from planted import planted
+
+
+@pytest.fixture(scope="module")
+def planted_split():
+    return planted(n_images=80, seed=0), planted(n_images=30, seed=0, image_offset=500)
+
+
+@pytest.mark.parametrize("method", ["vna", "direct_encoder", "direct_decoder"])
+def test_planted_problem_is_learned_on_held_out_images(method, planted_split):
+    train, test = planted_split
+    cfg = RunConfig(method=method, epochs=12, batch_size=32, lr=1e-3, latent_dim=32, seed=0, device="cpu")
+    model = build_model(cfg, train.n_neurons)
+    before = vna.evaluate(model, test)
+    hist = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=0, device="cpu",
+               progress=False, val=test)
+    after = vna.evaluate(model, test)
+    assert after["encoding_auc"] > 0.9 and after["decoding_auc"] > 0.9, (method, after)
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    assert {"epoch", "loss", "val_loss", "val_encoding_auc", "val_decoding_auc", "seconds"} <= set(hist[-1])
+    assert after["mean_auc"] == pytest.approx((after["encoding_auc"] + after["decoding_auc"]) / 2)
+    assert after["mean_auc"] > before["mean_auc"]
+    assert 0 <= after["encoding_top1"] <= after["encoding_top5"] <= 1
+
+
+def test_same_seed_same_numbers(planted_split):
+    train, test = planted_split
+    results = []
+    for _ in range(2):
+        cfg = RunConfig(method="vna", epochs=2, batch_size=16, latent_dim=16, seed=7, device="cpu")
+        model = build_model(cfg, train.n_neurons)
+        hist = fit(model, train, epochs=2, batch_size=16, seed=7, device="cpu", progress=False)
+        results.append((hist.to_frame()["loss"].tolist(), vna.evaluate(model, test, n_distractors=10, seed=1)))
+    assert results[0] == results[1]
+    cfg = RunConfig(method="vna", epochs=2, batch_size=16, latent_dim=16, seed=8, device="cpu")
+    model = build_model(cfg, train.n_neurons)
+    other = fit(model, train, epochs=2, batch_size=16, seed=8, device="cpu", progress=False)
+    assert other.to_frame()["loss"].tolist() != results[0][0]
+
+
+def test_batchnorm_safe_last_batch():
+    data = planted(n_images=11, n_trials=3)  # 33 pairs, batch 32 -> a last batch of one pair is dropped
+    model = vna.VNA(data.n_neurons, latent_dim=8)
+    hist = fit(model, data, epochs=1, batch_size=32, device="cpu", progress=False)
+    assert math.isfinite(hist[0]["loss"])
+
+
+def test_non_finite_loss_is_a_clear_error():
+    data = planted(n_images=10, n_trials=2)
+    model = vna.DirectEncoder(data.n_neurons)
+    with torch.no_grad():
+        model.head.weight.fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match="epoch 1, batch 0"):
+        fit(model, data, epochs=1, batch_size=8, device="cpu", progress=False)
+
+
+def test_fit_rejects_mismatched_neurons_and_bad_args():
+    data = planted(n_images=10, n_trials=2)
+    with pytest.raises(ValueError, match="expects 5 neurons but train has 24"):
+        fit(vna.VNA(5), data, epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="epochs >= 1"):
+        fit(vna.VNA(24), data, epochs=0, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="PairedData"):
+        fit(vna.VNA(24), (data.images, data.responses), epochs=1, device="cpu", progress=False)
+
+
+@pytest.mark.parametrize("method", ["vna", "direct_encoder", "direct_decoder"])
+def test_save_load_round_trip(tmp_path, method):
+    data = planted(n_images=12, n_trials=2)
+    cfg = RunConfig(method=method, latent_dim=8, seed=1)
+    model = build_model(cfg, data.n_neurons)
+    fit(model, data, epochs=1, batch_size=8, device="cpu", progress=False)
+    path = save(model, tmp_path / "m.pt", cfg)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
+    back = load(path)
+    torch.testing.assert_close(back.score(data.images, data.responses), model.score(data.images, data.responses))
+    assert back.config == cfg.to_dict()
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        load(tmp_path / "missing.pt")
+    torch.save({"something": 1}, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="not a vna model"):
+        load(tmp_path / "x.pt")
+
+
+def test_paired_data_validation():
+    imgs, resp, match = torch.rand(4, 1, 64, 64), torch.randn(6, 3), torch.tensor([0, 1, 2, 3, 0, 1])
+    PairedData(imgs, resp, match)
+    with pytest.raises(ValueError, match="length mismatch"):
+        PairedData(imgs, resp, match[:5])
+    with pytest.raises(ValueError, match="match out of range"):
+        PairedData(imgs, resp, torch.tensor([0, 1, 2, 4, 0, 1]))
+    bad = resp.clone()
+    bad[2, 1] = float("nan")
+    with pytest.raises(ValueError, match="responses contains 1 NaN"):
+        PairedData(imgs, bad, match)
+    with pytest.raises(ValueError, match=r"images must be \[n_images, C, H, W\]"):
+        PairedData(imgs[:, 0], resp, match)
+    with pytest.raises(ValueError, match="integer indices"):
+        PairedData(imgs, resp, match.float() + 0.5)
+    with pytest.raises(ValueError, match="expects images"):
+        vna.VNA(3).score(torch.rand(4, 1, 48, 48), resp)
+
+
+def test_run_config_round_trip_and_errors():
+    cfg = RunConfig(dataset="cowley2023-v4", method="direct_encoder", epochs=3, dataset_options={"a": 1})
+    back = RunConfig.from_dict(__import__("json").loads(cfg.to_json()))
+    assert back == cfg and back.key() == cfg.key()
+    assert cfg.replace(device="cuda").key() == cfg.key()  # device does not change the result key
+    assert cfg.replace(seed=1).key() != cfg.key()
+    for bad, msg in [(dict(method="clip"), "method"), (dict(split="random"), "split"), (dict(image_size=50), "multiple of 32"),
+                     (dict(n_distractors=0), "n_distractors"), (dict(lr=0), "lr")]:
+        with pytest.raises(ValueError, match=msg):
+            RunConfig(**bad)
+    with pytest.raises(ValueError, match="unknown field"):
+        RunConfig.from_dict({"epochz": 3})
+
+
+def test_evaluate_with_sampled_distractors(planted_split):
+    train, test = planted_split
+    model = vna.DirectEncoder(train.n_neurons)
+    out, S = vna.evaluate(model, test, n_distractors=5, seed=0, return_scores=True)
+    assert S.shape == (test.n_images, test.n_responses)
+    assert set(out) == {"encoding_auc", "decoding_auc", "mean_auc", "encoding_top1", "encoding_top5",
+                        "decoding_top1", "decoding_top5"}
+    assert out["encoding_top1"] <= out["encoding_top5"] and out["decoding_top1"] <= out["decoding_top5"]
+    with pytest.raises(ValueError, match="too few distractors"):
+        vna.evaluate(model, test, n_distractors=test.n_images)

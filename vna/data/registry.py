@@ -1,0 +1,107 @@
+"""The named datasets: `load(name)` and `available()` (issues "Data" and "The paper's three datasets").
+
+Each entry names its loader as ``"module:function"`` so that importing :mod:`vna.data` stays cheap
+(no pynwb/xarray import until a paper dataset is actually loaded). A loader takes keyword options and
+returns a :class:`~vna.data.recording.Recording`. ``status`` names a function returning a short string
+("embedded", "cached", "needs download", "needs files from the authors").
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .recording import Recording
+
+__all__ = ["DatasetInfo", "DATASETS", "load", "available"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    species: str
+    area: str
+    size: str
+    kind: str  # "simulated" | "stand-in" (real, small, offline-able) | "paper"
+    citation: str
+    license: str
+    loader: str  # "module:function"
+    status: str  # "module:function" -> str
+
+    def _resolve(self, path: str):
+        module, func = path.split(":")
+        return getattr(importlib.import_module(module), func)
+
+    def load(self, **options) -> Recording:
+        return self._resolve(self.loader)(**options)
+
+    def cache_status(self) -> str:
+        return str(self._resolve(self.status)())
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    d.name: d
+    for d in [
+        DatasetInfo(
+            "simulated", "simulated (V1-like model)", "V1 (model)", "options: default 300 images x 10 trials x 100 neurons",
+            "simulated", "vna's own simulation; images from scikit-learn's sample photographs", "BSD-3-Clause (code)",
+            "vna.data.simulated:load_simulated", "vna.data.simulated:status",
+        ),
+        DatasetInfo(
+            "cowley2023-v4", "macaque", "V4", "640 images x 6-10 trials x 50 neurons",
+            "stand-in", "Cowley, Stan, Pillow & Smith (2023) Compact deep neural network models of visual cortex, bioRxiv",
+            "GPL-3.0", "vna.data.real:load_cowley2023_v4", "vna.data.real:status_cowley2023_v4",
+        ),
+        DatasetInfo(
+            "allen-2p-ns118", "mouse", "VISp", "118 images x 1 (trial mean) x 212 neurons",
+            "stand-in", "de Vries et al. (2020) Nat Neurosci; Allen Brain Observatory Visual Coding 2-photon",
+            "Allen Institute terms of use", "vna.data.real:load_allen_2p_ns118", "vna.data.real:status_allen_2p_ns118",
+        ),
+        DatasetInfo(
+            "antolik2016-v1", "mouse", "V1", "50 images x 8-10 trials x 103 (region 1) or 55 (region 2) neurons",
+            "stand-in", "Antolik, Hofer, Bednar & Mrsic-Flogel (2016) PLoS Comput Biol 12(6):e1004927",
+            "none stated upstream (cite the paper)", "vna.data.real:load_antolik2016_v1", "vna.data.real:status_antolik2016_v1",
+        ),
+        DatasetInfo(
+            "allen-neuropixels", "mouse", "VISp, VISl, VISrl, VISal, VISpm, VISam", "118 images x 50 trials x units of the chosen sessions",
+            "paper", "Siegle et al. (2021) Nature 592:86-92; DANDI:000021", "CC-BY-4.0",
+            "vna.data.paper.allen_neuropixels:load_allen_neuropixels", "vna.data.paper.allen_neuropixels:status",
+        ),
+        DatasetInfo(
+            "majajhong2015", "macaque", "V4, IT", "3200 images (public HVM) x ~50 repetitions x 256 sites",
+            "paper", "Majaj, Hong, Solomon & DiCarlo (2015) J Neurosci 35(39):13402-13418", "no separate data licence stated (Brain-Score code: MIT); cite Majaj et al. 2015",
+            "vna.data.paper.majajhong2015:load_majajhong2015", "vna.data.paper.majajhong2015:status",
+        ),
+        DatasetInfo(
+            "chang2021-face", "macaque", "AM face patch", "user-supplied",
+            "paper", "Chang, Bao & Tsao (2021) Explaining face representation in the primate brain using different computational models, Curr Biol",
+            "available on request from the authors", "vna.data.paper.chang2021:load_chang2021_face", "vna.data.paper.chang2021:status",
+        ),
+    ]
+}
+
+
+def _info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+
+
+def load(name: str, **options) -> Recording:
+    """Load a named dataset as a :class:`Recording` (options are passed to its loader)."""
+    return _info(name).load(**options)
+
+
+def available() -> pd.DataFrame:
+    """One row per named dataset: species, area, size, kind, status (cached / needs download / ...), citation."""
+    rows = []
+    for d in DATASETS.values():
+        try:
+            status = d.cache_status()
+        except Exception as exc:  # noqa: BLE001 - a listing must not fail on one broken entry
+            status = f"error: {exc}"
+        rows.append(dict(name=d.name, species=d.species, area=d.area, size=d.size, kind=d.kind,
+                         status=status, citation=d.citation, license=d.license))
+    return pd.DataFrame(rows)
