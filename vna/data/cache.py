@@ -1,0 +1,194 @@
+"""The download cache: find a dataset's file in ``$VNA_DATA_DIR`` or download it, verified (issue "Data").
+
+Layout: ``<data_dir>/<dataset folder>/<upstream relative path>``, so that a folder prepared in advance
+(``VNA_DATA_DIR=../shared/data`` in CI) is used without any network. Every file is checked against its
+known hash each time it is used (memoised by path, size and modification time). Downloads go through
+pooch into a temporary folder inside the cache and are moved into place with :func:`os.replace` only
+after their hash matched, so a failed, truncated or corrupted download leaves nothing behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["data_dir", "fetch", "is_cached", "file_hash", "CacheError", "MissingDataFile", "CorruptDataFile"]
+
+ENV_VAR = "VNA_DATA_DIR"
+DEFAULT_DIR = Path("~/.cache/vna")
+
+# (path, size, mtime_ns, algorithm) -> hex digest; files are small, but loaders may be called often.
+_HASH_MEMO: dict[tuple[str, int, int, str], str] = {}
+
+
+class CacheError(Exception):
+    """A dataset file could not be found, downloaded or verified (the message says which and how to fix it).
+
+    ``reason`` holds the short cause (e.g. "HTTP 404 Not Found", "hash mismatch").
+    """
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class MissingDataFile(CacheError, FileNotFoundError):
+    """Not cached and not downloadable (offline, HTTP error, read-only cache)."""
+
+
+class CorruptDataFile(CacheError, ValueError):
+    """A cached file or a download has the wrong hash (truncated, corrupted or changed upstream)."""
+
+
+def data_dir() -> Path:
+    """The cache folder: ``$VNA_DATA_DIR`` if set, else ``~/.cache/vna`` (not created here)."""
+    value = os.environ.get(ENV_VAR, "").strip()
+    return Path(value).expanduser() if value else DEFAULT_DIR.expanduser()
+
+
+def _split_hash(known_hash: str) -> tuple[str, str]:
+    if not isinstance(known_hash, str) or ":" not in known_hash:
+        raise ValueError(f"known_hash must look like 'sha256:<hex>' or 'sha1:<hex>'; got {known_hash!r}")
+    algorithm, digest = known_hash.split(":", 1)
+    algorithm = algorithm.lower()
+    if algorithm not in ("sha256", "sha1", "md5"):
+        raise ValueError(f"unsupported hash algorithm {algorithm!r} in {known_hash!r} (use sha256 or sha1)")
+    return algorithm, digest.lower()
+
+
+def file_hash(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (memoised by path, size and mtime)."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, algorithm)
+    if key not in _HASH_MEMO:
+        h = hashlib.new(algorithm)
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _HASH_MEMO[key] = h.hexdigest()
+    return _HASH_MEMO[key]
+
+
+def is_cached(folder: str, relpaths) -> bool:
+    """True when every ``relpath`` exists under ``data_dir()/folder`` (hashes are checked on use)."""
+    root = data_dir() / folder
+    return all((root / r).is_file() for r in relpaths)
+
+
+def _how_to_provide(folder: str, relpath: str, url: str) -> str:
+    target = data_dir() / folder / relpath
+    return (
+        f"To provide it without a network, download {url} (or copy the file from a machine that has it) "
+        f"to {target}, or set {ENV_VAR} to a folder laid out as <folder>/{folder}/{relpath} "
+        f"(e.g. VNA_DATA_DIR=../shared/data)."
+    )
+
+
+def fetch(folder: str, relpath: str, url: str, known_hash: str, *, progress: bool = True) -> Path:
+    """Path of a verified local copy of one dataset file, downloading it if needed.
+
+    Looks in ``data_dir()/folder/relpath`` first and checks its hash. A cached file with a wrong hash is
+    replaced by a fresh download when one succeeds; otherwise an error names the file, both hashes and
+    the fix. A download is written to a temporary name and moved into place only after its hash matched.
+
+    Raises:
+        MissingDataFile (a FileNotFoundError): not cached and cannot be downloaded (offline, HTTP error,
+            read-only cache); the message names the file, the URL and how to provide it.
+        CorruptDataFile (a ValueError): the hash of the cached copy or of the download does not match.
+        Nothing partial is left in the cache either way; a corrupt cached file that cannot be replaced is
+        left as it is (it may be the user's own prepared copy, or in a read-only folder) and named.
+    """
+    algorithm, digest = _split_hash(known_hash)
+    target = data_dir() / folder / relpath
+    stale = None
+    if target.is_file():
+        actual = file_hash(target, algorithm)
+        if actual == digest:
+            return target
+        stale = actual
+    try:
+        _download(url, folder, relpath, algorithm, digest, progress=progress)
+    except CacheError as exc:
+        if stale is not None:
+            raise CorruptDataFile(
+                f"the cached file {target} is corrupt: its {algorithm} is {stale} but should be {digest}, and "
+                f"a fresh download from {url} failed ({getattr(exc, 'reason', exc)}). Replace the file with "
+                f"the upstream one from {url} (or delete it to download it again when online), or set "
+                f"{ENV_VAR} to a folder holding a good copy as <folder>/{folder}/{relpath}."
+            ) from exc
+        raise
+    return target
+
+
+def _reason(exc: Exception) -> str:
+    """A one-line reason for a failed download (requests' messages run to several lines of nested causes)."""
+    import requests  # a pooch dependency
+
+    response = getattr(exc, "response", None)
+    if response is not None and getattr(response, "status_code", None):
+        return f"HTTP {response.status_code} {getattr(response, 'reason', '')}".strip()
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+        host = getattr(getattr(exc, "request", None), "url", "") or ""
+        host = host.split("/")[2] if host.count("/") >= 2 else "the server"
+        return f"{type(exc).__name__}: no connection to {host} (offline?)"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:160]}{'...' if len(text) > 160 else ''}"
+
+
+def _download(url: str, folder: str, relpath: str, algorithm: str, digest: str, *, progress: bool) -> None:
+    import pooch  # imported lazily: only needed when something is missing
+
+    target = data_dir() / folder / relpath
+    name = f"{folder}/{relpath}"
+    where = _how_to_provide(folder, relpath, url)
+    try:
+        root = data_dir()
+        created = not root.exists()
+        root.mkdir(parents=True, exist_ok=True)
+        tmpdir = Path(tempfile.mkdtemp(prefix=".vna-download-", dir=root))
+    except OSError as exc:
+        raise MissingDataFile(
+            f"{target} is not cached and the cache folder {data_dir()} is not writable ({exc}). {where}",
+            reason=f"cache folder not writable: {exc}",
+        ) from exc
+    logger = pooch.get_logger()
+    level = logger.level
+    try:
+        if progress:
+            print(f"vna: downloading {url} -> {target}", file=sys.stderr)
+        logger.setLevel(logging.WARNING)  # we print our own line and check the hash ourselves
+        try:
+            got = Path(pooch.retrieve(url, known_hash=None, fname=target.name, path=tmpdir, progressbar=progress))
+        except Exception as exc:  # noqa: BLE001 - requests/HTTP/OS errors all mean "could not download"
+            raise MissingDataFile(
+                f"dataset file {target} is not cached and could not be downloaded from {url} "
+                f"({_reason(exc)}). {where}",
+                reason=_reason(exc),
+            ) from exc
+        actual = file_hash(got, algorithm)
+        if actual != digest:
+            raise CorruptDataFile(
+                f"download of {name} from {url} failed its hash check ({got.stat().st_size} bytes, "
+                f"{algorithm} {actual}, expected {digest}): truncated or changed upstream; nothing was "
+                f"written to the cache. {where}",
+                reason=f"the download has {algorithm} {actual}, not {digest}",
+            )
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(got, target)
+        except OSError as exc:
+            raise MissingDataFile(f"could not move the download of {name} into {target} ({exc}). {where}",
+                                  reason=f"could not write {target}: {exc}") from exc
+    finally:
+        logger.setLevel(level)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        if created:  # leave no empty cache folder behind after a failed first download
+            try:
+                root.rmdir()
+            except OSError:
+                pass

@@ -1,0 +1,447 @@
+"""From a `Recording` to the train/test `PairedData` every method uses (issue "Data"; DESIGN.md).
+
+Each step is a small function:
+
+* :func:`prepare_images` -- resize to ``image_size`` (64: the paper's encoder, section 3.1), grey or RGB,
+  scale to [0, 1];
+* :func:`split_half_reliability`, :func:`noise_ceiling` -- per-neuron trial-to-trial reliability;
+* :func:`select_neurons` -- the opt-in reliability / noise-ceiling filters (Huang et al. 2023 keep neurons
+  with split-half reliability >= 0.8), reporting how many neurons they kept;
+* :func:`make_split` -- seeded ``"images"`` or ``"trials"`` split, recorded in the metadata;
+* :func:`zscore_stats`, :func:`zscore` -- per-neuron z-scoring with training statistics only;
+* :func:`to_paired` -- all of the above, giving ``(train, test)``.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .paired import PairedData
+from .recording import Recording
+
+__all__ = [
+    "prepare_images",
+    "split_half_reliability",
+    "noise_ceiling",
+    "select_neurons",
+    "Split",
+    "make_split",
+    "zscore_stats",
+    "zscore",
+    "to_paired",
+]
+
+log = logging.getLogger("vna.data")
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as PIL's "L" mode
+
+
+# ----------------------------------------------------------------------------------------------- images
+def prepare_images(images, image_size: int = 64, grey: bool = True) -> torch.Tensor:
+    """Images ``[I, H, W]`` or ``[I, H, W, 3]`` -> float32 tensor ``[I, C, image_size, image_size]`` in [0, 1].
+
+    Scaling: integer images (``uint8`` or other integers within 0..255) are divided by 255. Float images
+    already within [0, 1] are kept as they are; other float images are min-max scaled over the whole set
+    (one minimum and maximum for all images, so relative contrast between images is kept).
+    Colour: ``grey=True`` gives one channel (RGB -> luminance, 0.299 R + 0.587 G + 0.114 B);
+    ``grey=False`` gives three (grey images are repeated). Size: bilinear resampling with antialiasing to
+    ``image_size x image_size``; the aspect ratio is not kept (non-square images are stretched).
+    """
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    x = np.asarray(images)
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] != 3):
+        raise ValueError(f"images must be [n_images, H, W] or [n_images, H, W, 3]; got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError("images is empty (0 images)")
+    if int(image_size) < 1:
+        raise ValueError(f"image_size must be >= 1; got {image_size}")
+    if np.issubdtype(x.dtype, np.integer) or x.dtype == bool:
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(f"integer images must lie within 0..255; got values {lo}..{hi} (dtype {x.dtype})")
+        x = x.astype(np.float32) / 255.0
+    elif np.issubdtype(x.dtype, np.floating):
+        if not np.isfinite(x).all():
+            raise ValueError(f"images contain {int((~np.isfinite(x)).sum())} NaN/inf values")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
+            if hi == lo:
+                raise ValueError(f"float images are constant ({lo}); cannot scale them to [0, 1]")
+            x = (x.astype(np.float64) - lo) / (hi - lo)
+        x = x.astype(np.float32)
+    else:
+        raise ValueError(f"images must be integer or float; got dtype {x.dtype}")
+    if x.ndim == 4:  # RGB
+        x = (x @ LUMA)[:, None] if grey else np.moveaxis(x, -1, 1)
+    else:
+        x = x[:, None] if grey else np.repeat(x[:, None], 3, axis=1)
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    if t.shape[-2:] != (image_size, image_size):
+        t = F.interpolate(t, size=(int(image_size), int(image_size)), mode="bilinear", align_corners=False,
+                          antialias=True)
+    return t.clamp_(0.0, 1.0).contiguous()
+
+
+# ----------------------------------------------------------------------------------------- reliability
+def _check_trials(responses) -> np.ndarray:
+    r = np.asarray(responses, dtype=np.float64)
+    if r.ndim != 3:
+        raise ValueError(f"responses must be [n_images, n_trials, n_neurons]; got shape {r.shape}")
+    if r.shape[1] < 2:
+        raise ValueError(
+            f"split-half reliability needs at least 2 trials per image; these responses have n_trials="
+            f"{r.shape[1]} (trial means). For trial-averaged data use a noise-ceiling filter with per-neuron "
+            "values supplied with the data (Recording.neurons['noise_ceiling'])."
+        )
+    return r
+
+
+def split_half_reliability(responses, n_splits: int = 10, seed: int = 0) -> np.ndarray:
+    """Per-neuron split-half reliability with Spearman-Brown correction, ``[n_neurons]``.
+
+    ``responses`` is ``[n_images, n_trials, n_neurons]`` with NaN for missing trials. For each of
+    ``n_splits`` seeded random splits, each image's recorded trials are shuffled and dealt alternately into
+    two halves; the Pearson correlation ``r`` across images between the two half-means is computed per
+    neuron (images with fewer than 2 trials are left out) and averaged over splits; the result is
+    ``2 r / (1 + r)``, the expected correlation between two independent means of all the trials. With
+    ``n`` trials of signal variance ``s`` and noise variance ``v`` it estimates ``s / (s + v / n)``.
+    A neuron that does not vary across images gets NaN.
+    """
+    r = _check_trials(responses)
+    n_splits = int(n_splits)
+    if n_splits < 1:
+        raise ValueError(f"n_splits must be >= 1; got {n_splits}")
+    n_img, n_tr, _ = r.shape
+    valid = ~np.isnan(r)  # [I, T, N]
+    slot = valid.any(axis=2)  # [I, T] recorded trial slots
+    rng = np.random.default_rng(seed)
+    keys = rng.random((n_splits, n_img, n_tr))
+    keys[:, ~slot] = np.inf  # missing slots sort last
+    rank = np.argsort(np.argsort(keys, axis=-1), axis=-1)  # rank of each slot among the image's trials
+    half_a = ((rank % 2) == 0) & slot  # [S, I, T]
+    half_b = ((rank % 2) == 1) & slot
+    rz = np.where(valid, r, 0.0)
+    vf = valid.astype(np.float64)
+
+    def half_mean(w):
+        w = w.astype(np.float64)
+        total = np.einsum("sit,itn->sin", w, rz)
+        count = np.einsum("sit,itn->sin", w, vf)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return total / count, count > 0
+
+    a, ok_a = half_mean(half_a)
+    b, ok_b = half_mean(half_b)
+    m = (ok_a & ok_b).astype(np.float64)  # [S, I, N]: image usable for this neuron and split
+    a, b = np.where(m > 0, a, 0.0), np.where(m > 0, b, 0.0)
+    cnt = m.sum(axis=1)  # [S, N]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma, mb = (a * m).sum(1) / cnt, (b * m).sum(1) / cnt
+        da, db = (a - ma[:, None]) * m, (b - mb[:, None]) * m
+        cov = (da * db).sum(1)
+        corr = cov / np.sqrt((da**2).sum(1) * (db**2).sum(1))  # [S, N]
+        corr[cnt < 3] = np.nan
+        rbar = corr.mean(axis=0)
+        return 2 * rbar / (1 + rbar)
+
+
+def noise_ceiling(responses, n_splits: int = 10, seed: int = 0) -> np.ndarray:
+    """Per-neuron noise ceiling of the trial mean, ``[n_neurons]``: ``sqrt(max(reliability, 0))``.
+
+    The expected correlation between a neuron's true mean response and its observed mean over the recorded
+    trials -- the best correlation any model of the mean can reach. ``reliability`` is
+    :func:`split_half_reliability`.
+    """
+    rel = split_half_reliability(responses, n_splits=n_splits, seed=seed)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(np.clip(rel, 0.0, None))
+
+
+def select_neurons(
+    recording: Recording,
+    reliability_threshold: float | None = None,
+    noise_ceiling_threshold: float | None = None,
+    *,
+    trials: np.ndarray | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The opt-in neuron filters: ``(keep [n_neurons] bool, report)``; both thresholds off by default.
+
+    * ``reliability_threshold``: keep neurons whose :func:`split_half_reliability` is at or above it
+      (Huang et al. use 0.8). Needs single trials.
+    * ``noise_ceiling_threshold``: keep neurons whose noise ceiling is at or above it: the column
+      ``recording.neurons["noise_ceiling"]`` when the data bring one (trial-averaged data), else
+      :func:`noise_ceiling` of the trials.
+
+    ``trials`` (``[n_images, n_trials]`` bool) restricts the computation to those trial slots -- pass the
+    training split's mask so that test data never influence which neurons are kept. Neurons whose value is
+    NaN (constant responses) fail the filter. The report records thresholds, values and counts.
+    """
+    n = recording.n_neurons
+    keep = np.ones(n, dtype=bool)
+    report: dict[str, Any] = {"n_neurons_total": n}
+    if reliability_threshold is None and noise_ceiling_threshold is None:
+        report.update(n_neurons_kept=n, summary=f"no neuron filter: all {n} neurons kept")
+        return keep, report
+    r = recording.responses
+    if trials is not None:
+        trials = np.asarray(trials, dtype=bool)
+        if trials.shape != r.shape[:2]:
+            raise ValueError(f"trials mask must be [n_images, n_trials] = {r.shape[:2]}; got {trials.shape}")
+        r = np.where(trials[:, :, None], r, np.nan)
+        r = r[trials.any(axis=1)]
+    parts = []
+    if reliability_threshold is not None:
+        rel = split_half_reliability(r, seed=seed)
+        ok = np.nan_to_num(rel, nan=-np.inf) >= float(reliability_threshold)
+        keep &= ok
+        report.update(reliability_threshold=float(reliability_threshold), reliability=rel.tolist(),
+                      n_reliable=int(ok.sum()))
+        parts.append(f"split-half reliability >= {reliability_threshold}: {int(ok.sum())}")
+    if noise_ceiling_threshold is not None:
+        if "noise_ceiling" in recording.neurons.columns:
+            nc = recording.neurons["noise_ceiling"].to_numpy(dtype=np.float64)
+            source = "neurons['noise_ceiling']"
+        elif recording.n_trials >= 2:
+            nc = noise_ceiling(r, seed=seed)
+            source = "split-half of the trials"
+        else:
+            raise ValueError(
+                f"noise_ceiling_threshold needs per-neuron noise ceilings: {recording.name!r} holds trial means "
+                "(n_trials=1) and its neurons table has no 'noise_ceiling' column"
+            )
+        ok = np.nan_to_num(nc, nan=-np.inf) >= float(noise_ceiling_threshold)
+        keep &= ok
+        report.update(noise_ceiling_threshold=float(noise_ceiling_threshold), noise_ceiling=nc.tolist(),
+                      noise_ceiling_source=source, n_noise_ceiling=int(ok.sum()))
+        parts.append(f"noise ceiling ({source}) >= {noise_ceiling_threshold}: {int(ok.sum())}")
+    where = "training trials" if trials is not None else "all trials"
+    summary = f"{recording.name}: kept {int(keep.sum())} of {n} neurons ({'; '.join(parts)}; on {where})"
+    report.update(n_neurons_kept=int(keep.sum()), summary=summary)
+    if not keep.any():
+        raise ValueError(f"the neuron filter kept no neuron: {summary}")
+    return keep, report
+
+
+# ---------------------------------------------------------------------------------------------- splits
+@dataclass
+class Split:
+    """Which recorded trial slots are training and which are test data.
+
+    ``train_mask``/``test_mask``: ``[n_images, n_trials]`` bool over recorded slots (disjoint);
+    ``train_images``/``test_images``: sorted indices of images with at least one slot in that part.
+    """
+
+    kind: str
+    seed: int
+    test_fraction: float
+    train_mask: np.ndarray
+    test_mask: np.ndarray
+    train_images: np.ndarray
+    test_images: np.ndarray
+
+
+def _py(x):
+    """A numpy scalar as the plain Python value (for messages and metadata)."""
+    return x.item() if hasattr(x, "item") else x
+
+
+def _round_half_up(x):
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(int)
+
+
+def make_split(recording: Recording, split: str = "images", test_fraction: float = 0.15, seed: int = 0) -> Split:
+    """A seeded train/test split of a recording's trials.
+
+    * ``"images"``: ``round(test_fraction * n_images)`` (at least 1) images, drawn by a seeded permutation,
+      are test images with all their trials; no test image is ever seen in training.
+    * ``"trials"``: every image is in both parts; of an image's ``n`` recorded trials,
+      ``round(test_fraction * n)`` (at least 1, at most ``n - 1``) seeded random ones are held out. Every
+      image needs at least 2 trials (so trial means cannot be split by trials).
+    """
+    if split not in ("images", "trials"):
+        raise ValueError(f"split must be 'images' or 'trials'; got {split!r}")
+    test_fraction = float(test_fraction)
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    slots = recording.trial_mask
+    n_img = recording.n_images
+    rng = np.random.default_rng(seed)
+    if split == "images":
+        if n_img < 2:
+            raise ValueError(f"split='images' needs at least 2 images; {recording.name!r} has {n_img}")
+        n_test = int(np.clip(_round_half_up(test_fraction * n_img), 1, n_img - 1))
+        perm = rng.permutation(n_img)
+        is_test = np.zeros(n_img, dtype=bool)
+        is_test[perm[:n_test]] = True
+        test_mask = slots & is_test[:, None]
+    else:
+        counts = slots.sum(axis=1)
+        few = np.flatnonzero(counts < 2)
+        if len(few):
+            what = ("it holds trial means (n_trials=1)" if recording.n_trials == 1
+                    else f"{len(few)} image(s) have a single trial, e.g. image id {_py(recording.image_ids[few[0]])!r}")
+            raise ValueError(
+                f"split='trials' needs at least 2 recorded trials per image, but in {recording.name!r} {what}; "
+                "use split='images'"
+            )
+        k = np.clip(_round_half_up(test_fraction * counts), 1, counts - 1)
+        keys = rng.random(slots.shape)
+        keys[~slots] = np.inf
+        rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+        test_mask = slots & (rank < k[:, None])
+    train_mask = slots & ~test_mask
+    return Split(split, int(seed), test_fraction, train_mask, test_mask,
+                 np.flatnonzero(train_mask.any(axis=1)), np.flatnonzero(test_mask.any(axis=1)))
+
+
+# --------------------------------------------------------------------------------------------- z-score
+def zscore_stats(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron mean and standard deviation (ddof=0) of training responses ``[n_responses, n_neurons]``."""
+    x = np.asarray(train, dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"zscore_stats needs a non-empty [n_responses, n_neurons] array; got shape {x.shape}")
+    return x.mean(axis=0), x.std(axis=0)
+
+
+def zscore(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(x - mean) / std`` per neuron; every ``std`` must be > 0 (see :func:`to_paired` for constant neurons)."""
+    std = np.asarray(std, dtype=np.float64)
+    bad = np.flatnonzero(~(std > 0))
+    if len(bad):
+        raise ValueError(f"zscore: {len(bad)} neuron(s) have zero training std, e.g. neuron index {int(bad[0])}")
+    return (np.asarray(x, dtype=np.float64) - mean) / std
+
+
+# ------------------------------------------------------------------------------------------- to_paired
+def _part_rows(r: np.ndarray, mask: np.ndarray, images: np.ndarray, mode: str):
+    """Responses of one part: rows ``[R, N]``, match (local image index), trial slot of each row (-1: mean)."""
+    sub = mask[images]
+    if mode == "trials":
+        ii, tt = np.nonzero(sub)
+        return r[images][ii, tt], ii, tt
+    w = sub.astype(np.float64)
+    rows = np.einsum("it,itn->in", w, np.where(sub[:, :, None], r[images], 0.0)) / w.sum(axis=1, keepdims=True)
+    return rows, np.arange(len(images)), np.full(len(images), -1)
+
+
+def _plain(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+
+
+def to_paired(
+    recording: Recording,
+    split: str = "images",
+    responses: str = "trials",
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    zscore: bool = True,
+    image_size: int = 64,
+    grey: bool = True,
+    reliability_threshold: float | None = None,
+    noise_ceiling_threshold: float | None = None,
+    verbose: bool = True,
+) -> tuple[PairedData, PairedData]:
+    """``(train, test)`` :class:`PairedData` from a :class:`Recording` (DESIGN.md; paper section 4).
+
+    * ``split``: ``"images"`` (test images never in training) or ``"trials"`` (every image in both parts,
+      held-out trials in test); see :func:`make_split`. Seeded by ``seed``.
+    * ``responses``: ``"trials"`` -- one pair per recorded trial (NaN slots dropped); ``"mean"`` -- one pair
+      per image, the mean over that part's trials.
+    * neuron filters (opt-in): ``reliability_threshold`` / ``noise_ceiling_threshold``, computed on the
+      training trials only (:func:`select_neurons`); the number kept is printed when ``verbose`` and recorded.
+    * ``zscore``: per-neuron z-scoring with the mean and std of the training responses (the rows the model
+      trains on), applied to both parts. Neurons constant in the training responses cannot be z-scored and
+      are dropped, with a warning naming them and a record in the metadata.
+    * images: :func:`prepare_images` with ``image_size`` and ``grey``.
+
+    ``meta`` of each part records the dataset, split, seed, test fraction, response mode, the part, its
+    image ids, the test (and train) image ids, held-out trial slots (``split="trials"``), neuron ids and
+    areas, filter report and z-score statistics.
+    """
+    if responses not in ("trials", "mean"):
+        raise ValueError(f"responses must be 'trials' or 'mean'; got {responses!r}")
+    if not isinstance(recording, Recording):
+        raise ValueError(f"to_paired needs a Recording; got {type(recording).__name__}")
+    r = recording.responses
+    slots = recording.trial_mask
+    partial = np.isnan(r) & slots[:, :, None]
+    if partial.any():
+        i, t, n = (int(v[0]) for v in np.nonzero(partial))
+        raise ValueError(
+            f"{recording.name!r} has {int(partial.sum())} NaN value(s) inside recorded trials (e.g. image index "
+            f"{i}, trial {t}, neuron {n}); NaN may only mark a whole missing trial"
+        )
+    sp = make_split(recording, split, test_fraction, seed)
+    keep, report = select_neurons(recording, reliability_threshold, noise_ceiling_threshold,
+                                  trials=sp.train_mask, seed=seed)
+    if verbose and (reliability_threshold is not None or noise_ceiling_threshold is not None):
+        print(report["summary"])
+    log.info(report["summary"])
+    neuron_idx = np.flatnonzero(keep)
+    r = r[:, :, neuron_idx]
+
+    tr_rows, tr_match, tr_slot = _part_rows(r, sp.train_mask, sp.train_images, responses)
+    te_rows, te_match, te_slot = _part_rows(r, sp.test_mask, sp.test_images, responses)
+
+    stats: dict[str, Any] = {"zscore": bool(zscore)}
+    if zscore:
+        mean, std = zscore_stats(tr_rows)
+        const = ~(std > 0)
+        if const.any():
+            ids = recording.neurons["id"].to_numpy()[neuron_idx[const]].tolist()
+            if const.all():
+                raise ValueError(f"every neuron of {recording.name!r} is constant in the training responses")
+            warnings.warn(
+                f"{recording.name}: dropped {len(ids)} neuron(s) constant in the training responses "
+                f"(cannot be z-scored): ids {ids[:10]}{' ...' if len(ids) > 10 else ''}",
+                stacklevel=2,
+            )
+            report["dropped_constant"] = ids
+            neuron_idx, mean, std = neuron_idx[~const], mean[~const], std[~const]
+            tr_rows, te_rows = tr_rows[:, ~const], te_rows[:, ~const]
+            report["n_neurons_kept"] = len(neuron_idx)
+        tr_rows, te_rows = (tr_rows - mean) / std, (te_rows - mean) / std
+        stats.update(zscore_mean=mean.tolist(), zscore_std=std.tolist())
+
+    img = prepare_images(recording.images, image_size=image_size, grey=grey)
+    ids = recording.image_ids
+    neurons = recording.neurons.iloc[neuron_idx]
+    common: dict[str, Any] = {
+        "dataset": recording.name,
+        "simulated": bool(recording.meta.get("simulated", False)),
+        "recording": _plain(recording.meta),
+        "split": split,
+        "seed": int(seed),
+        "test_fraction": float(test_fraction),
+        "responses": responses,
+        "image_size": int(image_size),
+        "grey": bool(grey),
+        "train_image_ids": ids[sp.train_images].tolist(),
+        "test_image_ids": ids[sp.test_images].tolist(),
+        "neuron_ids": neurons["id"].tolist(),
+        "neuron_areas": neurons["area"].tolist(),
+        "n_neurons_total": recording.n_neurons,
+        "n_neurons_kept": len(neuron_idx),
+        "neuron_filter": {k: v for k, v in report.items() if k not in ("reliability", "noise_ceiling")},
+        **stats,
+    }
+    if split == "trials":
+        ti, tt = np.nonzero(sp.test_mask)
+        common["test_trials"] = [[int(a), int(b)] for a, b in zip(ti, tt)]  # [image index, trial slot]
+    parts = []
+    for part, rows, match, slot, images in (("train", tr_rows, tr_match, tr_slot, sp.train_images),
+                                            ("test", te_rows, te_match, te_slot, sp.test_images)):
+        meta = dict(common, part=part, image_ids=ids[images].tolist(), image_index=images.tolist(),
+                    trial_slot=slot.tolist())
+        part_img = img if split == "trials" else img[torch.from_numpy(images)]
+        parts.append(PairedData(part_img, torch.from_numpy(rows.astype(np.float32)),
+                                torch.from_numpy(np.asarray(match, dtype=np.int64)), meta))
+    return parts[0], parts[1]
