@@ -1,0 +1,98 @@
+"""Helpers shared by the paper-dataset loaders: downloads without a published hash, image files."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..cache import MissingDataFile, data_dir
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif")
+
+
+def fetch_unverified(folder: str, relpath: str, url: str, *, progress: bool = True) -> Path:
+    """Like :func:`vna.data.cache.fetch` for a file whose upstream publishes no hash.
+
+    Used for the DANDI asset metadata (which carries the NWB file's sha256) and the Allen stimulus
+    templates. Cached copies are used as they are; a download goes to a temporary folder inside the
+    cache and is moved into place with :func:`os.replace`, so nothing partial is ever left behind.
+    """
+    target = data_dir() / folder / relpath
+    if target.is_file():
+        return target
+    import pooch  # lazily: only needed when something is missing
+
+    where = (
+        f"To provide it without a network, download {url} to {target} "
+        f"(or set VNA_DATA_DIR to a folder laid out as <folder>/{folder}/{relpath})."
+    )
+    try:
+        root = data_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        tmpdir = Path(tempfile.mkdtemp(prefix=".vna-download-", dir=root))
+    except OSError as exc:
+        raise MissingDataFile(f"{target} is not cached and the cache folder {data_dir()} is not writable "
+                              f"({exc}). {where}") from exc
+    logger = pooch.get_logger()
+    level = logger.level
+    try:
+        if progress:
+            print(f"vna: downloading {url} -> {target}", file=sys.stderr)
+        logger.setLevel(logging.WARNING)
+        try:
+            got = Path(pooch.retrieve(url, known_hash=None, fname=target.name, path=tmpdir, progressbar=progress))
+        except Exception as exc:  # noqa: BLE001 - any requests/HTTP/OS error means "could not download"
+            raise MissingDataFile(
+                f"{target} is not cached and could not be downloaded from {url} "
+                f"({type(exc).__name__}: {exc}). {where}"
+            ) from exc
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(got, target)
+    finally:
+        logger.setLevel(level)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return target
+
+
+def natural_key(name: str) -> list:
+    """Sort key that puts ``img2`` before ``img10``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """``[H, W]`` from ``[H, W]``, ``[H, W, 3|4]``; RGB is combined with ITU-R 601 luma weights, dtype kept."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        grey = image[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        return np.clip(np.round(grey), 0, 255).astype(np.uint8) if image.dtype == np.uint8 else grey
+    raise ValueError(f"an image must be [H, W] or [H, W, 3]; got shape {image.shape}")
+
+
+def read_image(path: str | os.PathLike | object, *, grey: bool = True) -> np.ndarray:
+    """One image file (or file-like object) as a numpy array; ``grey`` converts colour to one channel."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode in ("L", "I;16", "I;16B", "I", "F"):
+            array = np.asarray(im)
+        else:
+            array = np.asarray(im.convert("RGB"))
+    return to_grey(array) if grey else array
+
+
+def stack_images(images: list[np.ndarray], what: str) -> np.ndarray:
+    """Stack equally sized images, or say which one differs."""
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        first = images[0].shape
+        bad = next(i for i, im in enumerate(images) if im.shape != first)
+        raise ValueError(f"{what}: images differ in size (image 0 is {first}, image {bad} is {images[bad].shape})")
+    return np.stack(images)
