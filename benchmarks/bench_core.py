@@ -38,9 +38,11 @@ def bench_auc(n_images=500, n_responses=4000, seed=0):
     out = {}
     for task in ("encoding", "decoding"):
         discriminative_auc(St[:50, :200], match[:200] % 50, task)  # warm-up
-        t0 = time.perf_counter()
-        per, _ = discriminative_auc(St, match, task)
-        t_vec = time.perf_counter() - t0
+        t_vec = float("inf")
+        for _ in range(3):  # best of three: the figure is the code's speed, not the machine's noise
+            t0 = time.perf_counter()
+            per, _ = discriminative_auc(St, match, task)
+            t_vec = min(t_vec, time.perf_counter() - t0)
         t0 = time.perf_counter()
         ref = np.empty(n_responses)
         for j in range(n_responses):

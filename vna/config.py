@@ -38,7 +38,7 @@ class RunConfig:
     latent_dim: int = 128
     temperature: float = 0.07
     learn_temperature: bool = True
-    epochs: int = 50
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0

@@ -48,7 +48,8 @@ def _validate(S, match, task: str, n_distractors: int | None) -> tuple[torch.Ten
         raise ValueError(
             f"match out of range: values span [{int(match.min())}, {int(match.max())}] but S has {S.shape[0]} rows"
         )
-    if not torch.isfinite(S).all():
+    S = S.detach()
+    if not _all_finite(S):
         raise ValueError(f"S contains {int((~torch.isfinite(S)).sum())} NaN/inf scores")
     if n_distractors is not None:
         if int(n_distractors) != n_distractors or n_distractors < 1:
@@ -95,8 +96,60 @@ def _chunks(S, match, task, n_distractors, seed) -> Iterator[tuple[torch.Tensor,
         yield pos_all[idx], neg, valid
 
 
+def _counts_all_decoding(S, match):
+    """All distractors, decoding: compare each column with its true image's score (one pass over S)."""
+    n_img, n_rsp = S.shape
+    pos = S[match, torch.arange(n_rsp, device=S.device)][None, :]
+    below = (S < pos).sum(0)
+    equal = (S == pos).sum(0) - 1  # the true image itself is one of the equal scores
+    return below, equal, (n_img - 1) - below - equal
+
+
+def _sorted_rows(S: torch.Tensor) -> torch.Tensor:
+    """``S`` sorted along rows (numpy's sort is several times faster than torch's on the CPU)."""
+    if S.device.type == "cpu":
+        return torch.from_numpy(np.sort(S.numpy(), axis=1))
+    return S.sort(dim=1).values
+
+
+def _all_finite(S: torch.Tensor) -> bool:
+    return bool(np.isfinite(S.numpy()).all()) if S.device.type == "cpu" else bool(torch.isfinite(S).all())
+
+
+def _counts_all_encoding(S, match):
+    """All distractors, encoding: sort each image's row once and binary-search the scores of that image's
+    own responses (gathered into a padded ``[n_images, max_trials]`` table); then remove the image's
+    other trials, which are never distractors. No ``[R, R]`` matrix is formed."""
+    n_img, n_rsp = S.shape
+    dev = S.device
+    counts = torch.bincount(match, minlength=n_img)
+    T = int(counts.max())
+    order = torch.argsort(match, stable=True)
+    start = torch.cumsum(counts, 0) - counts
+    img, slot = match[order], torch.arange(n_rsp, device=dev) - start[match[order]]
+    V = torch.full((n_img, T), float("inf"), dtype=S.dtype, device=dev)
+    V[img, slot] = S[img, order]  # V[i, t]: score of image i's t-th own response
+    valid = torch.zeros((n_img, T), dtype=torch.bool, device=dev)
+    valid[img, slot] = True
+    rows = _sorted_rows(S)
+    left = torch.searchsorted(rows, V)  # scores < v in the whole row
+    right = torch.searchsorted(rows, V, right=True)  # scores <= v
+    own = valid[:, None, :]
+    own_less = ((V[:, None, :] < V[:, :, None]) & own).sum(2)
+    own_equal = ((V[:, None, :] == V[:, :, None]) & own).sum(2)
+    below = torch.empty(n_rsp, dtype=torch.long, device=dev)
+    equal = torch.empty_like(below)
+    below[order] = (left - own_less)[img, slot]
+    equal[order] = (right - left - own_equal)[img, slot]
+    return below, equal, (n_rsp - counts[match]) - below - equal
+
+
 def _counts(S, match, task, n_distractors, seed) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per instance: distractors scoring below, equal to, and above the true match (and total)."""
+    """Per instance: distractors scoring below, equal to, and above the true match."""
+    if n_distractors is None and task == "decoding":
+        return _counts_all_decoding(S, match)
+    if n_distractors is None and S.shape[0] * int(torch.bincount(match).max()) ** 2 <= _CHUNK_ELEMENTS:
+        return _counts_all_encoding(S, match)
     below, equal, above = [], [], []
     for pos, neg, valid in _chunks(S, match, task, n_distractors, seed):
         p = pos[:, None]

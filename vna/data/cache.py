@@ -169,7 +169,7 @@ def _download(url: str, folder: str, relpath: str, algorithm: str, digest: str, 
                 f"dataset file {target} is not cached and could not be downloaded from {url} "
                 f"({_reason(exc)}). {where}",
                 reason=_reason(exc),
-            ) from exc
+            ) from None  # the message names the cause; the requests/urllib3 chain only buries it
         actual = file_hash(got, algorithm)
         if actual != digest:
             raise CorruptDataFile(
