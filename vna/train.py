@@ -117,7 +117,7 @@ def fit(
             loss = _batch_loss(model, data, idx)
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
-                    f"{type(model).__name__}: loss became {float(loss)} at epoch {epoch}, batch {b}; "
+                    f"{type(model).__name__}: loss became {float(loss.detach())} at epoch {epoch}, batch {b}; "
                     f"try a lower learning rate (lr={lr}) or check the data for extreme values"
                 )
             opt.zero_grad(set_to_none=True)

@@ -1,0 +1,220 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Preparing the data
+#
+# Every method sees the same pairs of images and responses. This chapter follows one dataset from the
+# recording to those pairs: the images as recorded and as the models see them, the responses and their
+# trial-to-trial variability, the reliability of each neuron, and the train/test split. The last section
+# lists every dataset available on the machine that built this book.
+
+# %% tags=["hide-input"]
+# Make `vna` importable: inside the repository use it from there; elsewhere it must be pip-installed.
+import sys
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
+try:
+    import vna
+except ImportError:
+    for _root in (Path.cwd(), Path.cwd().parent):
+        if (_root / "vna" / "__init__.py").is_file():
+            sys.path.insert(0, str(_root))
+            break
+    try:
+        import vna
+    except ImportError:
+        raise ImportError(
+            "The `vna` package is not importable. Install it from your copy of the repository, e.g. "
+            "`pip install -e /path/to/your/clone` (on Colab: `!git clone <URL of your copy of the repository> vna "
+            "&& pip install -e vna`), restart the kernel and run this notebook again."
+        ) from None
+print("vna", vna.__version__, "from", Path(vna.__file__).parent)
+
+# %% tags=["parameters"]
+dataset = "auto"  # "auto": the real cowley2023-v4 when it is in the data folder, else "simulated"
+split = "images"  # "images" (test images never seen in training) or "trials"
+responses = "trials"  # "trials" (one pair per trial) or "mean" (one pair per image)
+seeds = [0]  # the split of the first seed is shown
+epochs = 15  # not used here (no training in this chapter)
+batch_size = 64  # not used here
+lr = 1e-3  # not used here
+latent_dim = 128  # not used here
+n_distractors = None  # not used here
+device = "auto"  # not used here
+data_dir = None  # None: $VNA_DATA_DIR or ~/.cache/vna
+results_dir = None  # not used here
+quick = False  # True: a smaller simulated set and no overview of the other datasets
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from vna import plots
+from vna.cli import quick_config, resolve_dataset
+from vna.config import RunConfig
+from vna.data import load
+from vna.data.preprocess import make_split, noise_ceiling, prepare_images, split_half_reliability, to_paired
+
+if data_dir:
+    os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
+dataset_name, why = resolve_dataset(dataset)
+cfg = RunConfig(dataset=dataset_name, split=split, responses=responses, seed=int(seeds[0]))
+if quick:
+    cfg = quick_config(cfg)
+label = plots.dataset_label(dataset_name)
+display(Markdown(f"**Data:** {why}."))
+
+# %% [markdown]
+# ## The recording
+#
+# `vna.data.load` returns a `Recording`: images as recorded, responses `[images, trial slots, neurons]`
+# (NaN where an image got fewer trials than the most-repeated one) and a table of neurons.
+
+# %%
+rec = load(cfg.dataset, **cfg.dataset_options)
+print(rec)
+provenance = {k: rec.meta.get(k) for k in ("species", "area", "units", "source", "commit", "citation", "license")}
+pd.Series(provenance, name=rec.name).to_frame()
+
+# %% [markdown]
+# ## Images
+#
+# As recorded (first row) and as every model sees them (second row): grey, $64 \times 64$ pixels, values
+# in $[0, 1]$ (`vna.data.preprocess.prepare_images`).
+
+# %%
+shown = np.arange(min(8, rec.n_images))
+prepared = prepare_images(rec.images[shown], image_size=cfg.image_size, grey=cfg.grey)
+raw = rec.images[shown].astype(np.float32)
+raw = raw / raw.max() if raw.max() > 0 else raw
+fig = plots.show_images(list(raw if raw.ndim == 3 else raw.mean(-1)) + list(prepared[:, 0].numpy()),
+                        ncols=len(shown), title=f"{label}: images as recorded {rec.images.shape[1:]} (top) "
+                        f"and prepared {tuple(prepared.shape[1:])} (bottom)")
+
+# %% [markdown]
+# ## Responses
+#
+# The mean response of each neuron to each image (over that image's recorded trials). Each neuron is
+# z-scored across images for display only.
+
+# %%
+print(f"units: {rec.meta.get('units', 'unknown')}; trials per image: {int(rec.trial_counts.min())}-"
+      f"{int(rec.trial_counts.max())} (total {int(rec.trial_counts.sum())})")
+fig = plots.plot_mean_responses(rec.mean_responses(), label)
+
+# %% [markdown]
+# ## Trial-to-trial variability
+#
+# The same image evokes a different response on every trial, the variability the paper's argument rests
+# on (section 1). Left: single trials (grey) and their mean (black) for the three neurons whose mean
+# varies most across images, images sorted by that mean. Right: variance against mean over trials for every
+# image and neuron; spike counts of real neurons typically lie near or above the Poisson line.
+
+# %%
+if rec.n_trials > 1:
+    fig = plots.plot_trial_variability(rec.responses, label, units=rec.meta.get("units", "response"))
+else:
+    display(Markdown(f"*{rec.name} holds trial means only (one value per image and neuron): no single trials "
+                     "to show.*"))
+
+# %% [markdown]
+# ## Reliability
+#
+# The split-half reliability of a neuron is the correlation, across images, between the means of two
+# random halves of each image's trials, corrected with the Spearman-Brown formula to the full number of
+# trials; its square root is the noise ceiling, the best correlation any model of the mean response can
+# reach. {cite:t}`huang2023deep` keep neurons with a reliability of at least 0.8; in `vna` this filter is
+# opt-in (`reliability_threshold`), computed on the training trials only.
+
+# %%
+if rec.n_trials > 1:
+    rel = split_half_reliability(rec.responses, seed=cfg.seed)
+    fig = plots.plot_reliability(rel, label, threshold=0.8)
+    nc = noise_ceiling(rec.responses, seed=cfg.seed)
+    summary = pd.Series({
+        "neurons": rec.n_neurons,
+        "median reliability": float(np.nanmedian(rel)),
+        "reliability >= 0.8": int(np.sum(np.nan_to_num(rel, nan=-1) >= 0.8)),
+        "median noise ceiling": float(np.nanmedian(nc)),
+    }, name=rec.name)
+    if "true_reliability" in rec.meta:  # the simulated set knows its neurons' true reliability
+        true = np.asarray(rec.meta["true_reliability"])
+        ok = np.isfinite(rel) & np.isfinite(true)
+        summary["corr(estimated, true reliability)"] = float(np.corrcoef(rel[ok], true[ok])[0, 1])
+    display(summary.to_frame().round(3))
+else:
+    display(Markdown("*Reliability needs single trials; this dataset has trial means only.*"))
+
+# %% [markdown]
+# ## Train/test split and pairs
+#
+# `split="images"` holds out 15 % of the images with all their trials, so a model is tested on images it
+# never saw; `split="trials"` keeps every image in training and holds out some of each image's trials.
+# `vna.data.to_paired` then makes one pair per trial (`responses="trials"`) or per image
+# (`responses="mean"`) and z-scores every neuron with the training responses' mean and standard deviation.
+
+# %%
+sp = make_split(rec, cfg.split, cfg.test_fraction, cfg.seed)
+train, test = to_paired(rec, split=cfg.split, responses=cfg.responses, test_fraction=cfg.test_fraction,
+                        seed=cfg.seed, zscore=cfg.zscore, image_size=cfg.image_size, grey=cfg.grey,
+                        reliability_threshold=cfg.reliability_threshold)
+pd.DataFrame({
+    "images": [train.n_images, test.n_images],
+    "trial slots": [int(sp.train_mask.sum()), int(sp.test_mask.sum())],
+    "pairs (responses)": [train.n_responses, test.n_responses],
+    "neurons": [train.n_neurons, test.n_neurons],
+}, index=["train", "test"])
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.hist(train.responses.numpy().ravel(), bins=60, alpha=0.6, density=True, label="train")
+ax.hist(test.responses.numpy().ravel(), bins=60, alpha=0.6, density=True, label="test")
+ax.set_xlabel("z-scored response")
+ax.set_ylabel("density")
+ax.set_title(f"{label}: responses after z-scoring (training statistics)", fontsize=10)
+ax.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# ## Every available dataset
+#
+# `vna.data.available()` lists the named datasets and whether they can be used on this machine without a
+# download; the second table prepares each usable one with the settings above.
+
+# %%
+from vna.data import available
+
+table = available()
+table[["name", "species", "area", "kind", "status"]]
+
+# %%
+from vna.cli import DATASET_DEFAULTS, available_datasets
+
+rows = []
+for name in ([] if quick else available_datasets()):
+    r = load(name)
+    s = DATASET_DEFAULTS.get(name, {}).get("split", cfg.split)
+    tr, te = to_paired(r, split=s, responses=cfg.responses, seed=cfg.seed)
+    rows.append({"dataset": plots.dataset_label(name, bool(r.meta.get("simulated"))), "images": r.n_images,
+                 "trials per image": f"{int(r.trial_counts.min())}-{int(r.trial_counts.max())}",
+                 "neurons": r.n_neurons, "split": s, "train pairs": tr.n_responses, "test images": te.n_images,
+                 "test pairs": te.n_responses})
+pd.DataFrame(rows) if rows else Markdown("*(skipped in quick mode)*")

@@ -1,0 +1,183 @@
+#!/usr/bin/env python
+"""Execute the book's notebooks with papermill: notebooks/NN_name.py -> book/notebooks/NN_name.ipynb.
+
+Each jupytext percent-format notebook is converted to .ipynb and executed with the ``python3`` kernel in
+``notebooks/`` (so that ``vna`` is importable from the checkout), with the given parameters injected after
+its ``parameters`` cell. The executed notebook replaces the book's copy only when every cell ran (written
+to a temporary file, then renamed); a failing cell stops the script with a non-zero exit status naming
+the notebook and the cell, and the failed notebook is kept under ``_build/failed/`` for inspection.
+
+Examples::
+
+    python scripts/run_notebooks.py                      # all five, default settings (make book)
+    python scripts/run_notebooks.py --quick              # smoke test (CI)
+    python scripts/run_notebooks.py --only 04_vna -p dataset simulated -p epochs 3 -p seeds "[0, 1]"
+
+``VNA_DATA_DIR`` defaults to ``../shared/data`` next to the repository when that folder exists. The method
+notebooks (02-04) save their run records to ``_build/notebook-results`` unless ``-p results_dir`` says
+otherwise, so building the book never adds files to ``results/``; 05_results reads ``results/``.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+OUT = REPO / "book" / "notebooks"
+METHOD_NOTEBOOKS = ("02_direct_encoding", "03_direct_decoding", "04_vna")
+
+
+def parse_value(text: str):
+    """A parameter value: a Python literal (``3``, ``1e-3``, ``None``, ``[0, 1]``, ``True``) or a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parameter_names(nb) -> list[str]:
+    """Names assigned in the notebook's ``parameters``-tagged cell (error when there is none)."""
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise SystemExit(f"expected exactly one cell tagged 'parameters', found {len(cells)}")
+    names = []
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _failed_cell(nb) -> str:
+    """Describe the first cell with an error output (numbered as in the source notebook, from 0)."""
+    added = {"papermill-error-cell-tag", "injected-parameters"}
+    own = [c for c in nb.cells if not added & set(c.get("metadata", {}).get("tags", []))]
+    for k, cell in enumerate(own):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                src = cell.source.strip().splitlines()
+                first = next((line for line in src if line and not line.startswith("#")), src[0] if src else "")
+                return (f"cell {k} (execution count {cell.get('execution_count')}), starting {first[:80]!r}: "
+                        f"{out.get('ename')}: {out.get('evalue')}")
+    return "unknown cell"
+
+
+def _show(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def run_one(src: Path, params: dict, out_dir: Path, timeout: int, kernel: str, failed_dir: Path) -> float:
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    nb = jupytext.read(src)
+    names = parameter_names(nb)
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise SystemExit(f"{_show(src)}: unknown parameter(s) {unknown}; its parameters are {names}")
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3 (ipykernel)", "language": "python"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"{src.stem}.ipynb"
+    with tempfile.TemporaryDirectory(prefix="vna-nb-") as tmp:
+        inp = Path(tmp) / f"{src.stem}.in.ipynb"
+        nbformat.write(nb, inp)
+        fd, partial = tempfile.mkstemp(prefix=f".{src.stem}.", suffix=".ipynb", dir=out_dir)
+        os.close(fd)
+        t0 = time.perf_counter()
+        try:
+            pm.execute_notebook(str(inp), partial, parameters=params, kernel_name=kernel, cwd=str(src.parent),
+                                progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                                execution_timeout=timeout)
+        except pm.PapermillExecutionError as exc:
+            failed_dir.mkdir(parents=True, exist_ok=True)
+            kept = failed_dir / final.name
+            os.replace(partial, kept)
+            where = _failed_cell(nbformat.read(kept, as_version=4))
+            raise SystemExit(
+                f"FAILED: {_show(src)}: {where}\n(exec_count {exc.exec_count}; "
+                f"the executed notebook is kept at {_show(kept)})"
+            ) from None
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
+        seconds = time.perf_counter() - t0
+        os.chmod(partial, 0o644)  # mkstemp creates 0600
+        os.replace(partial, final)
+    return seconds
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke-test settings (quick=True in every notebook)")
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="a notebook parameter (a Python literal or a string); repeatable")
+    ap.add_argument("--only", nargs="+", default=None, help="notebook names (e.g. 04_vna); default: all")
+    ap.add_argument("--source", default=str(NOTEBOOKS), help="folder of NN_name.py notebooks (default notebooks/)")
+    ap.add_argument("--out", default=str(OUT), help=f"output folder (default {OUT.relative_to(REPO)})")
+    ap.add_argument("--failed-dir", default=str(REPO / "_build" / "failed"),
+                    help="where a notebook that failed is kept (default _build/failed)")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    ap.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="CPU threads for PyTorch in the kernels (OMP_NUM_THREADS; default 1: the same numbers "
+                         "everywhere, and no slowdown when other processes share the CPU)")
+    args = ap.parse_args(argv)
+    # a SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C, so no half-written notebook is left behind
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+    if "VNA_DATA_DIR" not in os.environ and (REPO.parent / "shared" / "data").is_dir():
+        os.environ["VNA_DATA_DIR"] = str((REPO.parent / "shared" / "data").resolve())
+    if args.threads < 1:
+        ap.error(f"--threads must be >= 1; got {args.threads}")
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    print(f"VNA_DATA_DIR={os.environ.get('VNA_DATA_DIR', '(unset: ~/.cache/vna)')}; {args.threads} CPU thread(s)",
+          flush=True)
+
+    source_dir = Path(args.source).resolve()
+    sources = sorted(source_dir.glob("[0-9][0-9]_*.py"))
+    if not sources:
+        ap.error(f"no NN_name.py notebooks in {source_dir}")
+    if args.only:
+        wanted = {Path(n).stem for n in args.only}
+        missing = wanted - {s.stem for s in sources}
+        if missing:
+            ap.error(f"no notebook(s) {sorted(missing)} in {source_dir}")
+        sources = [s for s in sources if s.stem in wanted]
+    base = {name: parse_value(value) for name, value in args.parameter}
+    if args.quick:
+        base["quick"] = True
+    out_dir = Path(args.out).resolve()
+    timings = {}
+    total = time.perf_counter()
+    for src in sources:
+        params = dict(base)
+        if src.stem in METHOD_NOTEBOOKS and "results_dir" not in params:
+            params["results_dir"] = str(REPO / "_build" / "notebook-results")
+        print(f"executing {_show(src)} {json.dumps(params)}", flush=True)
+        timings[src.stem] = round(run_one(src, params, out_dir, args.timeout, args.kernel,
+                                                   Path(args.failed_dir).resolve()), 1)
+        print(f"  ok in {timings[src.stem]:.0f} s -> {(out_dir / (src.stem + '.ipynb'))}", flush=True)
+    timings["total"] = round(time.perf_counter() - total, 1)
+    print(f"all {len(sources)} notebook(s) executed in {timings['total']:.0f} s", flush=True)
+    if source_dir == NOTEBOOKS.resolve():  # the book's own notebooks: keep their timings
+        log = REPO / "_build" / ("notebook-timings-quick.json" if args.quick else "notebook-timings.json")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(json.dumps(timings, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""The built book in a real browser (headless Chromium via Playwright, Debian's /usr/bin/chromium).
+
+Needs ``_build/html`` (``jupyter-book build . -W -n --keep-going`` after ``scripts/run_notebooks.py``):
+skipped when it is absent outside CI, a failure in CI. Serves the HTML from 127.0.0.1, blocks every other
+host (the book must work offline) and checks, for every chapter of ``_toc.yml``: it loads without a
+console error or a failed request, every image loads, nothing asks for the network, and it fits a
+phone-sized viewport without horizontal scrolling. The intro's maths must be typeset by MathJax, and the
+results table must have exactly one row per dataset × method. Screenshots go to ``_build/screenshots/``.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+HTML = REPO / "_build" / "html"
+SHOTS = REPO / "_build" / "screenshots"
+CHROMIUM = os.environ.get("VNA_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+# figures each executed chapter must show (training curve, score matrix, ROC, two candidate sets, top-k, ...)
+MIN_FIGURES = {"01_data": 3, "02_direct_encoding": 7, "03_direct_decoding": 7, "04_vna": 6, "05_results": 1}
+DESKTOP = {"width": 1280, "height": 900}
+
+pytestmark = pytest.mark.book
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                files.append(e["file"])
+            walk(e.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+CHAPTERS = _toc_files()
+
+
+@pytest.fixture(scope="module")
+def site() -> str:
+    if not (HTML / "index.html").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must build the book first: {HTML / 'index.html'} is missing")
+        pytest.skip(f"the built book is absent ({HTML / 'index.html'}); run `make book` first")
+    if not Path(CHROMIUM).is_file() and not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(HTML)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(site, tmp_path_factory):
+    try:
+        from playwright import sync_api
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs playwright (python) for the browser test")
+        pytest.skip("playwright (python) is not installed")
+    with sync_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, args=ARGS,
+            headless=True, viewport=DESKTOP,
+        )
+        yield ctx
+        ctx.close()
+
+
+class Visit:
+    """One page load with its console errors, failed requests and outside-host requests recorded."""
+
+    def __init__(self, ctx, site: str, url: str, viewport: dict):
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.page = page = ctx.new_page()
+        page.set_viewport_size(viewport)
+        host = urlparse(site).netloc
+
+        def route(r):
+            if urlparse(r.request.url).netloc == host or r.request.url.startswith("data:"):
+                r.continue_()
+            else:
+                self.outside.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url} ({r.failure})")
+                if urlparse(r.url).netloc == host else None)
+        page.on("response", lambda r: self.errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+        page.goto(f"{site}/{url}", wait_until="networkidle")
+        # wait for MathJax (where a page loads it) to finish typesetting
+        page.evaluate("() => (window.MathJax && MathJax.startup && MathJax.startup.promise) "
+                      "? MathJax.startup.promise.then(() => true) : true")
+
+    def broken_images(self) -> list[str]:
+        return self.page.evaluate(
+            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
+
+    def close(self):
+        self.page.close()
+
+
+def _url(chapter: str) -> str:
+    return f"{chapter}.html"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_loads_cleanly(browser, site, chapter):
+    v = Visit(browser, site, _url(chapter), DESKTOP)
+    try:
+        assert v.page.locator("main h1").count() >= 1, f"{chapter}: no title"
+        assert not v.errors, f"{chapter}: {v.errors}"
+        assert not v.outside, f"{chapter} asked for outside hosts (the book must work offline): {v.outside}"
+        assert not v.broken_images(), f"{chapter}: images that did not load: {v.broken_images()}"
+        figures = v.page.evaluate("() => document.querySelectorAll('.cell_output img').length")
+        assert figures >= MIN_FIGURES.get(chapter.split("/")[-1], 0), f"{chapter}: only {figures} figures"
+        v.page.screenshot(path=str(SHOTS / f"{chapter.replace('/', '_')}.png"), full_page=True)
+    finally:
+        v.close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_fits_a_phone(browser, site, chapter):
+    v = Visit(browser, site, _url(chapter), PHONE)
+    try:
+        sizes = v.page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        v.page.screenshot(path=str(SHOTS / f"phone_{chapter.replace('/', '_')}.png"), full_page=False)
+        assert sizes[0] <= sizes[1], f"{chapter}: page is {sizes[0]} px wide in a {sizes[1]} px phone viewport"
+    finally:
+        v.close()
+
+
+def test_intro_maths_is_typeset(browser, site):
+    v = Visit(browser, site, _url(CHAPTERS[0]), DESKTOP)
+    try:
+        n = v.page.locator("mjx-container").count()
+        assert n >= 10, f"only {n} typeset formulas on the intro page"
+        assert v.page.locator("mjx-merror").count() == 0, "MathJax reported a formula error"
+        assert v.page.locator("mjx-container[display='true']").count() >= 3  # the displayed equations
+        # the formulas were typeset, not left as TeX source
+        text = v.page.locator("main").inner_text()
+        assert "\\frac" not in text and "\\mathcal" not in text
+    finally:
+        v.close()
+
+
+def test_results_table_one_row_per_dataset_and_method(browser, site):
+    v = Visit(browser, site, "book/notebooks/05_results.html", DESKTOP)
+    try:
+        table = v.page.locator("#results-table")
+        assert table.count() == 1, "no #results-table on the results page"
+        headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+        rows = [[c.strip() for c in r.locator("td").all_inner_texts()] for r in table.locator("tbody tr").all()]
+        d, m = headers.index("dataset"), headers.index("method")
+        pairs = [(r[d], r[m]) for r in rows]
+        datasets = sorted({p[0] for p in pairs})
+        methods = sorted({p[1] for p in pairs})
+        assert methods == sorted(["Visual-Neural Alignment", "Direct Encoding", "Direct Decoding"]), methods
+        assert len(set(pairs)) == len(pairs), f"duplicate rows: {pairs}"
+        assert len(pairs) == len(datasets) * 3, f"{len(pairs)} rows for {len(datasets)} datasets x 3 methods"
+        for r in rows:
+            for col in ("encoding AUC", "decoding AUC", "average AUC"):
+                assert re.fullmatch(r"0\.\d{4}( ± 0\.\d{4})?|1\.0000( ± 0\.\d{4})?", r[headers.index(col)]), r
+        source = v.page.locator("#results-source")
+        assert source.count() == 1, "the results page does not say where its numbers came from"
+        if source.get_attribute("data-trained") == "false":
+            from vna.results import load_records
+
+            folder = Path(source.get_attribute("data-path"))
+            if folder.is_dir():  # the book was built on this machine: compare with the records it read
+                recorded = sorted(set(load_records(folder)["dataset"]))
+                shown = sorted({name.split(" ")[0] for name in datasets})
+                assert shown == recorded, f"table shows {shown} but {folder} holds {recorded}"
+        table.screenshot(path=str(SHOTS / "results_table.png"))
+        v.page.locator("img").last.screenshot(path=str(SHOTS / "results_figure.png"))
+    finally:
+        v.close()
