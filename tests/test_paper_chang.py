@@ -1,4 +1,4 @@
-"""Chang, Bao & Tsao 2021 face loader on folders in the documented layout, and the registry rows."""
+"""Chang, Egger, Vetter & Tsao 2021 face loader on folders in the documented layout, and the registry rows."""
 from __future__ import annotations
 
 import numpy as np

@@ -75,7 +75,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             "chang2021-face", "macaque", "AM face patch", "user-supplied",
-            "paper", "Chang, Bao & Tsao (2021) Explaining face representation in the primate brain using different computational models, Curr Biol",
+            "paper", "Chang, Egger, Vetter & Tsao (2021) Explaining face representation in the primate brain using different computational models, Curr Biol 31(13):2785-2795",
             "available on request from the authors", "vna.data.paper.chang2021:load_chang2021_face", "vna.data.paper.chang2021:status",
         ),
     ]

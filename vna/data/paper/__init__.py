@@ -7,7 +7,7 @@ and a ``status()`` for :func:`vna.data.available`:
   (Siegle et al. 2021), session NWB files of DANDI:000021, natural scenes.
 * :mod:`.majajhong2015` -- Macaque-synthetic: Majaj, Hong et al. 2015 V4/IT multi-units from
   Brain-Score's public storage.
-* :mod:`.chang2021` -- Macaque-face: Chang, Bao & Tsao 2021 AM face patch, from a folder the user
+* :mod:`.chang2021` -- Macaque-face: Chang, Egger, Vetter & Tsao 2021 AM face patch, from a folder the user
   obtained from the authors.
 
 Preprocessing follows Huang et al. (AAAI 2023), as the paper states (Sec. 4.1). Nothing heavy

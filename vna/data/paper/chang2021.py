@@ -1,4 +1,4 @@
-"""Macaque-face: Chang, Bao & Tsao (2021), AM face patch, from a user-supplied folder (paper Sec. 4.1.2).
+"""Macaque-face: Chang, Egger, Vetter & Tsao (2021), AM face patch, from a user-supplied folder (paper Sec. 4.1.2).
 
 The recordings are "available on request" from the authors, so there is nothing to download. Put what they
 send into a folder with this layout (one of the names in each row):
@@ -33,7 +33,7 @@ __all__ = ["load_chang2021_face", "status", "find_files", "DEFAULT_NOISE_CEILING
 FOLDER = "chang2021_face"
 ENV_VAR = "VNA_CHANG2021_DIR"
 DEFAULT_NOISE_CEILING_THRESHOLD = 0.1
-CITATION = ("Chang, L., Bao, P. & Tsao, D.Y. (2021) Explaining face representation in the primate brain using "
+CITATION = ("Chang, L., Egger, B., Vetter, T. & Tsao, D.Y. (2021) Explaining face representation in the primate brain using "
             "different computational models. Current Biology 31(13):2785-2795.")
 LICENSE = "available on request from the authors (no public licence)"
 
