@@ -197,7 +197,8 @@ fig.tight_layout()
 # ## Every available dataset
 #
 # `vna.data.available()` lists the named datasets and whether they can be used on this machine without a
-# download; the second table prepares each usable one with the settings above.
+# download. Below it, each usable one at a glance (sample images, mean responses, reliability, Fano
+# factor for single-trial data), and a table that prepares each with the settings above.
 
 # %%
 from vna.data import available
@@ -211,6 +212,8 @@ from vna.cli import DATASET_DEFAULTS, available_datasets
 rows = []
 for name in ([] if quick else available_datasets()):
     r = load(name)
+    fig = plots.plot_dataset_overview(r, plots.dataset_label(name, bool(r.meta.get("simulated"))), seed=cfg.seed)
+    plt.show()
     s = DATASET_DEFAULTS.get(name, {}).get("split", cfg.split)
     tr, te = to_paired(r, split=s, responses=cfg.responses, seed=cfg.seed)
     rows.append({"dataset": plots.dataset_label(name, bool(r.meta.get("simulated"))), "images": r.n_images,

@@ -22,6 +22,7 @@ __all__ = [
     "plot_mean_responses",
     "plot_trial_variability",
     "plot_reliability",
+    "plot_dataset_overview",
     "plot_history",
     "plot_score_matrix",
     "roc_curve_from_candidates",
@@ -164,6 +165,59 @@ def plot_reliability(reliability, label: str, threshold: float | None = None) ->
     ax.set_xlabel("split-half reliability (Spearman-Brown)")
     ax.set_ylabel("neurons")
     ax.set_title(f"{label}: reliability of {len(rel)} neurons", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _trial_range(counts) -> str:
+    lo, hi = int(np.min(counts)), int(np.max(counts))
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
+def plot_dataset_overview(recording, label: str, n_images: int = 6, seed: int = 0) -> plt.Figure:
+    """One dataset at a glance: sample images, the image x neuron mean-response heat map, and (with single
+    trials) the split-half reliability and the Fano factor (variance / mean over trials) of every neuron."""
+    from .data.preprocess import split_half_reliability
+
+    rec = recording
+    trials = rec.n_trials > 1
+    fig = plt.figure(figsize=(12, 4.6))
+    grid = fig.add_gridspec(2, n_images if trials else n_images // 2 + 1)
+    for k, i in enumerate(np.linspace(0, rec.n_images - 1, n_images).astype(int)):
+        ax = fig.add_subplot(grid[0, k] if trials else grid[k % 2, k // 2])
+        img = rec.images[i]
+        ax.imshow(img if img.ndim == 2 else img.astype(float) / max(float(img.max()), 1e-9), cmap="gray")
+        iid = rec.image_ids[i]
+        ax.set_title(str(iid) if isinstance(iid, str) else f"image {iid}", fontsize=8)
+        ax.axis("off")
+    mean = rec.mean_responses()
+    z = (mean - mean.mean(0)) / np.where(mean.std(0) > 0, mean.std(0), 1)
+    if trials:
+        ax = fig.add_subplot(grid[1, : n_images // 3])
+    else:
+        ax = fig.add_subplot(grid[:, -1])
+    ax.imshow(z[:120, :120].T, aspect="auto", cmap="RdBu_r", vmin=-3, vmax=3, interpolation="nearest")
+    ax.set_xlabel("image")
+    ax.set_ylabel("neuron")
+    ax.set_title("mean response (z per neuron)", fontsize=9)
+    if trials:
+        rel = split_half_reliability(rec.responses, seed=seed)
+        ax = fig.add_subplot(grid[1, n_images // 3 : 2 * n_images // 3])
+        ax.hist(rel[np.isfinite(rel)], bins=25, color="tab:purple")
+        ax.axvline(0.8, color="k", ls="--", lw=1)
+        ax.set_xlabel("split-half reliability")
+        ax.set_title(f"median {np.nanmedian(rel):.2f}", fontsize=9)
+        var, mu = np.nanvar(rec.responses, axis=1, ddof=1), np.nanmean(rec.responses, axis=1)
+        ok = (rec.trial_counts[:, None] > 1) & (mu > 0)
+        fano = np.nanmean(np.where(ok, var / np.where(mu > 0, mu, 1), np.nan), axis=0)
+        ax = fig.add_subplot(grid[1, 2 * n_images // 3 :])
+        ax.hist(fano[np.isfinite(fano)], bins=25, color="tab:gray")
+        ax.axvline(1.0, color="k", ls="--", lw=1)
+        ax.set_xlabel("Fano factor (var / mean)")
+        ax.set_title(f"median {np.nanmedian(fano):.2f} (1 = Poisson)", fontsize=9)
+    fig.suptitle(f"{label}: {rec.n_images} images, {rec.n_neurons} neurons, "
+                 + (_trial_range(rec.trial_counts) + " trials per image" if trials else "trial means only"),
+                 fontsize=11)
     fig.tight_layout()
     return fig
 
