@@ -47,12 +47,11 @@ def dataset_label(name: str, simulated: bool | None = None) -> str:
 
 def compute_note(device: str = "auto") -> str:
     """Where a notebook trains: the resolved device and, on the CPU, the number of threads."""
-    dev = device
-    if device == "auto":
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-    if dev.startswith("cuda") and torch.cuda.is_available():
-        return f"{dev} ({torch.cuda.get_device_name(torch.device(dev))})"
-    return f"{dev}, {torch.get_num_threads()} thread(s)"
+    from .results import resolved_device
+
+    name = resolved_device(device)
+    on_gpu = name.startswith("cuda") and torch.cuda.is_available()
+    return name if on_gpu else f"{name}, {torch.get_num_threads()} thread(s)"
 
 
 def _np(x) -> np.ndarray:
