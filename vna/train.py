@@ -58,9 +58,9 @@ def _eval_loss(model, data: PairedData, batch_size: int) -> float:
     model.eval()
     try:
         idx = torch.arange(data.n_responses, device=data.match.device)
-        losses = [float(_batch_loss(model, data, b)) * len(b) for b in idx.split(batch_size) if len(b) > 1]
-        n = sum(len(b) for b in idx.split(batch_size) if len(b) > 1)
-        return sum(losses) / max(n, 1)
+        batches = [b for b in idx.split(batch_size) if len(b) > 1]  # a contrastive batch needs two pairs
+        total = sum(float(_batch_loss(model, data, b)) * len(b) for b in batches)
+        return total / max(sum(len(b) for b in batches), 1)
     finally:
         model.train(was)
 
