@@ -1,8 +1,12 @@
 """Allen Neuropixels loader on NWB files written here in the layout of DANDI:000021 session files.
 
-The fixture sessions have the Allen columns (units: spike_times, isi_violations, amplitude_cutoff,
-presence_ratio, quality, peak_channel_id; electrodes: location; intervals: natural_scenes_presentations
-with start_time/stop_time/frame/stimulus_name), 118 frames x 50 repeats + blanks in shuffled order.
+The fixture sessions (``paper_fixtures.write_allen_session``) have the columns public printouts of the real
+files list: units (spike_times, isi_violations, amplitude_cutoff, presence_ratio, quality, peak_channel_id),
+electrodes (location, probe_id, valid_data; one electrode group per probe), natural_scenes_presentations
+(118 frames x 50 repeats + blanks in shuffled order) and invalid_times tagged ``[scope, id, label]``.
+Session 1 has a unit on an invalid channel, a unit on probeB (which drops out once), two "stimulus"
+intervals over natural-scene presentations (one touching a presentation only at its stop time), one before
+the natural scenes, and an "all_probes" interval (issue 14, points 3-4).
 """
 from __future__ import annotations
 
@@ -16,11 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from paper_fixtures import write_allen_session
 from vna.data.cache import CorruptDataFile, MissingDataFile
 from vna.data.paper import allen_neuropixels as allen
 
 N, REPS, SPACING, T0 = 118, 50, 0.3, 10.0
 QUALITY_OK = dict(isi_violations=0.1, amplitude_cutoff=0.01, presence_ratio=0.99, quality="good")
+STIMULUS_MASKED = [(7, 2), (11, 0)]  # (frame, repeat) slots overlapping "stimulus" intervals in session 1
+PROBE_B_DROPOUT, ALL_PROBES = (20, 5), (30, 1)
 
 
 def _presentations(rng):
@@ -50,36 +57,8 @@ def _image_locked(frames, starts, count_of):
     return np.sort(np.concatenate([np.asarray(o, float) for o in out]))
 
 
-def _write_session(path: Path, session_id: str, frames, starts, units: list[dict]) -> None:
-    from hdmf.common import VectorData
-    from pynwb import NWBHDF5IO, NWBFile
-    from pynwb.epoch import TimeIntervals
-
-    nwb = NWBFile(session_description="Data and metadata for an Ecephys session", identifier=session_id,
-                  session_id=session_id, session_start_time=datetime(2019, 1, 19, tzinfo=timezone.utc),
-                  institution="Allen Institute for Brain Science")
-    device = nwb.create_device("probeA")
-    group = nwb.create_electrode_group("probeA", description="Ecephys Electrode Group", location="", device=device)
-    areas = sorted({u["area"] for u in units})
-    channel = {a: 850000000 + i for i, a in enumerate(areas)}
-    for a in areas:
-        nwb.add_electrode(id=channel[a], location=a, group=group)
-    for name in ("isi_violations", "amplitude_cutoff", "presence_ratio", "peak_channel_id", "quality"):
-        nwb.add_unit_column(name, "no description")
-    for u in units:
-        nwb.add_unit(id=u["id"], spike_times=u["spikes"], isi_violations=u["isi_violations"],
-                     amplitude_cutoff=u["amplitude_cutoff"], presence_ratio=u["presence_ratio"],
-                     peak_channel_id=channel[u["area"]], quality=u["quality"])
-    n = len(frames)
-    nwb.add_time_intervals(TimeIntervals(
-        name="natural_scenes_presentations",
-        description="Presentation times and stimuli details for 'natural_scenes' stimuli",
-        columns=[VectorData(name="start_time", description="Start time of epoch, in seconds", data=starts),
-                 VectorData(name="stop_time", description="Stop time of epoch, in seconds", data=starts + 0.25),
-                 VectorData(name="frame", description="Frame of movie stimulus", data=frames.astype(float)),
-                 VectorData(name="stimulus_name", description="Name of stimulus", data=["natural_scenes"] * n)]))
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
+def _onset(frames, starts, frame, repeat):
+    return starts[(frames == frame) & (_repeat_index(frames) == repeat)][0]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +69,7 @@ def sessions(tmp_path_factory):
     frames1, starts1 = _presentations(rng)
     a_spikes = _image_locked(frames1, starts1, lambda f, k: f % 7 + 1)
     # E: spikes only around the 4th presentation (repeat 3) of frame 5, at the bin edges.
-    t = starts1[(frames1 == 5) & (_repeat_index(frames1) == 3)][0]
+    t = _onset(frames1, starts1, 5, 3)
     e_spikes = np.array([t - 0.001, t, t + 0.0099, t + 0.010, t + 0.2499, t + 0.250])
     n_spikes = np.sort(rng.uniform(0, starts1[-1] + 1, size=40000))  # unreliable background unit
     units1 = [
@@ -105,19 +84,40 @@ def sessions(tmp_path_factory):
         dict(id=19, area="VISp", spikes=a_spikes, **{**QUALITY_OK, "amplitude_cutoff": float("nan")}),
         dict(id=20, area="VISpm", spikes=a_spikes, isi_violations=0.5, amplitude_cutoff=0.1,
              presence_ratio=0.95, quality="good"),                                   # on the bounds: kept
+        dict(id=21, area="VISp", spikes=a_spikes, valid=False, **QUALITY_OK),         # channel not valid_data
+        dict(id=23, area="VISrl", probe="probeB", spikes=a_spikes, **QUALITY_OK),     # probe with a dropout
+    ]
+    stop = lambda f, k: _onset(frames1, starts1, f, k) + 0.25  # noqa: E731
+    invalid1 = [
+        (_onset(frames1, starts1, 7, 2) + 0.10, _onset(frames1, starts1, 7, 2) + 0.12,
+         ["EcephysSession", "715093703", "stimulus"]),
+        (stop(11, 0), stop(11, 0) + 0.01, ["EcephysSession", "715093703", "stimulus"]),  # touches at stop_time
+        (1.0, 2.0, ["EcephysSession", "715093703", "stimulus"]),                          # before the scenes
+        (_onset(frames1, starts1, *PROBE_B_DROPOUT) + 0.05, _onset(frames1, starts1, *PROBE_B_DROPOUT) + 0.06,
+         ["EcephysProbe", "810755799", "probeB"]),
+        (_onset(frames1, starts1, *ALL_PROBES) + 0.05, _onset(frames1, starts1, *ALL_PROBES) + 0.06,
+         ["EcephysSession", "715093703", "all_probes"]),
     ]
     path1 = root / "session1.nwb"
-    _write_session(path1, "715093703", frames1, starts1, units1)
+    write_allen_session(path1, "715093703", frames1, starts1, units1, invalid1)
 
     frames2, starts2 = _presentations(rng)
     c_spikes = _image_locked(frames2, starts2, lambda f, k: f % 3 + 1 + k % 2)
     path2 = root / "session2.nwb"
-    _write_session(path2, "721123822", frames2, starts2, [dict(id=11, area="VISrl", spikes=c_spikes, **QUALITY_OK)])
+    write_allen_session(path2, "721123822", frames2, starts2,
+                        [dict(id=11, area="VISrl", spikes=c_spikes, **QUALITY_OK)])
 
     templates = np.arange(N * 3 * 4, dtype=np.uint8).reshape(N, 3, 4)
     np.save(root / "templates.npy", templates)
     return dict(root=root, path1=path1, path2=path2, templates=templates, e_spike_times=e_spikes,
                 frames1=frames1, starts1=starts1)
+
+
+def _nan_slots(slots):
+    mask = np.zeros((N, REPS), dtype=bool)
+    for f, k in slots:
+        mask[f, k] = True
+    return mask
 
 
 # ----------------------------------------------------------------------------------------- counting
@@ -142,54 +142,117 @@ def test_trial_onsets_orders_repeats_drops_blank_and_truncates():
 
 
 def test_binned_counts_by_hand(sessions):
-    counts, units = allen.binned_counts(sessions["path1"])
-    assert list(units["unit_id"]) == [11, 12, 13, 20]  # area + AllenSDK quality filters, bounds inclusive
-    assert list(units["area"]) == ["VISp", "VISl", "VISam", "VISpm"]
-    assert counts.shape == (118, 50, 25, 4)
+    with pytest.warns(UserWarning, match="probe\\(s\\) probeB and all probes"):
+        counts, units = allen.binned_counts(sessions["path1"])
+    # area + AllenSDK filters (bounds inclusive; 21 is on a channel without valid_data)
+    assert list(units["unit_id"]) == [11, 12, 13, 20, 23]
+    assert list(units["area"]) == ["VISp", "VISl", "VISam", "VISpm", "VISrl"]
+    assert list(units["probe"]) == ["probeA"] * 4 + ["probeB"]
+    assert counts.shape == (118, 50, 25, 5)
+    masked = _nan_slots(STIMULUS_MASKED)
+    assert np.isnan(counts[masked]).all() and not np.isnan(counts[~masked]).any()
     e = counts[..., 1]
-    assert e[5, 3, 0] == 2 and e[5, 3, 1] == 1 and e[5, 3, 24] == 1 and e.sum() == 4
+    assert e[5, 3, 0] == 2 and e[5, 3, 1] == 1 and e[5, 3, 24] == 1 and np.nansum(e) == 4
     a = counts[..., 0]
-    for f in (0, 6, 7, 117):
+    for f in (0, 6, 117):
         expected = np.zeros(25)
         expected[[2 * j for j in range(f % 7 + 1)]] = 1
         np.testing.assert_array_equal(a[f], np.broadcast_to(expected, (50, 25)))
 
 
+def test_invalid_times_table_and_closed_overlaps(sessions):
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(str(sessions["path1"]), "r") as io:
+        table = allen.invalid_times_table(io.read())
+    assert len(table) == 5
+    assert [t[2] for t in table["tags"]] == ["stimulus", "stimulus", "stimulus", "probeB", "all_probes"]
+    intervals = table.iloc[:0].assign(start_time=[1.0, 5.0], stop_time=[2.0, 5.0])
+    hit = allen.invalid_presentations(np.array([0.0, 0.5, 2.0, 2.01, 4.9]), np.array([0.99, 1.0, 2.5, 3.0, 5.0]),
+                                      intervals)
+    np.testing.assert_array_equal(hit, [False, True, True, False, True])  # endpoints touching count
+
+
+def test_unit_and_presentation_options(sessions):
+    path = sessions["path1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "drop" and "ignore" do not warn
+        dropped, units = allen.binned_counts(path, probe_invalid_times="drop")
+        assert list(units["unit_id"]) == [11, 12, 13, 20]  # the probeB unit is removed
+        assert np.isnan(dropped[_nan_slots(STIMULUS_MASKED + [ALL_PROBES])]).all()
+        assert not np.isnan(dropped[~_nan_slots(STIMULUS_MASKED + [ALL_PROBES])]).any()
+        _, units = allen.binned_counts(path, require_valid_data=False, probe_invalid_times="ignore")
+        assert list(units["unit_id"]) == [11, 12, 13, 20, 21, 23]
+        kept, _ = allen.binned_counts(path, mask_invalid_presentations=False, probe_invalid_times="ignore")
+        assert not np.isnan(kept).any()
+        np.testing.assert_array_equal(kept[7, 2, :, 0], kept[7, 0, :, 0])  # the unit A count is restored
+    with pytest.raises(ValueError, match="probe_invalid_times must be one of"):
+        allen.binned_counts(path, probe_invalid_times="sometimes")
+
+
+def test_trial_onsets_keep_trial_numbers_of_invalid_presentations():
+    import pandas as pd
+
+    table = pd.DataFrame({"start_time": [1.0, 2.0, 3.0, 4.0], "frame": [0, 0, -1, 0]})
+    onsets = allen.trial_onsets(table, n_images=1, n_trials=3, valid=np.array([True, False, True, True]))
+    np.testing.assert_array_equal(onsets[0], [1.0, np.nan, 4.0])  # repeat 1 stays empty, not shifted
+
+
 # ----------------------------------------------------------------------------------------- loader
 def test_loader_pools_sessions_aligned_by_repeat(sessions):
-    rec = allen.load_allen_neuropixels([sessions["path1"], sessions["path2"]],
-                                       images=sessions["root"] / "templates.npy",
-                                       reliability_threshold=None, progress=False)
-    assert rec.responses.shape == (118, 50, 5)
+    with pytest.warns(UserWarning) as caught:
+        rec = allen.load_allen_neuropixels([sessions["path1"], sessions["path2"]],
+                                           images=sessions["root"] / "templates.npy",
+                                           reliability_threshold=None, progress=False)
+    messages = [str(w.message) for w in caught]
+    assert any("session1.nwb: invalid_times mark probe(s) probeB and all probes" in m for m in messages)
+    assert any(m.startswith("2 (image, repeat) slots are missing in some sessions") for m in messages)
+    assert rec.responses.shape == (118, 50, 6)
     assert list(rec.neurons["id"]) == ["715093703:11", "715093703:12", "715093703:13", "715093703:20",
-                                       "721123822:11"]
-    assert list(rec.neurons["area"]) == ["VISp", "VISl", "VISam", "VISpm", "VISrl"]
+                                       "715093703:23", "721123822:11"]
+    assert list(rec.neurons["area"]) == ["VISp", "VISl", "VISam", "VISpm", "VISrl", "VISrl"]
+    # slots masked in session 1 are dropped for every unit, session 2's included (Recording: NaN trial slots)
+    masked = _nan_slots(STIMULUS_MASKED)
+    assert np.isnan(rec.responses[masked]).all() and not np.isnan(rec.responses[~masked]).any()
+    np.testing.assert_array_equal(rec.trial_counts[[7, 11, 0]], [49, 49, 50])
     f = np.arange(118)
-    np.testing.assert_allclose(rec.responses[:, :, 0], np.repeat(((f % 7 + 1) / 0.25)[:, None], 50, 1))
-    e = np.zeros((118, 50))
+    expected_a = np.where(masked, np.nan, ((f % 7 + 1) / 0.25)[:, None])
+    np.testing.assert_allclose(rec.responses[:, :, 0], expected_a)
+    e = np.where(masked, np.nan, 0.0)
     e[5, 3] = 4 / 0.25
     np.testing.assert_allclose(rec.responses[:, :, 1], e)
     k = np.arange(50)
-    np.testing.assert_allclose(rec.responses[:, :, 4], ((f % 3 + 1)[:, None] + (k % 2)[None, :]) / 0.25)
+    np.testing.assert_allclose(rec.responses[:, :, 5],
+                               np.where(masked, np.nan, ((f % 3 + 1)[:, None] + (k % 2)[None, :]) / 0.25))
     np.testing.assert_array_equal(rec.images, sessions["templates"])
     assert rec.meta["license"].startswith("CC-BY-4.0") and "Siegle" in rec.meta["citation"]
-    assert [s["units_passing_quality"] for s in rec.meta["sessions"]] == [4, 1]
+    s1, s2 = rec.meta["sessions"]
+    assert [s1["units_passing_quality"], s2["units_passing_quality"]] == [5, 1]
+    assert (s1["invalid_intervals"], s1["presentations_masked"], s1["units_on_invalid_channels"]) == (5, 2, 1)
+    assert s1["probes_with_invalid_times"] == ["probeB"] and s1["repeats_per_image"] == [49, 50]
+    assert (s2["invalid_intervals"], s2["presentations_masked"]) == (0, 0)
+    assert rec.meta["preprocessing"]["incomplete_slots_dropped"] == 2
+    assert rec.meta["preprocessing"]["mask_invalid_presentations"] is True
 
 
 def test_loader_reliability_filter_and_bin_range(sessions):
-    rec = allen.load_allen_neuropixels([sessions["path1"], sessions["path2"]],
-                                       images=sessions["root"] / "templates.npy",
-                                       progress=False)
-    # E (one trial with spikes) and N (random) fail the 0.8 split-half reliability; A, B1, C pass.
-    assert list(rec.neurons["id"]) == ["715093703:11", "715093703:20", "721123822:11"]
+    with pytest.warns(UserWarning):
+        rec = allen.load_allen_neuropixels([sessions["path1"], sessions["path2"]],
+                                           images=sessions["root"] / "templates.npy", progress=False)
+    # E (one trial with spikes) and N (random) fail the 0.8 split-half reliability; A, B1, the probeB unit, C pass.
+    assert list(rec.neurons["id"]) == ["715093703:11", "715093703:20", "715093703:23", "721123822:11"]
     assert (rec.neurons["split_half_reliability"] >= 0.8).all()
-    assert rec.meta["preprocessing"]["units_before_reliability"] == 5
+    assert rec.meta["preprocessing"]["units_before_reliability"] == 6
     first_bin = allen.load_allen_neuropixels([sessions["path1"]], images=sessions["root"] / "templates.npy",
-                                             bin_range=(0, 1), reliability_threshold=None, progress=False)
-    np.testing.assert_allclose(first_bin.responses[:, :, 0], 100.0)  # spike 0 at +5 ms: 1 per 10 ms
+                                             bin_range=(0, 1), reliability_threshold=None,
+                                             probe_invalid_times="drop", progress=False)
+    np.testing.assert_allclose(first_bin.responses[0, :, 0], 100.0)  # spike 0 at +5 ms: 1 per 10 ms
     assert first_bin.responses[5, 3, 1] == 200.0  # E: two spikes in [0, 10 ms)
+    assert np.isnan(first_bin.responses[ALL_PROBES]).all() and first_bin.n_neurons == 4
     with pytest.raises(ValueError, match="bin_range"):
         allen.load_allen_neuropixels([sessions["path1"]], bin_range=(3, 3))
+    with pytest.raises(ValueError, match="probe_invalid_times"):
+        allen.load_allen_neuropixels([sessions["path1"]], probe_invalid_times="yes")
 
 
 def test_unit_areas_from_electrodes_column(tmp_path):
@@ -262,8 +325,8 @@ def dandi(tmp_path, monkeypatch, http_server, sessions):
 
 def test_download_verify_cache_and_reload_offline(dandi, sessions, monkeypatch):
     assert allen.status() == "needs download"
-    rec = allen.load_allen_neuropixels(reliability_threshold=None, progress=False)
-    assert rec.responses.shape == (118, 50, 4)
+    rec = allen.load_allen_neuropixels(reliability_threshold=None, probe_invalid_times="ignore", progress=False)
+    assert rec.responses.shape == (118, 50, 5)
     np.testing.assert_array_equal(rec.images, sessions["templates"])
     assert rec.meta["sessions"][0]["sha256"] == hashlib.sha256(sessions["path1"].read_bytes()).hexdigest()
     assert (dandi["cache"] / "allen_neuropixels" / dandi["path"]).is_file()
@@ -271,7 +334,7 @@ def test_download_verify_cache_and_reload_offline(dandi, sessions, monkeypatch):
     # offline now: everything comes from the cache, the NWB file re-verified against the cached sha256
     monkeypatch.setattr(allen, "DANDI_API", "http://127.0.0.1:9")
     monkeypatch.setattr(allen, "TEMPLATE_URL", "http://127.0.0.1:9/{index}.tiff")
-    again = allen.load_allen_neuropixels(reliability_threshold=None, progress=False)
+    again = allen.load_allen_neuropixels(reliability_threshold=None, probe_invalid_times="ignore", progress=False)
     np.testing.assert_array_equal(again.responses, rec.responses)
 
 
@@ -305,8 +368,44 @@ def test_cached_file_used_unverified_when_metadata_unreachable(dandi, sessions, 
     target.write_bytes(sessions["path1"].read_bytes())
     monkeypatch.setattr(allen, "DANDI_API", "http://127.0.0.1:9")
     with pytest.warns(UserWarning, match="WITHOUT"):
-        rec = allen.load_allen_neuropixels(reliability_threshold=None, progress=False)
-    assert rec.n_neurons == 4
+        rec = allen.load_allen_neuropixels(reliability_threshold=None, probe_invalid_times="ignore", progress=False)
+    assert rec.n_neurons == 5
+
+
+def _serve_search(served: Path, results: list[dict]) -> None:
+    """DANDI's paginated asset search answer (the static test server ignores the ?glob= query)."""
+    folder = served / "dandisets" / "000021" / "versions" / "draft" / "assets"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "index.html").write_text(json.dumps({"count": len(results), "next": None, "previous": None,
+                                                   "results": results}))
+
+
+def test_missing_table_sessions_are_looked_up_on_dandi(dandi, sessions, tmp_path):
+    sid = 797828357
+    asset_id, path = str(uuid.UUID(int=2)), f"sub-776061000/sub-776061000_ses-{sid}.nwb"
+    url = allen.session_search_url(sid)
+    assert url.endswith("/dandisets/000021/versions/draft/assets/?glob=sub-%2A%2Fsub-%2A_ses-797828357.nwb")
+    _serve_search(dandi["served"], [
+        {"asset_id": str(uuid.UUID(int=3)), "path": f"sub-776061000/sub-776061000_ses-{sid}_probe-1_ecephys.nwb"},
+        {"asset_id": asset_id, "path": path, "size": 2_370_000_000},
+    ])
+    meta_dir = dandi["served"] / "assets" / asset_id
+    (meta_dir / "download").mkdir(parents=True)
+    (meta_dir / "index.html").write_text(json.dumps({"path": path, "digest": {
+        "dandi:sha2-256": hashlib.sha256(sessions["path2"].read_bytes()).hexdigest()}}))
+    (meta_dir / "download" / "index.html").write_bytes(sessions["path2"].read_bytes())
+    rec = allen.load_allen_neuropixels([sid], images=sessions["root"] / "templates.npy",
+                                       reliability_threshold=None, progress=False)
+    assert rec.meta["sessions"][0]["path"] == path and rec.meta["sessions"][0]["dandi_asset_id"] == asset_id
+    assert rec.n_neurons == 1 and (dandi["cache"] / "allen_neuropixels" / path).is_file()
+    assert (dandi["cache"] / "allen_neuropixels" / "dandi_assets" / f"session-{sid}.json").is_file()
+
+
+def test_session_lookup_without_a_match_is_an_error(dandi, sessions):
+    _serve_search(dandi["served"], [{"asset_id": str(uuid.UUID(int=3)), "path": "sub-1/sub-1_ses-1.nwb"}])
+    with pytest.raises(ValueError, match="found 0 session file"):
+        allen.load_allen_neuropixels([798911424], images=sessions["root"] / "templates.npy", progress=False)
+    assert not (dandi["cache"] / "allen_neuropixels" / "dandi_assets" / "session-798911424.json").exists()
 
 
 def test_session_spec_errors(sessions, tmp_path, monkeypatch):
@@ -323,6 +422,10 @@ def test_registry_lists_allen_and_default_table():
 
     assert DATASETS["allen-neuropixels"].loader == "vna.data.paper.allen_neuropixels:load_allen_neuropixels"
     assert set(allen.DEFAULT_SESSIONS) <= set(allen.SESSIONS)
+    # "all" = the 32 Brain Observatory 1.1 sessions: 30 table rows + the two looked up on DANDI
+    assert len(allen.SESSIONS) == 30 and len(set(allen.ALL_SESSIONS)) == 32
+    assert set(allen.LOOKUP_SESSIONS) == {797828357, 798911424} and not set(allen.LOOKUP_SESSIONS) & set(allen.SESSIONS)
+    assert len({s.asset_id for s in allen.SESSIONS.values()}) == 30
     for s in allen.SESSIONS.values():
         assert s.path == f"{s.path.split('/')[0]}/{s.path.split('/')[0]}_ses-{s.session_id}.nwb"
         uuid.UUID(s.asset_id)

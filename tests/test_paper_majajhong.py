@@ -1,13 +1,12 @@
-"""Majaj-Hong 2015 loader on a BrainIO-format assembly, stimulus csv and zip written here.
+"""Majaj-Hong 2015 loader on a BrainIO-shaped assembly, stimulus csv and zip (``paper_fixtures``), served from
+127.0.0.1 like Brain-Score's storage.
 
-The assembly is built as BrainIO builds one (MultiIndex dims presentation/neuroid/time_bin, reset to plain
-coordinates by ``write_netcdf`` before ``to_netcdf``), served from 127.0.0.1 like Brain-Score's storage.
+The raw assembly carries no stimulus metadata: ``variation`` etc. exist only in the csv and must be merged in
+by image id, as BrainIO does on loading (issue 14, point 1). Values are signed and normalised (point 2).
 """
 from __future__ import annotations
 
 import hashlib
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,57 +14,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from paper_fixtures import (HVM_CATEGORIES, HVM_REGIONS, HVM_REPS, HVM_VARIATION, hvm_ids, hvm_value,
+                            write_brainio_hvm)
 from vna.data.cache import CorruptDataFile, MissingDataFile
 from vna.data.paper import majajhong2015 as mh
 
-IDS = [f"{i:040x}" for i in range(1, 7)]  # BrainIO image ids are sha1-like strings
-REPS = [3, 2, 3, 1, 3, 2]                 # uneven repetitions, as in the real assembly
-VARIATION = [0, 0, 3, 3, 6, 6]
-REGIONS = ["V4", "IT", "IT", "V4", "IT"]
-
-
-def _value(image: int, rep: int, neuroid: int) -> float:
-    return 100 * image + 10 * rep + neuroid
-
-
-def _write_fixture(folder: Path, *, id_name: str = "image_id") -> dict:
-    rng = np.random.default_rng(0)
-    rows = [(i, r) for i, n in enumerate(REPS) for r in range(n)]
-    rows = [rows[j] for j in rng.permutation(len(rows))]  # presentations in shuffled order
-    data = np.array([[_value(i, r, n) for n in range(len(REGIONS))] for i, r in rows], dtype=np.float32)[:, :, None]
-    da = xr.DataArray(
-        data, dims=("presentation", "neuroid", "time_bin"), name="dicarlo.MajajHong2015.public",
-        coords={
-            id_name: ("presentation", [IDS[i] for i, _ in rows]),
-            "repetition": ("presentation", [r for _, r in rows]),
-            "variation": ("presentation", [VARIATION[i] for i, _ in rows]),
-            "object_name": ("presentation", [f"obj{i}" for i, _ in rows]),
-            "category_name": ("presentation", ["Faces"] * len(rows)),
-            "neuroid_id": ("neuroid", [f"Chabo_L_M_{n}" for n in range(len(REGIONS))]),
-            "region": ("neuroid", REGIONS),
-            "animal": ("neuroid", ["Chabo"] * len(REGIONS)),
-            "arr": ("neuroid", ["M"] * len(REGIONS)),
-            "time_bin_start": ("time_bin", [70]),
-            "time_bin_end": ("time_bin", [170]),
-        })
-    da = da.set_index(presentation=[id_name, "repetition", "variation", "object_name", "category_name"],
-                      neuroid=["neuroid_id", "region", "animal", "arr"], time_bin=["time_bin_start", "time_bin_end"])
-    da.reset_index(list(da.indexes)).to_netcdf(folder / mh.FILES["assembly"][0], engine="h5netcdf")
-
-    images = {}
-    from PIL import Image
-
-    with zipfile.ZipFile(folder / mh.FILES["zip"][0], "w") as zf:
-        for i, sid in enumerate(IDS):
-            im = (np.arange(16 * 16).reshape(16, 16) + 7 * i).astype(np.uint8)
-            images[sid] = im
-            b = io.BytesIO()
-            Image.fromarray(im).save(b, format="PNG")
-            zf.writestr(f"{sid}.png", b.getvalue())
-    pd.DataFrame({"image_id": IDS, "object_name": [f"obj{i}" for i in range(6)], "variation": VARIATION,
-                  "image_file_name": [f"img{i}.png" for i in range(6)], "filename": [f"{s}.png" for s in IDS]}
-                 ).iloc[::-1].to_csv(folder / mh.FILES["csv"][0], index=False)  # csv order differs
-    return images
+IDS = hvm_ids()
 
 
 def _sha1(path: Path) -> str:
@@ -76,52 +30,113 @@ def _sha1(path: Path) -> str:
 def brainscore(tmp_path, monkeypatch, http_server):
     served = tmp_path / "brainio-brainscore"
     served.mkdir()
-    images = _write_fixture(served)
+    written = write_brainio_hvm(served)
     base = http_server(served)
     monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(mh, "BASE_URL", base)
     monkeypatch.setattr(mh, "MIRROR_URLS", {})
     monkeypatch.setattr(mh, "FILES", {k: (n, _sha1(served / n)) for k, (n, _) in mh.FILES.items()})
-    return dict(served=served, cache=tmp_path / "cache", images=images)
+    return dict(served=served, cache=tmp_path / "cache", **written)
+
+
+def _expected(sid: str, n_slots: int, sites) -> np.ndarray:
+    i = IDS.index(sid)
+    out = np.full((n_slots, len(sites)), np.nan)
+    for r in range(HVM_REPS[i]):
+        out[r] = [np.float32(hvm_value(i, r, n)) for n in sites]
+    return out
+
+
+def test_fixture_is_shaped_like_the_raw_brainio_file(brainscore):
+    with xr.open_dataset(brainscore["served"] / mh.FILES["assembly"][0]) as ds:
+        assert list(ds.data_vars) == ["dicarlo.MajajHong2015.public"]
+        da = ds["dicarlo.MajajHong2015.public"]
+        assert da.dims == ("neuroid", "presentation", "time_bin")
+        presentation = {c for c in da.coords if da[c].dims == ("presentation",)}
+        assert presentation == {"image_id", "repetition", "stimulus"}  # no stimulus metadata
+        assert float(da.min()) < 0  # signed, normalised values
+    table = pd.read_csv(brainscore["served"] / mh.FILES["csv"][0])
+    assert {"image_id", "variation", "object_name", "category_name", "filename"} <= set(table.columns)
+    assert sorted(set(table["variation"])) == [0, 3]
 
 
 def test_download_and_load_both_areas(brainscore):
     assert mh.status() == "needs download"
     rec = mh.load_majajhong2015(progress=False)
     assert mh.status() == "cached"
-    csv_order = IDS[::-1]
-    assert list(rec.image_ids) == csv_order
-    assert rec.responses.shape == (6, 3, 5)
-    for row, sid in enumerate(csv_order):
-        i = IDS.index(sid)
-        for r in range(3):
-            expected = [_value(i, r, n) for n in range(5)] if r < REPS[i] else [np.nan] * 5
-            np.testing.assert_array_equal(rec.responses[row, r], expected)
+    order = brainscore["csv_order"]
+    assert list(rec.image_ids) == order
+    assert rec.responses.shape == (7, 3, 5)
+    for row, sid in enumerate(order):
+        np.testing.assert_allclose(rec.responses[row], _expected(sid, 3, range(5)), rtol=1e-6)
         np.testing.assert_array_equal(rec.images[row], brainscore["images"][sid])
-    assert list(rec.neurons["area"]) == REGIONS
-    assert list(rec.neurons["id"]) == [f"Chabo_L_M_{n}" for n in range(5)]
-    assert rec.neurons["animal"].eq("Chabo").all()
-    assert "(70, 170)" in rec.meta["units"] and "Majaj" in rec.meta["citation"]
-    np.testing.assert_array_equal(rec.trial_counts, [REPS[IDS.index(s)] for s in csv_order])
+    assert list(rec.neurons["area"]) == HVM_REGIONS
+    assert list(rec.neurons["id"]) == [f"Chabo_L_M_{n}_9" for n in range(5)]
+    assert rec.neurons["animal"].eq("Chabo").all() and rec.neurons["hemisphere"].eq("L").all()
+    np.testing.assert_array_equal(rec.trial_counts, [HVM_REPS[IDS.index(s)] for s in order])
+    # per-image metadata merged from the csv, in image order
+    assert rec.meta["image_meta"]["variation"] == [HVM_VARIATION[IDS.index(s)] for s in order]
+    assert rec.meta["image_meta"]["category_name"] == [HVM_CATEGORIES[IDS.index(s)] for s in order]
+    assert rec.meta["preprocessing"]["variations_in_data"] == [0, 3]
 
 
-def test_area_and_variation_selection(brainscore):
-    it = mh.load_majajhong2015("IT", progress=False)
-    assert list(it.neurons["id"]) == ["Chabo_L_M_1", "Chabo_L_M_2", "Chabo_L_M_4"]
-    v4 = mh.load_majajhong2015("v4", variations=[3, 6], progress=False)
-    assert list(v4.neurons["area"]) == ["V4", "V4"]
-    assert sorted(v4.image_ids) == sorted(IDS[2:])
+def test_values_are_described_as_normalised_not_rates(brainscore):
+    rec = mh.load_majajhong2015(progress=False)
+    assert np.nanmin(rec.responses) < 0  # signed values kept as stored: not counts
+    units = rec.meta["units"]
+    assert "normalised" in units and "not spike counts or rates" in units and "(70, 170)" in units
+    assert "firing rate" not in units.replace("not spike counts or rates", "")
+
+
+def test_variation_zero_only_in_the_csv(brainscore):
+    """Done-when: area="V4", variations=[0] returns exactly the variation-0 images on the raw layout."""
+    rec = mh.load_majajhong2015(area="V4", variations=[0], progress=False)
+    v0 = [s for s in brainscore["csv_order"] if HVM_VARIATION[IDS.index(s)] == 0]
+    assert list(rec.image_ids) == v0
+    v4 = [n for n, r in enumerate(HVM_REGIONS) if r == "V4"]
+    assert list(rec.neurons["area"]) == ["V4", "V4"]
+    for row, sid in enumerate(v0):
+        np.testing.assert_allclose(rec.responses[row], _expected(sid, rec.n_trials, v4), rtol=1e-6)
+        np.testing.assert_array_equal(rec.images[row], brainscore["images"][sid])
+    assert rec.meta["image_meta"]["variation"] == [0] * len(v0)
+    v3 = mh.load_majajhong2015("it", variations=[3], progress=False)
+    assert set(v3.image_ids) == {s for s in IDS if HVM_VARIATION[IDS.index(s)] == 3}
+
+
+def test_unknown_variation_levels_are_rejected_by_name(brainscore):
+    with pytest.raises(ValueError, match=r"variation level\(s\) \[6\] not in the data; levels present: \[0, 3\]"):
+        mh.load_majajhong2015(variations=[6], progress=False)
+    with pytest.raises(ValueError, match=r"\[6\]"):  # one unknown level among known ones is an error too
+        mh.load_majajhong2015(variations=[0, 6], progress=False)
     with pytest.raises(ValueError, match="area must be"):
         mh.load_majajhong2015("V1", progress=False)
-    with pytest.raises(ValueError, match="variation"):
-        mh.load_majajhong2015(variations=[9], progress=False)
 
 
-def test_stimulus_id_coordinate_is_accepted(tmp_path):
-    _write_fixture(tmp_path, id_name="stimulus_id")
+def test_merge_follows_brainio(tmp_path):
+    write_brainio_hvm(tmp_path)
     da = mh.read_assembly(tmp_path / mh.FILES["assembly"][0])
-    responses, ids, _ = mh.assembly_trials(da, "both")
-    assert set(ids) == set(IDS) and responses.shape == (6, 3, 5)
+    with pytest.raises(ValueError, match="'variation'"):  # the raw file alone cannot select variations
+        mh.assembly_trials(da, variations=[0])
+    table = mh.read_stimulus_table(tmp_path / mh.FILES["csv"][0])
+    merged = mh.merge_stimulus_meta(da, table)
+    ids = [str(v) for v in merged["image_id"].values]
+    assert [int(v) for v in merged["variation"].values] == [HVM_VARIATION[IDS.index(i)] for i in ids]
+    assert "filename" not in merged.coords
+    # a coordinate the assembly already has wins over the csv's (BrainIO: cols_to_use excludes them)
+    clash = table.assign(repetition=99)
+    np.testing.assert_array_equal(mh.merge_stimulus_meta(da, clash)["repetition"].values, da["repetition"].values)
+    with pytest.raises(ValueError, match="missing from the stimulus csv"):
+        mh.merge_stimulus_meta(da, table.iloc[1:])
+
+
+def test_stimulus_id_spelling_is_accepted(tmp_path):
+    write_brainio_hvm(tmp_path, id_name="stimulus_id", assembly_name="data")  # newer BrainIO packages
+    table = pd.read_csv(tmp_path / mh.FILES["csv"][0]).rename(columns={"image_id": "stimulus_id"})
+    table.to_csv(tmp_path / mh.FILES["csv"][0], index=False)
+    da = mh.merge_stimulus_meta(mh.read_assembly(tmp_path / mh.FILES["assembly"][0]),
+                                mh.read_stimulus_table(tmp_path / mh.FILES["csv"][0]))
+    responses, ids, _ = mh.assembly_trials(da, "both", variations=[3])
+    assert set(ids) == set(IDS[3:]) and responses.shape == (4, 3, 5)
 
 
 def test_corrupt_download_and_unreachable_source(brainscore, monkeypatch):
@@ -141,14 +156,15 @@ def test_mirror_used_when_primary_fails(brainscore, monkeypatch):
     (brainscore["served"] / "mirror").mkdir()
     (brainscore["served"] / "mirror" / name).write_bytes((brainscore["served"] / name).read_bytes())
     (brainscore["served"] / name).unlink()
-    base = mh.BASE_URL
-    monkeypatch.setattr(mh, "MIRROR_URLS", {"assembly": f"{base}/mirror/{name}"})
+    monkeypatch.setattr(mh, "MIRROR_URLS", {"assembly": f"{mh.BASE_URL}/mirror/{name}"})
     assert mh.load_majajhong2015(progress=False).n_neurons == 5
 
 
 def test_stimulus_csv_must_cover_assembly(brainscore):
     path = brainscore["served"] / mh.FILES["csv"][0]
-    table = pd.read_csv(path).iloc[1:]
-    table.to_csv(path, index=False)
+    pd.read_csv(path).iloc[1:].to_csv(path, index=False)
     with pytest.raises(ValueError, match="not in the stimulus csv"):
         mh.read_stimuli(path, brainscore["served"] / mh.FILES["zip"][0], IDS)
+    with pytest.raises(ValueError, match="csv needs"):
+        pd.DataFrame({"x": [1]}).to_csv(path, index=False)
+        mh.read_stimulus_table(path)

@@ -3,13 +3,17 @@
 Source: the session NWB files of DANDI:000021 (Siegle et al. 2021, Nature 592:86-92), read with pynwb,
 downloaded into ``<data_dir>/allen_neuropixels/<DANDI path>`` and verified against the sha256 that DANDI
 publishes in each asset's metadata (or streamed with ``remfile`` when it is installed).
-Preprocessing as Huang et al. (AAAI 2023):
+Preprocessing as Huang et al. (AAAI 2023), with the AllenSDK's defaults for what counts as valid data
+(``AllenInstitute/AllenSDK`` ``allensdk/brain_observatory/ecephys/ecephys_session_api/ecephys_nwb_session_api.py``
+and ``.../ecephys/ecephys_session.py``):
 
 1. units on channels in VISp, VISl, VISrl, VISal, VISpm, VISam (electrodes ``location``) that pass the
-   AllenSDK quality defaults ``isi_violations <= 0.5``, ``amplitude_cutoff <= 0.1``,
-   ``presence_ratio >= 0.95`` (and ``quality == "good"`` where the column exists);
+   AllenSDK unit filters: ``isi_violations <= 0.5``, ``amplitude_cutoff <= 0.1``, ``presence_ratio >= 0.95``,
+   ``quality == "good"`` and a peak channel with ``valid_data`` (``filter_by_validity``);
 2. the ``natural_scenes_presentations`` intervals: frames 0..117 (frame -1, the blank, is dropped), the
-   k-th presentation of a frame is trial k (k < 50);
+   k-th presentation of a frame is trial k (k < 50); a presentation overlapping an ``invalid_times``
+   interval tagged "stimulus" leaves its trial slot NaN (AllenSDK ``_mask_invalid_stimulus_presentations``);
+   probe dropouts ("probeX"/"all_probes" tags) are warned about, as the AllenSDK does, or dropped on request;
 3. spike counts in 10 ms bins from 0 to 250 ms after onset -> ``[118, 50, 25, units]``;
 4. units of all sessions pooled into one pseudo-population, aligned by trial (repeat) index;
 5. response = mean rate over the bins (option: a bin range), in spikes/s;
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from urllib.parse import quote
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +44,8 @@ from ._common import IMAGE_SUFFIXES, fetch_unverified, natural_key, read_image, 
 __all__ = [
     "load_allen_neuropixels", "status", "binned_counts", "count_spikes", "select_units", "trial_onsets",
     "load_natural_scene_templates", "DandiSession", "SESSIONS", "DEFAULT_SESSIONS", "VISUAL_AREAS",
-    "QUALITY_DEFAULTS",
+    "QUALITY_DEFAULTS", "LOOKUP_SESSIONS", "ALL_SESSIONS", "invalid_times_table", "invalid_presentations",
+    "PROBE_INVALID_TIMES",
 ]
 
 FOLDER = "allen_neuropixels"
@@ -56,6 +62,13 @@ VISUAL_AREAS = ("VISp", "VISl", "VISrl", "VISal", "VISpm", "VISam")
 QUALITY_DEFAULTS = {"isi_violations_max": 0.5, "amplitude_cutoff_max": 0.1, "presence_ratio_min": 0.95}
 N_SCENES = 118
 INTERVALS = "natural_scenes_presentations"
+#: ``invalid_times`` tags (each interval: ``[scope, id, label]``; AllenSDK ``EcephysSession.get_invalid_times``):
+#: "stimulus" = very long frames, stimulus-locked analysis invalid; "all_probes" = gain fluctuations on every
+#: probe; "probeA".."probeF" = that probe stopped sending data.
+STIMULUS_TAG, ALL_PROBES_TAG = "stimulus", "all_probes"
+#: What to do with probe dropouts during the natural scenes: "warn" (AllenSDK: spikes kept, a warning),
+#: "drop" (units of that probe removed; presentations during an "all_probes" interval masked), "ignore".
+PROBE_INVALID_TIMES = ("warn", "drop", "ignore")
 CITATION = ("Siegle, J.H., Jia, X., Durand, S. et al. (2021) Survey of spiking in the mouse visual system "
             "reveals functional hierarchy. Nature 592, 86-92. Data: Allen Brain Observatory Visual Coding - "
             "Neuropixels, DANDI:000021 (https://dandiarchive.org/dandiset/000021).")
@@ -111,6 +124,13 @@ _TABLE = [
 SESSIONS: dict[int, DandiSession] = {
     sid: DandiSession(sid, f"{sub}/{sub}_ses-{sid}.nwb", aid, gb) for sid, sub, aid, gb in _TABLE
 }
+#: The other two of the 32 Brain Observatory 1.1 sessions (Allen's session table; DANDI:000021 has 32
+#: subjects). No public source found gave their DANDI path or asset id, so they are looked up at run time
+#: with DANDI's asset search (``GET /dandisets/000021/versions/draft/assets/?glob=...``, as dandi-cli's
+#: ``get_assets_by_glob``); the answer is cached and its path must be ``sub-<n>/sub-<n>_ses-<session>.nwb``.
+LOOKUP_SESSIONS: tuple[int, ...] = (797828357, 798911424)
+#: ``sessions="all"``: the 30 table rows and the two looked-up sessions.
+ALL_SESSIONS: tuple[int, ...] = tuple(SESSIONS) + LOOKUP_SESSIONS
 #: The default small set (~6 GB): a session often used in public NWB/DANDI examples and the two smallest files.
 DEFAULT_SESSIONS: tuple[int, ...] = (715093703, 721123822, 754312389)
 
@@ -134,12 +154,9 @@ def count_spikes(spike_times: np.ndarray, onsets: np.ndarray, bin_size: float = 
     return np.diff(idx, axis=1)
 
 
-def trial_onsets(presentations: pd.DataFrame, n_images: int = N_SCENES, n_trials: int = 50) -> np.ndarray:
-    """``[n_images, n_trials]`` onset times (NaN = no such repeat) from a table with ``start_time``, ``frame``.
-
-    The k-th presentation (by start time) of frame ``f`` is trial ``k``; frame -1 (the blank) is dropped;
-    repeats beyond ``n_trials`` are ignored. Frames outside ``-1 .. n_images-1`` are an error.
-    """
+def presentation_slots(presentations: pd.DataFrame, n_images: int = N_SCENES) -> tuple[np.ndarray, np.ndarray]:
+    """``(frame, repeat)`` per row of a table with ``start_time``, ``frame``: the k-th presentation (by start
+    time) of frame ``f`` has repeat ``k``; the blank (frame -1) has repeat -1. Other frames are an error."""
     frames = np.asarray(presentations["frame"], dtype=np.float64)
     starts = np.asarray(presentations["start_time"], dtype=np.float64)
     if np.any(np.isnan(frames)) or np.any(frames != np.round(frames)):
@@ -148,16 +165,42 @@ def trial_onsets(presentations: pd.DataFrame, n_images: int = N_SCENES, n_trials
     bad = frames[(frames < -1) | (frames >= n_images)]
     if len(bad):
         raise ValueError(f"natural_scenes presentations: frame {bad[0]} outside -1..{n_images - 1}")
-    keep = frames >= 0
-    frames, starts = frames[keep], starts[keep]
     order = np.lexsort((starts, frames))  # by frame, then by time
-    frames, starts = frames[order], starts[order]
-    first = np.searchsorted(frames, frames, side="left")
-    repeat = np.arange(len(frames)) - first
+    sorted_frames = frames[order]
+    repeat = np.empty(len(frames), dtype=int)
+    repeat[order] = np.arange(len(frames)) - np.searchsorted(sorted_frames, sorted_frames, side="left")
+    repeat[frames < 0] = -1
+    return frames, repeat
+
+
+def trial_onsets(presentations: pd.DataFrame, n_images: int = N_SCENES, n_trials: int = 50,
+                 valid: np.ndarray | None = None) -> np.ndarray:
+    """``[n_images, n_trials]`` onset times (NaN = no such repeat) from a table with ``start_time``, ``frame``.
+
+    The k-th presentation (by start time) of frame ``f`` is trial ``k``; frame -1 (the blank) is dropped;
+    repeats beyond ``n_trials`` are ignored. Frames outside ``-1 .. n_images-1`` are an error. ``valid``
+    (bool per row): an invalid presentation keeps its trial number but its slot is NaN.
+    """
+    frames, repeat = presentation_slots(presentations, n_images)
+    starts = np.asarray(presentations["start_time"], dtype=np.float64).copy()
+    if valid is not None:
+        starts[~np.asarray(valid, dtype=bool)] = np.nan
     out = np.full((n_images, n_trials), np.nan)
-    ok = repeat < n_trials
+    ok = (frames >= 0) & (repeat < n_trials)
     out[frames[ok], repeat[ok]] = starts[ok]
     return out
+
+
+def invalid_presentations(starts: np.ndarray, stops: np.ndarray, intervals: pd.DataFrame) -> np.ndarray:
+    """Bool per presentation: overlaps one of ``intervals`` (``start_time``, ``stop_time``).
+
+    Closed intervals, as AllenSDK's ``_overlap``: ``max(a0, b0) <= min(a1, b1)``.
+    """
+    starts, stops = np.asarray(starts, dtype=np.float64), np.asarray(stops, dtype=np.float64)
+    hit = np.zeros(len(starts), dtype=bool)
+    for a, b in zip(np.asarray(intervals["start_time"], float), np.asarray(intervals["stop_time"], float)):
+        hit |= np.maximum(starts, a) <= np.minimum(stops, b)
+    return hit
 
 
 # ------------------------------------------------------------------------------------------ NWB reading
@@ -170,38 +213,63 @@ def _column(table, name: str) -> np.ndarray | None:
     return values
 
 
-def _unit_areas(nwbfile) -> np.ndarray:
-    """Brain area of each unit: via ``peak_channel_id`` (Allen files) or the ``electrodes`` column."""
+def _unit_channels(nwbfile) -> np.ndarray:
+    """Row of each unit's peak channel in ``electrodes``, via ``peak_channel_id`` (Allen files) or the
+    ``electrodes`` column; -1 where it is not in the table."""
     units, electrodes = nwbfile.units, nwbfile.electrodes
     if units is None or electrodes is None:
         raise ValueError("NWB file has no units or no electrodes table (not an Allen ecephys session file?)")
+    electrode_ids = np.asarray(electrodes.id.data[:])
+    if "peak_channel_id" in units.colnames:
+        peak = np.asarray(units["peak_channel_id"].data[:])
+        return pd.Index(electrode_ids).get_indexer(peak)
+    if "electrodes" in units.colnames:
+        col = units["electrodes"]
+        ends = np.asarray(col.data[:])
+        target = np.asarray(col.target.data[:])
+        starts = np.concatenate([[0], ends[:-1]])
+        return np.where(ends > starts, target[np.minimum(starts, len(target) - 1)], -1)
+    raise ValueError("units table has neither 'peak_channel_id' nor 'electrodes'; cannot tell unit areas")
+
+
+def _by_unit(positions: np.ndarray, values: np.ndarray | None, missing):
+    """An electrodes column read at each unit's peak channel (``missing`` where the channel is unknown)."""
+    if values is None:
+        return None
+    return np.array([values[p] if p >= 0 else missing for p in positions], dtype=object)
+
+
+def _unit_areas(nwbfile) -> np.ndarray:
+    """Brain area of each unit: the ``location`` (else ``ecephys_structure_acronym``) of its peak channel."""
+    electrodes = nwbfile.electrodes
+    positions = _unit_channels(nwbfile)
     location = _column(electrodes, "location")
     if location is None or all(v in ("", "none", "None") for v in location):
         location = _column(electrodes, "ecephys_structure_acronym")
     if location is None:
         raise ValueError(f"electrodes table has neither 'location' nor 'ecephys_structure_acronym' "
                          f"(columns: {list(electrodes.colnames)})")
-    electrode_ids = np.asarray(electrodes.id.data[:])
-    if "peak_channel_id" in units.colnames:
-        peak = np.asarray(units["peak_channel_id"].data[:])
-        pos = pd.Index(electrode_ids).get_indexer(peak)
-    elif "electrodes" in units.colnames:
-        col = units["electrodes"]
-        ends = np.asarray(col.data[:]) if hasattr(col, "data") else None
-        target = np.asarray(col.target.data[:])
-        starts = np.concatenate([[0], ends[:-1]])
-        pos = np.where(ends > starts, target[np.minimum(starts, len(target) - 1)], -1)
-    else:
-        raise ValueError("units table has neither 'peak_channel_id' nor 'electrodes'; cannot tell unit areas")
-    return np.array([location[p] if p >= 0 else "unknown" for p in pos], dtype=object)
+    return _by_unit(positions, location, "unknown")
+
+
+def _unit_probes(nwbfile, positions: np.ndarray) -> np.ndarray | None:
+    """Probe (electrode group) name of each unit's peak channel, e.g. "probeA"; None if the file has none."""
+    electrodes = nwbfile.electrodes
+    names = _column(electrodes, "group_name")
+    if names is None and "group" in electrodes.colnames:
+        names = np.array([getattr(g, "name", str(g)) for g in electrodes["group"].data[:]], dtype=object)
+    return _by_unit(positions, names, "unknown")
 
 
 def select_units(units: pd.DataFrame, *, areas: Sequence[str] = VISUAL_AREAS,
                  isi_violations_max: float | None = 0.5, amplitude_cutoff_max: float | None = 0.1,
-                 presence_ratio_min: float | None = 0.95, require_good_quality: bool = True) -> np.ndarray:
+                 presence_ratio_min: float | None = 0.95, require_good_quality: bool = True,
+                 require_valid_data: bool = True) -> np.ndarray:
     """Boolean mask over ``units`` (columns ``area`` + quality metrics): in ``areas`` and passing the filters.
 
     Bounds are inclusive as in the AllenSDK; a missing (NaN) metric fails; ``None`` disables a filter.
+    ``require_good_quality`` / ``require_valid_data`` apply where the table has a ``quality`` /
+    ``valid_data`` (peak channel usable) column, as the AllenSDK's ``filter_by_validity`` does.
     """
     keep = np.array(units["area"].isin(list(areas)), dtype=bool)
     for column, bound, op in (("isi_violations", isi_violations_max, np.less_equal),
@@ -215,12 +283,23 @@ def select_units(units: pd.DataFrame, *, areas: Sequence[str] = VISUAL_AREAS,
             keep = keep & op(np.asarray(units[column], dtype=float), bound)
     if require_good_quality and "quality" in units:
         keep = keep & np.asarray(units["quality"].astype(str) == "good")
+    if require_valid_data and "valid_data" in units:
+        keep = keep & np.asarray(units["valid_data"] == True)  # noqa: E712 - object column, None = unknown
     return keep
 
 
 def _units_table(nwbfile) -> pd.DataFrame:
     units = nwbfile.units
+    positions = _unit_channels(nwbfile)
     table = pd.DataFrame({"unit_id": np.asarray(units.id.data[:]), "area": _unit_areas(nwbfile)})
+    probes = _unit_probes(nwbfile, positions)
+    if probes is not None:
+        table["probe"] = probes
+    valid = _column(nwbfile.electrodes, "valid_data")
+    if valid is not None:  # a bool column in the real files; tolerate "True"/"False" strings
+        valid = np.array([v if isinstance(v, (bool, np.bool_)) else str(v).strip().lower() in ("true", "1")
+                          for v in valid], dtype=bool)
+        table["valid_data"] = _by_unit(positions, valid, False)
     for name in ("isi_violations", "amplitude_cutoff", "presence_ratio", "quality", "firing_rate", "snr"):
         values = _column(units, name)
         if values is not None:
@@ -228,13 +307,30 @@ def _units_table(nwbfile) -> pd.DataFrame:
     return table
 
 
+def invalid_times_table(nwbfile) -> pd.DataFrame:
+    """The session's ``invalid_times`` as ``start_time``, ``stop_time``, ``tags`` (list of str per interval)."""
+    table = getattr(nwbfile, "invalid_times", None)
+    if table is None or len(table) == 0:
+        return pd.DataFrame({"start_time": np.zeros(0), "stop_time": np.zeros(0), "tags": []})
+    tags = ([[t.decode() if isinstance(t, bytes) else str(t) for t in table["tags"][i]] for i in range(len(table))]
+            if "tags" in table.colnames else [[] for _ in range(len(table))])
+    return pd.DataFrame({"start_time": np.asarray(table["start_time"].data[:], dtype=float),
+                         "stop_time": np.asarray(table["stop_time"].data[:], dtype=float), "tags": tags})
+
+
+def _tagged(invalid: pd.DataFrame, tags: Iterable[str]) -> pd.DataFrame:
+    tags = set(tags)
+    return invalid[np.array([bool(tags & set(t)) for t in invalid["tags"]], dtype=bool)]
+
+
 def _presentations(nwbfile, label: str) -> pd.DataFrame:
     if INTERVALS not in nwbfile.intervals:
         raise ValueError(f"{label}: no '{INTERVALS}' intervals table (has: {sorted(nwbfile.intervals)}); "
                          "only Brain Observatory 1.1 sessions (DANDI:000021) show the natural scenes")
     table = nwbfile.intervals[INTERVALS]
-    return pd.DataFrame({"start_time": np.asarray(table["start_time"].data[:]),
-                         "frame": np.asarray(table["frame"].data[:])})
+    starts = np.asarray(table["start_time"].data[:], dtype=float)
+    stops = np.asarray(table["stop_time"].data[:], dtype=float) if "stop_time" in table.colnames else starts
+    return pd.DataFrame({"start_time": starts, "stop_time": stops, "frame": np.asarray(table["frame"].data[:])})
 
 
 def _spike_times(units, row: int, ends: np.ndarray) -> np.ndarray:
@@ -273,27 +369,103 @@ def _open_nwb(source):
             yield io.read()
 
 
+@dataclass
+class _Session:
+    """What one session contributes: all units, the selected rows, the trial onsets and provenance."""
+
+    units: pd.DataFrame
+    rows: np.ndarray
+    onsets: np.ndarray
+    info: dict
+
+
+def _select_session(nwbfile, label: str, *, areas: Sequence[str], isi_violations_max: float | None,
+                    amplitude_cutoff_max: float | None, presence_ratio_min: float | None,
+                    require_good_quality: bool, require_valid_data: bool, mask_invalid_presentations: bool,
+                    probe_invalid_times: str, n_trials: int) -> _Session:
+    """Unit selection, trial onsets and the handling of ``invalid_times`` for one open session file."""
+    if probe_invalid_times not in PROBE_INVALID_TIMES:
+        raise ValueError(f"probe_invalid_times must be one of {PROBE_INVALID_TIMES}; got {probe_invalid_times!r}")
+    units = _units_table(nwbfile)
+    keep = select_units(units, areas=areas, isi_violations_max=isi_violations_max,
+                        amplitude_cutoff_max=amplitude_cutoff_max, presence_ratio_min=presence_ratio_min,
+                        require_good_quality=require_good_quality, require_valid_data=require_valid_data)
+    presentations = _presentations(nwbfile, label)
+    frames, repeat = presentation_slots(presentations, N_SCENES)
+    used = (frames >= 0) & (repeat < n_trials)
+    starts, stops = presentations["start_time"].to_numpy(), presentations["stop_time"].to_numpy()
+    invalid = invalid_times_table(nwbfile)
+    masked = np.zeros(len(presentations), dtype=bool)
+    if mask_invalid_presentations:
+        masked |= invalid_presentations(starts, stops, _tagged(invalid, [STIMULUS_TAG]))
+    all_probes = invalid_presentations(starts, stops, _tagged(invalid, [ALL_PROBES_TAG])) & used
+    if probe_invalid_times == "drop":
+        masked |= all_probes
+    # Probe dropouts during a presentation that is still used: per probe of a selected unit.
+    affected = []
+    if "probe" in units:
+        for probe in sorted(set(units.loc[keep, "probe"].astype(str))):
+            if (invalid_presentations(starts, stops, _tagged(invalid, [probe])) & used & ~masked).any():
+                affected.append(probe)
+    dropped_for_probe = 0
+    if probe_invalid_times == "drop" and affected:
+        on_affected = np.asarray(units["probe"].astype(str).isin(affected))
+        dropped_for_probe = int((keep & on_affected).sum())
+        keep &= ~on_affected
+    elif probe_invalid_times == "warn" and (affected or (all_probes & ~masked).any()):
+        what = ([f"probe(s) {', '.join(affected)}"] if affected else []) + (
+            ["all probes"] if (all_probes & ~masked).any() else [])
+        warnings.warn(f"{label}: invalid_times mark {' and '.join(what)} as invalid during natural-scene "
+                      "presentations; their spikes are kept (as the AllenSDK does). Pass "
+                      "probe_invalid_times='drop' to remove them", stacklevel=3)
+    onsets = trial_onsets(presentations, N_SCENES, n_trials, valid=~masked)
+    shown = np.zeros(N_SCENES, dtype=bool)
+    shown[np.unique(frames[frames >= 0])] = True
+    if not shown.all():
+        missing = np.flatnonzero(~shown)
+        raise ValueError(f"{label}: natural scene {missing[0]} was never shown ({len(missing)} missing)")
+    emptied = np.flatnonzero(np.isnan(onsets).all(axis=1))
+    if len(emptied):
+        raise ValueError(f"{label}: every presentation of natural scene {emptied[0]} overlaps invalid_times "
+                         f"({len(emptied)} scene(s)); pass mask_invalid_presentations=False to keep them")
+    info = {
+        "units_total": len(units),
+        "units_in_areas": int(units["area"].isin(list(areas)).sum()),
+        "units_on_invalid_channels": (int((~units["valid_data"].astype(bool)).sum())
+                                      if "valid_data" in units else None),
+        "units_passing_quality": int(keep.sum()),
+        "invalid_intervals": len(invalid),
+        "presentations_masked": int((masked & used).sum()),
+        "probes_with_invalid_times": affected,
+        "units_dropped_for_probe_invalid_times": dropped_for_probe,
+        "repeats_per_image": [int(np.isfinite(onsets).sum(1).min()), int(np.isfinite(onsets).sum(1).max())],
+    }
+    return _Session(units, np.flatnonzero(keep), onsets, info)
+
+
 def binned_counts(nwb, *, areas: Sequence[str] = VISUAL_AREAS, isi_violations_max: float | None = 0.5,
                   amplitude_cutoff_max: float | None = 0.1, presence_ratio_min: float | None = 0.95,
-                  require_good_quality: bool = True, bin_size: float = 0.010, n_bins: int = 25,
-                  n_trials: int = 50, start: float = 0.0) -> tuple[np.ndarray, pd.DataFrame]:
-    """Spike counts ``[118, n_trials, n_bins, n_units]`` (float, NaN = missing repeat) of one session.
+                  require_good_quality: bool = True, require_valid_data: bool = True,
+                  mask_invalid_presentations: bool = True, probe_invalid_times: str = "warn",
+                  bin_size: float = 0.010, n_bins: int = 25, n_trials: int = 50,
+                  start: float = 0.0) -> tuple[np.ndarray, pd.DataFrame]:
+    """Spike counts ``[118, n_trials, n_bins, n_units]`` (float, NaN = missing or invalid repeat) of one session.
 
     ``nwb`` is a path to a session NWB file (or an open ``pynwb.NWBFile``). Returns the counts of the units
-    that pass :func:`select_units` and their table (``unit_id``, ``area``, quality metrics).
+    that pass :func:`select_units` and their table (``unit_id``, ``area``, ``probe``, quality metrics).
+    The options are those of :func:`load_allen_neuropixels`.
     Memory: ~0.6 MB per unit in float32-equivalent; use :func:`load_allen_neuropixels` for whole sessions.
     """
     def run(nwbfile):
-        units = _units_table(nwbfile)
-        keep = select_units(units, areas=areas, isi_violations_max=isi_violations_max,
-                            amplitude_cutoff_max=amplitude_cutoff_max, presence_ratio_min=presence_ratio_min,
-                            require_good_quality=require_good_quality)
-        onsets = trial_onsets(_presentations(nwbfile, str(nwb)), N_SCENES, n_trials)
-        rows = np.flatnonzero(keep)
-        counts = np.zeros((N_SCENES, n_trials, n_bins, len(rows)))
-        for j, c in enumerate(_iter_counts(nwbfile, rows, onsets, bin_size, n_bins, start)):
+        session = _select_session(nwbfile, str(nwb), areas=areas, isi_violations_max=isi_violations_max,
+                                  amplitude_cutoff_max=amplitude_cutoff_max, presence_ratio_min=presence_ratio_min,
+                                  require_good_quality=require_good_quality, require_valid_data=require_valid_data,
+                                  mask_invalid_presentations=mask_invalid_presentations,
+                                  probe_invalid_times=probe_invalid_times, n_trials=n_trials)
+        counts = np.zeros((N_SCENES, n_trials, n_bins, len(session.rows)))
+        for j, c in enumerate(_iter_counts(nwbfile, session.rows, session.onsets, bin_size, n_bins, start)):
             counts[..., j] = c
-        return counts, units.iloc[rows].reset_index(drop=True)
+        return counts, session.units.iloc[session.rows].reset_index(drop=True)
 
     if hasattr(nwb, "units") and hasattr(nwb, "intervals"):
         return run(nwb)
@@ -348,14 +520,45 @@ def _dandi_source(asset_id: str, expected_path: str | None, *, stream: bool, pro
     return fetch_unverified(FOLDER, path, download, progress=progress), info
 
 
+def session_search_url(session_id: int) -> str:
+    """DANDI's asset search for one session file of DANDI:000021 (``glob`` on the asset path)."""
+    pattern = quote(f"sub-*/sub-*_ses-{int(session_id)}.nwb", safe="")
+    return f"{DANDI_API}/dandisets/{DANDISET}/versions/draft/assets/?glob={pattern}"
+
+
+def _lookup_session(session_id: int, *, progress: bool) -> DandiSession:
+    """A :data:`LOOKUP_SESSIONS` session's DANDI path and asset id, from DANDI's asset search (cached)."""
+    relpath = f"dandi_assets/session-{session_id}.json"
+    path = fetch_unverified(FOLDER, relpath, session_search_url(session_id), progress=progress)
+    try:
+        answer = json.loads(Path(path).read_text())
+    except ValueError as exc:
+        Path(path).unlink(missing_ok=True)
+        raise CacheError(f"DANDI's asset search for session {session_id} ({session_search_url(session_id)}) "
+                         f"did not return JSON ({exc})") from exc
+    results = answer.get("results", []) if isinstance(answer, dict) else answer
+    pattern = re.compile(rf"^sub-(\d+)/sub-\1_ses-{int(session_id)}\.nwb$")
+    matches = [r for r in results if isinstance(r, dict) and pattern.match(str(r.get("path", "")))]
+    if len(matches) != 1 or not _UUID.match(str(matches[0].get("asset_id", ""))):
+        Path(path).unlink(missing_ok=True)  # do not keep an answer that cannot be used
+        raise ValueError(f"DANDI's asset search for session {session_id} found {len(matches)} session file(s) "
+                         f"({[r.get('path') for r in results if isinstance(r, dict)][:5]}); pass the session's "
+                         "DANDI asset id, DANDI path or a local NWB file instead")
+    m = matches[0]
+    return DandiSession(int(session_id), m["path"], m["asset_id"], float(m.get("size") or 0) / 1e9)
+
+
 def _resolve(spec, *, stream: bool, progress: bool) -> tuple[object, dict]:
     """Session spec -> (path or stream, provenance). See :func:`load_allen_neuropixels` for the forms."""
     if isinstance(spec, (int, np.integer)) or (isinstance(spec, str) and spec.isdigit()):
         sid = int(spec)
-        if sid not in SESSIONS:
-            raise ValueError(f"session {sid} is not in vna's DANDI:000021 table (known: {sorted(SESSIONS)}); "
+        if sid in LOOKUP_SESSIONS and sid not in SESSIONS:
+            s = _lookup_session(sid, progress=progress)
+        elif sid not in SESSIONS:
+            raise ValueError(f"session {sid} is not in vna's DANDI:000021 table (known: {sorted(ALL_SESSIONS)}); "
                              "pass its DANDI asset id or a local NWB path instead")
-        s = SESSIONS[sid]
+        else:
+            s = SESSIONS[sid]
         return _dandi_source(s.asset_id, s.path, stream=stream, progress=progress)
     spec_str = str(spec)
     if Path(spec_str).expanduser().is_file():
@@ -443,6 +646,9 @@ def load_allen_neuropixels(
     amplitude_cutoff_max: float | None = 0.1,
     presence_ratio_min: float | None = 0.95,
     require_good_quality: bool = True,
+    require_valid_data: bool = True,
+    mask_invalid_presentations: bool = True,
+    probe_invalid_times: str = "warn",
     bin_size: float = 0.010,
     n_bins: int = 25,
     n_trials: int = 50,
@@ -456,12 +662,17 @@ def load_allen_neuropixels(
     """The Mouse-movie dataset as a :class:`Recording`: ``[118 images, 50 trials, units]`` in spikes/s.
 
     Args:
-        sessions: which sessions to pool; default :data:`DEFAULT_SESSIONS`, ``"all"`` = every row of
-            :data:`SESSIONS`. Each entry: an Allen session id (a key of :data:`SESSIONS`), a DANDI asset id,
-            a DANDI path (``sub-.../sub-..._ses-....nwb``), a local NWB path, or an http(s) URL.
+        sessions: which sessions to pool; default :data:`DEFAULT_SESSIONS`, ``"all"`` = the 32 Brain
+            Observatory 1.1 sessions (:data:`ALL_SESSIONS`). Each entry: an Allen session id, a DANDI asset
+            id, a DANDI path (``sub-.../sub-..._ses-....nwb``), a local NWB path, or an http(s) URL.
         images: where the 118 templates come from (see :func:`load_natural_scene_templates`).
-        areas, isi_violations_max, amplitude_cutoff_max, presence_ratio_min, require_good_quality:
-            unit selection (:func:`select_units`); defaults are the AllenSDK's.
+        areas, isi_violations_max, amplitude_cutoff_max, presence_ratio_min, require_good_quality,
+            require_valid_data: unit selection (:func:`select_units`); defaults are the AllenSDK's.
+        mask_invalid_presentations: presentations overlapping an ``invalid_times`` interval tagged
+            "stimulus" leave their trial slot NaN (AllenSDK default); False counts them.
+        probe_invalid_times: probe dropouts ("probeX" / "all_probes" intervals) during the natural scenes:
+            "warn" (AllenSDK default: spikes kept), "drop" (units of that probe removed, presentations during
+            an "all_probes" interval masked) or "ignore".
         bin_size, n_bins, n_trials: 10 ms x 25 bins after onset, 50 repeats (as Huang et al.).
         bin_range: ``(first, stop)`` bins averaged into the response (default all ``n_bins``).
         reliability_threshold: keep units with split-half reliability >= this (None: keep all).
@@ -470,11 +681,13 @@ def load_allen_neuropixels(
     if sessions is None:
         sessions = list(DEFAULT_SESSIONS)
     elif isinstance(sessions, str) and sessions == "all":
-        sessions = list(SESSIONS)
+        sessions = list(ALL_SESSIONS)
     elif isinstance(sessions, (str, Path, int, np.integer)):
         sessions = [sessions]
     if len(sessions) == 0:
         raise ValueError("sessions is empty")
+    if probe_invalid_times not in PROBE_INVALID_TIMES:
+        raise ValueError(f"probe_invalid_times must be one of {PROBE_INVALID_TIMES}; got {probe_invalid_times!r}")
     b0, b1 = (0, n_bins) if bin_range is None else (int(bin_range[0]), int(bin_range[1]))
     if not 0 <= b0 < b1 <= n_bins:
         raise ValueError(f"bin_range must satisfy 0 <= first < stop <= n_bins={n_bins}; got {bin_range}")
@@ -488,28 +701,22 @@ def load_allen_neuropixels(
         source, info = _resolve(spec, stream=stream, progress=progress)
         with _open_nwb(source) as nwbfile:
             label = info.get("path") or info.get("url") or str(spec)
-            units = _units_table(nwbfile)
-            keep = select_units(units, areas=areas, isi_violations_max=isi_violations_max,
-                                amplitude_cutoff_max=amplitude_cutoff_max, presence_ratio_min=presence_ratio_min,
-                                require_good_quality=require_good_quality)
-            onsets = trial_onsets(_presentations(nwbfile, label), N_SCENES, n_trials)
-            missing = np.flatnonzero(np.isnan(onsets).all(axis=1))
-            if len(missing):
-                raise ValueError(f"{label}: natural scene {missing[0]} was never shown ({len(missing)} missing)")
-            rows = np.flatnonzero(keep)
+            session = _select_session(
+                nwbfile, label, areas=areas, isi_violations_max=isi_violations_max,
+                amplitude_cutoff_max=amplitude_cutoff_max, presence_ratio_min=presence_ratio_min,
+                require_good_quality=require_good_quality, require_valid_data=require_valid_data,
+                mask_invalid_presentations=mask_invalid_presentations, probe_invalid_times=probe_invalid_times,
+                n_trials=n_trials)
+            rows = session.rows
             rates = np.empty((N_SCENES, n_trials, len(rows)))
-            for j, c in enumerate(_iter_counts(nwbfile, rows, onsets, bin_size, n_bins, 0.0)):
+            for j, c in enumerate(_iter_counts(nwbfile, rows, session.onsets, bin_size, n_bins, 0.0)):
                 rates[..., j] = c[..., b0:b1].mean(axis=-1) / bin_size
             session_id = getattr(nwbfile, "session_id", None) or nwbfile.identifier
-            table = units.iloc[rows].reset_index(drop=True)
+            table = session.units.iloc[rows].reset_index(drop=True)
             table.insert(0, "session_id", str(session_id))
             blocks.append(rates)
             tables.append(table)
-            provenance.append({**info, "session_id": str(session_id), "units_total": len(units),
-                               "units_in_areas": int(units["area"].isin(list(areas)).sum()),
-                               "units_passing_quality": len(rows),
-                               "repeats_per_image": [int(np.isfinite(onsets).sum(1).min()),
-                                                     int(np.isfinite(onsets).sum(1).max())]})
+            provenance.append({**info, "session_id": str(session_id), **session.info})
             if len(rows) == 0:
                 warnings.warn(f"{label}: no unit in {list(areas)} passes the quality filters", stacklevel=2)
 
@@ -518,13 +725,13 @@ def load_allen_neuropixels(
     if responses.shape[2] == 0:
         raise ValueError(f"no unit in {list(areas)} passes the quality filters in sessions {list(sessions)}")
     # Pooled trial slots are aligned by repeat index. A slot that some session lacks (fewer than n_trials
-    # repeats of that image) is dropped for every unit, so that a trial is either complete or absent.
+    # repeats of that image, or a presentation masked by invalid_times) is dropped for every unit, so that a
+    # trial is either complete or absent.
     partial = np.isnan(responses).any(axis=2) & ~np.isnan(responses).all(axis=2)
     if partial.any():
         warnings.warn(f"{int(partial.sum())} (image, repeat) slots are missing in some sessions; they are "
                       "dropped for all units", stacklevel=2)
         responses[partial] = np.nan
-    # A unit has NaN exactly where its own session lacks that repeat; pooled trial slots stay aligned by index.
     reliability = split_half_reliability(responses, n_splits=reliability_splits, seed=seed)
     neurons["split_half_reliability"] = reliability
     if reliability_threshold is not None:
@@ -553,7 +760,9 @@ def load_allen_neuropixels(
             "preprocessing": {
                 "areas": list(areas), "isi_violations_max": isi_violations_max,
                 "amplitude_cutoff_max": amplitude_cutoff_max, "presence_ratio_min": presence_ratio_min,
-                "require_good_quality": require_good_quality, "bin_size": bin_size, "n_bins": n_bins,
+                "require_good_quality": require_good_quality, "require_valid_data": require_valid_data,
+                "mask_invalid_presentations": mask_invalid_presentations,
+                "probe_invalid_times": probe_invalid_times, "bin_size": bin_size, "n_bins": n_bins,
                 "n_trials": n_trials, "bin_range": [b0, b1], "reliability_threshold": reliability_threshold,
                 "reliability_splits": reliability_splits, "seed": seed,
                 "units_before_reliability": int(len(reliability)),
