@@ -177,7 +177,16 @@ def test_offline_and_not_cached(tmp_path, monkeypatch):
 
 def test_data_dir_and_hash_helpers(tmp_path, monkeypatch):
     monkeypatch.delenv("VNA_DATA_DIR", raising=False)
+    # one rule everywhere: $VNA_DATA_DIR, else shared/data beside the repository, else ~/.cache/vna
+    shared = Path(cache.__file__).resolve().parents[2].parent / "shared" / "data"
+    expected = shared if shared.is_dir() else Path("~/.cache/vna").expanduser()
+    assert data_dir() == expected
+    monkeypatch.setattr(cache, "_checkout_shared_data", lambda: None)
     assert data_dir() == Path("~/.cache/vna").expanduser()
+    sources = cache.data_dir_sources()
+    assert [w for w, _, used in sources if used] == ["default"] and sources[0][1] is None
+    monkeypatch.setattr(cache, "_checkout_shared_data", lambda: tmp_path / "shared")
+    assert data_dir() == tmp_path / "shared"
     monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path))
     assert data_dir() == tmp_path
     f = tmp_path / "x" / "a.bin"

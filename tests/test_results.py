@@ -1,36 +1,59 @@
-"""The results store (vna.results) and the grid command (vna.cli)."""
+"""The results store (vna.results), the grid runner (vna.runner) and the `reproduce` command (issue "Trust")."""
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vna import results
-from vna.cli import DATASET_DEFAULTS, grid_configs, main, quick_config
+from vna import results, runner
+from vna.cli import main
 from vna.config import RunConfig
+from vna.grids import STUDY_PROTOCOLS, quick_config, study_grid
 
 METRICS = {"encoding_auc": 0.8, "decoding_auc": 0.9, "mean_auc": 0.85, "encoding_top1": 0.1,
            "encoding_top5": 0.3, "decoding_top1": 0.2, "decoding_top5": 0.5}
 
 
-def _record(cfg: RunConfig, **metrics) -> dict:
+def _record(cfg: RunConfig, n_instances: int = 6, **metrics) -> dict:
     m = dict(METRICS, **metrics)
     m["mean_auc"] = 0.5 * (m["encoding_auc"] + m["decoding_auc"])
-    return results.make_record(cfg, m, seconds=1.5, device="cpu", history=[{"epoch": 1, "loss": 2.0}])
+    inst = {"encoding": np.full(n_instances, m["encoding_auc"]), "decoding": np.full(n_instances, m["decoding_auc"])}
+    return results.make_record(cfg, m, seconds=1.5, device="cpu", history=[{"epoch": 1, "loss": 2.0}],
+                               per_instance=inst)
 
 
-def test_record_path_and_roundtrip(tmp_path):
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _published(tmp_path: Path) -> Path:
+    pub = tmp_path / "published"
+    pub.mkdir()
+    (pub / results.PUBLISHED_MARKER).write_text("published grid\n")
+    return pub
+
+
+# ------------------------------------------------------------------------------------------------ records
+def test_record_path_roundtrip_and_instances(tmp_path):
     cfg = RunConfig(dataset="simulated", method="vna", seed=3)
     path = results.save_record(_record(cfg), tmp_path)
     assert path == tmp_path / "simulated" / f"vna-{cfg.key()}.json"
     rec = results.read_record(path)
-    assert rec["config"] == cfg.to_dict()
-    assert rec["seed"] == 3 and rec["metrics"]["decoding_auc"] == 0.9
+    assert rec["config"] == cfg.replace(device="cpu").to_dict()  # "auto" is stored as the kind that ran it
+    assert rec["seed"] == 3 and rec["metrics"]["decoding_auc"] == 0.9 and "_instances" not in rec
+    assert rec["threads"] == 1 and rec["device_kind"] == "cpu" and rec["protocol"] == "images/trials"
     assert set(rec["versions"]) == {"python", "torch", "numpy", "vna"}
     assert rec["simulated"] is True
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    inst = results.read_instances(path)
+    np.testing.assert_allclose(inst["decoding"], 0.9, atol=1e-5)  # 5 decimals on disk
+    csv = results.instances_path(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, csv.name])
+    assert results.is_done(cfg, tmp_path)
+    csv.unlink()  # a record without its per-instance AUCs is not done
+    assert not results.is_done(cfg, tmp_path)
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
@@ -66,9 +89,20 @@ def test_other_parameters_add_records(tmp_path):
     assert df["key"].nunique() == 2
 
 
-def test_device_does_not_change_the_key(tmp_path):
-    cpu, gpu = RunConfig(device="cpu"), RunConfig(device="cuda")
-    assert results.record_path(cpu, tmp_path) == results.record_path(gpu, tmp_path)
+def test_key_covers_what_changes_the_numbers(tmp_path):
+    """Threads and device kind change CPU/GPU results, so they change the record; evaluation-only fields
+    leave the training key alone; an optional field at its default leaves every key alone."""
+    cfg = RunConfig(dataset="simulated")
+    assert results.record_path(cfg.replace(threads=2), tmp_path) != results.record_path(cfg, tmp_path)
+    assert cfg.replace(device="cuda").key() != cfg.replace(device="cpu").key()
+    assert cfg.replace(device="auto").key() == cfg.replace(device="cpu").key()  # no GPU here
+    assert cfg.replace(test_responses="mean").key() != cfg.key()
+    assert cfg.replace(test_responses="mean").training_key() == cfg.training_key()
+    assert cfg.replace(n_distractors=5).training_key() == cfg.training_key()
+    assert cfg.replace(test_responses="trials").key() == cfg.key()  # None means "as responses"
+    assert cfg.replace(train_trials=None, neuron_fraction=1.0).key() == cfg.key()
+    assert cfg.replace(neuron_fraction=0.5).key() != cfg.key()
+    assert cfg.replace(seed=4).group_key() == cfg.group_key() and cfg.replace(seed=4).key() != cfg.key()
 
 
 def test_truncated_record_is_not_done_and_named(tmp_path):
@@ -78,6 +112,16 @@ def test_truncated_record_is_not_done_and_named(tmp_path):
     assert not results.is_done(cfg, tmp_path)
     with pytest.raises(ValueError, match=path.name):
         results.load_records(tmp_path)
+
+
+def test_old_schema_is_named(tmp_path):
+    cfg = RunConfig(dataset="simulated")
+    path = results.save_record(_record(cfg), tmp_path)
+    rec = json.loads(path.read_text())
+    rec["schema"] = 1
+    path.write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="schema 1"):
+        results.read_record(path)
 
 
 def test_record_key_must_match_config(tmp_path):
@@ -92,38 +136,53 @@ def test_make_record_requires_metrics():
         results.make_record(RunConfig(), {"encoding_auc": 0.5, "mean_auc": 0.5}, seconds=1, device="cpu")
 
 
-def test_run_or_load_skips_finished_runs(tmp_path, monkeypatch):
-    import vna.pipeline
-
-    calls = []
-
-    class Out:
-        def __init__(self, cfg):
-            import torch
-
-            from vna.data.paired import PairedData
-
-            pd_ = PairedData(torch.zeros(2, 1, 64, 64), torch.zeros(2, 3), torch.tensor([0, 1]), {})
-            self.model, self.history, self.metrics = None, [{"epoch": 1, "loss": 1.0}], dict(METRICS)
-            self.train = self.test = pd_
-            self.seconds, self.device = 0.25, "cpu"
-
-    def fake_run(cfg, *, data_dir=None, progress=True):
-        calls.append(cfg.seed)
-        return Out(cfg)
-
-    monkeypatch.setattr(vna.pipeline, "run", fake_run)
-    cfg = RunConfig(dataset="simulated", seed=4)
-    rec, out = results.run_or_load(cfg, tmp_path)
-    assert out is not None and calls == [4]
-    assert rec["sizes"]["test_images"] == 2 and rec["seconds"] == 0.25
-    rec2, out2 = results.run_or_load(cfg, tmp_path)
-    assert out2 is None and calls == [4]  # skipped
-    assert rec2["metrics"] == rec["metrics"]
-    results.run_or_load(cfg.replace(seed=5), tmp_path)
-    assert calls == [4, 5]
+# ------------------------------------------------------------------------------------------ published grid
+def test_published_folder_refuses_writes_unless_publish(tmp_path):
+    pub = _published(tmp_path)
+    cfg = RunConfig(dataset="simulated")
+    with pytest.raises(results.PublishedResultsError, match="published result grid"):
+        results.save_record(_record(cfg), pub)
+    assert _files(pub) == {"PUBLISHED": b"published grid\n"}
+    results.save_record(_record(cfg), pub, publish=True)
+    assert results.is_done(cfg, pub)
+    assert results.is_published(results.published_dir())  # the repository's results/ is marked
+    assert results.runs_dir() != results.published_dir()
 
 
+def test_side_run_leaves_the_published_table_unchanged(tmp_path, monkeypatch, capsys):
+    """The audit's scenario: a 1-epoch side run made the way the book's recipes make it (defaults) must not
+    change a published row -- it goes to the runs folder -- and pointing it at the published folder fails."""
+    pub = _published(tmp_path)
+    grid = study_grid(["simulated"], ["vna"], seeds=[0, 1, 2], quick=True)
+    for k, c in enumerate(grid):
+        results.save_record(_record(c, encoding_auc=0.9 + 0.01 * k), pub, publish=True)
+    table0 = results.main_table(results.summarize(results.load_records(pub)), grid)
+    before = _files(pub)
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("VNA_RUNS_DIR", str(runs))
+    side = ["reproduce", "--datasets", "simulated", "--methods", "vna", "--seeds", "0", "--quick", "--epochs", "1",
+            "--no-progress"]
+    assert main(side) == 0  # default folder: the runs folder
+    assert list(runs.glob("simulated/vna-*.json")) and _files(pub) == before
+    capsys.readouterr()
+    assert main(side + ["--results-dir", str(pub)]) == 2  # the published folder needs --publish
+    err = capsys.readouterr().err
+    assert "published result grid" in err and "Traceback" not in err and _files(pub) == before
+    from vna.notebook import default_results_dir
+
+    assert default_results_dir() == runs  # the notebooks' default is the runs folder too
+    table1 = results.main_table(results.summarize(results.load_records(pub)), grid)
+    assert table1.equals(table0)
+
+
+def test_check_results_dir_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        results.check_results_dir(blocker / "sub")
+
+
+# ------------------------------------------------------------------------------------------------ tables
 def test_summary_matches_hand_computation(tmp_path):
     enc = [0.8, 0.9, 1.0]
     dec = [0.70, 0.74, 0.72]
@@ -145,19 +204,35 @@ def test_summary_matches_hand_computation(tmp_path):
     assert single["n_seeds"] == 1 and math.isnan(single["encoding_auc_ci"])
 
 
-def test_main_table_one_row_per_dataset_method(tmp_path):
+def test_tables_never_mix_groups_and_say_which_they_chose(tmp_path):
     for s in range(3):
         results.save_record(_record(RunConfig(dataset="simulated", seed=s, epochs=50)), tmp_path)
     results.save_record(_record(RunConfig(dataset="simulated", seed=0, epochs=6), encoding_auc=0.1), tmp_path)
     results.save_record(_record(RunConfig(dataset="simulated", method="direct_decoder")), tmp_path)
     summary = results.summarize(results.load_records(tmp_path))
     assert len(summary) == 3  # two vna groups and one direct_decoder group
-    table = results.main_table(summary)
+    table, notes = results.select_groups(summary)
     assert list(table["method"]) == ["vna", "direct_decoder"]
     assert table.iloc[0]["epochs"] == 50 and table.iloc[0]["n_seeds"] == 3
-    shown = results.format_table(table)
+    assert len(notes) == 1 and "3 seeds, the most" in notes[0]
+    # the grid definition names the group: its runs are shown even with fewer seeds
+    grid = [RunConfig(dataset="simulated", seed=0, epochs=6)]
+    table, notes = results.select_groups(summary, grid)
+    assert list(table["epochs"]) == [6] and notes == []
+    shown = results.format_table(results.main_table(summary))
     assert shown.iloc[0]["encoding AUC"].startswith("0.8000 ± ")
     assert shown.iloc[1]["encoding AUC"] == "0.8000"  # one seed: no interval
+
+
+def test_tie_is_broken_by_key_not_by_date(tmp_path):
+    a, b = RunConfig(dataset="simulated", epochs=7), RunConfig(dataset="simulated", epochs=8)
+    first, second = sorted([a, b], key=lambda c: c.group_key())
+    for order in ([first, second], [second, first]):  # whichever is written last (newest)
+        folder = tmp_path / str(order[0].epochs)
+        for c in order:
+            results.save_record(_record(c), folder)
+        table, notes = results.select_groups(results.summarize(results.load_records(folder)))
+        assert table.iloc[0]["group"] == first.group_key() and len(notes) == 1
 
 
 def test_format_table_shows_paper_values_for_stand_ins(tmp_path):
@@ -166,6 +241,7 @@ def test_format_table_shows_paper_values_for_stand_ins(tmp_path):
     shown = results.format_table(table)
     assert shown.iloc[0]["paper (stand-in for)"] == "Macaque-synthetic"
     assert shown.iloc[0]["paper enc / dec / avg"] == "0.9762 / 0.9771 / 0.9765"
+    assert shown.iloc[0]["protocol"] == "held-out images, single trials"
 
 
 def test_paper_average_check():
@@ -185,48 +261,144 @@ def test_load_records_empty(tmp_path):
     assert results.summarize(df).empty
 
 
-# ------------------------------------------------------------------------------------------------ cli
-def test_grid_configs():
-    cfgs = grid_configs(["simulated", "antolik2016-v1"], ["vna", "direct_encoder"], [0, 1], epochs=7)
-    assert len(cfgs) == 8
-    assert {c.epochs for c in cfgs} == {7}
-    assert {c.split for c in cfgs if c.dataset == "antolik2016-v1"} == {DATASET_DEFAULTS["antolik2016-v1"]["split"]}
-    quick = grid_configs(["simulated"], ["vna"], [0], quick=True)[0]
-    assert quick.epochs == 1 and quick.dataset_options["n_images"] < 300
-    assert quick.key() != grid_configs(["simulated"], ["vna"], [0])[0].key()
+# ------------------------------------------------------------------------------------------------ grids
+def test_study_grid_definition():
+    grid = study_grid()
+    n_protocols = sum(len(p) for p in STUDY_PROTOCOLS.values())
+    assert len(grid) == n_protocols * 3 * 5 and len({c.key() for c in grid}) == len(grid)
+    allen = {(c.split, c.responses, c.eval_responses) for c in grid if c.dataset == "allen-2p-ns118"}
+    assert allen == {("images", "mean", "mean"), ("none", "mean", "mean")}
+    assert {c.split for c in grid} == {"images", "trials", "none"}
+    assert all(c.val_fraction > 0 and c.patience for c in grid)  # epochs by early stopping on training data
+    tasks = runner.plan_tasks(grid)
+    assert len(tasks) == len({c.training_key() for c in grid}) < len(grid)  # test kinds share a training
+    quick = study_grid(["simulated"], ["vna"], [0], quick=True)
+    assert all(c.epochs <= 2 and c.dataset_options["n_images"] < 300 for c in quick)
+    with pytest.raises(ValueError, match="has no dataset"):
+        study_grid(["nope"])
     with pytest.raises(ValueError, match="unknown method"):
-        grid_configs(["simulated"], ["nope"], [0])
+        study_grid(["simulated"], ["nope"])
 
 
 def test_quick_config_keeps_other_settings():
     cfg = quick_config(RunConfig(dataset="cowley2023-v4", epochs=30, lr=0.01))
-    assert cfg.epochs == 1 and cfg.lr == 0.01 and cfg.dataset_options == {} and cfg.responses == "mean"
+    assert cfg.epochs == 2 and cfg.lr == 0.01 and cfg.dataset_options == {} and cfg.responses == "mean"
     sim = quick_config(RunConfig(dataset="simulated"))
     assert sim.responses == "trials" and sim.dataset_options["n_images"] < 300
 
 
+def test_shards_are_disjoint_stable_and_cover_the_grid():
+    grid = study_grid()
+    n = 4
+    keys = [[c.key() for task in runner.plan_tasks(grid, (i, n)) for c in task] for i in range(1, n + 1)]
+    flat = [k for part in keys for k in part]
+    assert len(flat) == len(set(flat)) == len(grid)  # disjoint and covering
+    assert all(part for part in keys)
+    again = [c.key() for task in runner.plan_tasks(list(reversed(grid)), (2, n)) for c in task]
+    assert sorted(again) == sorted(keys[1])  # stable: the order of the grid does not matter
+    for text in ("0/4", "5/4", "a/b", "3"):
+        with pytest.raises(ValueError, match="shard"):
+            runner.parse_shard(text)
+
+
+# ------------------------------------------------------------------------------------------------ command
+def _quick_args(folder, *more):
+    return ["reproduce", "--datasets", "simulated", "--methods", "vna", "--seeds", "0", "--quick",
+            "--results-dir", str(folder), "--no-progress", *more]
+
+
 def test_reproduce_runs_then_skips(tmp_path, capsys):
-    args = ["reproduce", "--datasets", "simulated", "--methods", "vna", "--seeds", "0", "--quick",
-            "--results-dir", str(tmp_path), "--no-progress"]
+    args = _quick_args(tmp_path)
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "0 already in" in out and "1 to run" in out
-    files = list((tmp_path / "simulated").glob("vna-*.json"))
-    assert len(files) == 1
+    assert "6 run(s) now, 0 already" in out
+    files = sorted((tmp_path / "simulated").glob("vna-*.json"))
+    assert len(files) == 6  # 3 splits x 2 test kinds
     rec = json.loads(files[0].read_text())
-    assert rec["config"]["epochs"] == 1 and 0.0 <= rec["metrics"]["encoding_auc"] <= 1.0
-    mtime = files[0].stat().st_mtime_ns
+    assert rec["config"]["epochs"] == 2 and 0.0 <= rec["metrics"]["encoding_auc"] <= 1.0
+    mtimes = [f.stat().st_mtime_ns for f in files]
     assert main(args) == 0
-    assert "1 already in" in capsys.readouterr().out
-    assert files[0].stat().st_mtime_ns == mtime
+    assert "0 run(s) now, 6 already" in capsys.readouterr().out
+    assert [f.stat().st_mtime_ns for f in files] == mtimes
 
 
-def test_reproduce_rejects_unknown_dataset(tmp_path, capsys):
-    assert main(["reproduce", "--datasets", "nope", "--results-dir", str(tmp_path)]) == 2
-    assert "nope" in capsys.readouterr().err
+def test_reproduce_exits_nonzero_when_a_run_fails(tmp_path, monkeypatch, capsys):
+    def boom(*args, **kwargs):
+        raise RuntimeError("planted failure")
+
+    monkeypatch.setattr(runner, "run_task", boom)
+    assert main(_quick_args(tmp_path)) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "planted failure" in out and "3 failed" in out
 
 
-def test_datasets_command(capsys):
+def test_missing_dataset_fails_the_grid_once(tmp_path, monkeypatch, capsys):
+    import vna.pipeline
+
+    calls = []
+
+    def no_data(cfg, *, data_dir=None):
+        calls.append(cfg.seed)
+        raise FileNotFoundError("dataset file cowley2023_v4/x.npy is not cached")
+
+    monkeypatch.setattr(vna.pipeline, "load_recording", no_data)
+    monkeypatch.setattr(runner, "run_task", lambda *a, **k: pytest.fail("no run may start"))
+    args = ["reproduce", "--datasets", "cowley2023-v4", "--methods", "vna", "--seeds", "0", "1", "2", "--quick",
+            "--results-dir", str(tmp_path), "--no-progress"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert calls == [0] and out.count("not available") == 1 and "its 18 run(s) are skipped" in out
+
+
+def test_ctrl_c_is_one_line_and_keeps_finished_runs(tmp_path, monkeypatch, capsys):
+    real = runner.run_task
+    count = []
+
+    def interrupt_second(*args, **kwargs):
+        count.append(1)
+        if len(count) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_task", interrupt_second)
+    assert main(_quick_args(tmp_path)) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["interrupted; 2 finished run(s) kept, rerun to resume"]
+    assert len(list((tmp_path / "simulated").glob("*.json"))) == 2
+    assert not list((tmp_path / "simulated").glob(".*"))  # no temporary file
+
+
+def test_jobs_runs_side_by_side_into_one_folder(tmp_path):
+    grid = study_grid(["simulated"], ["vna", "direct_encoder"], [0], quick=True)
+    grid = [c for c in grid if c.split == "images"]  # 2 trainings, 4 records
+    report = runner.run_grid(grid, tmp_path, jobs=2, progress=False, log=lambda s: None)
+    assert report.ok and report.ran == 4
+    assert all(results.is_done(c, tmp_path) for c in grid)
+
+
+def test_reproduce_argument_errors_are_one_line(tmp_path, capsys):
+    for args in (["reproduce", "--epochs", "0"], ["reproduce", "--datasets", "nope", "--results-dir", str(tmp_path)],
+                 ["reproduce", "--shard", "9/4", "--results-dir", str(tmp_path)],
+                 ["reproduce", "--results-dir", str(tmp_path), "--publish", "--quick"]):
+        with pytest.raises(SystemExit) if args[1] == "--epochs" else _noop():
+            code = main(args)
+            assert code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "Traceback" not in err and len(err.strip().splitlines()) == 2
+
+
+class _noop:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_datasets_command_says_where_it_looked(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
-    assert "simulated" in out and "embedded" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "embedded" in rows["simulated"]
+    assert "cached" in rows["cowley2023-v4"]  # CI provides the data folder
+    assert "Data folder" in out and "->" in out and "$VNA_DATA_DIR" in out and "default" in out

@@ -70,7 +70,7 @@ def test_fit_rejects_mismatched_neurons_and_bad_args():
     data = planted(n_images=10, n_trials=2)
     with pytest.raises(ValueError, match="expects 5 neurons but train has 24"):
         fit(vna.VNA(5), data, epochs=1, device="cpu", progress=False)
-    with pytest.raises(ValueError, match="epochs >= 1"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1; got 0"):
         fit(vna.VNA(24), data, epochs=0, device="cpu", progress=False)
     with pytest.raises(ValueError, match="PairedData"):
         fit(vna.VNA(24), (data.images, data.responses), epochs=1, device="cpu", progress=False)
@@ -120,7 +120,10 @@ def test_run_config_round_trip_and_errors():
     cfg = RunConfig(dataset="cowley2023-v4", method="direct_encoder", epochs=3, dataset_options={"a": 1})
     back = RunConfig.from_dict(__import__("json").loads(cfg.to_json()))
     assert back == cfg and back.key() == cfg.key()
-    assert cfg.replace(device="cuda").key() == cfg.key()  # device does not change the result key
+    # the device *kind* and the thread count change the numbers, so they change the key; the GPU index does not
+    assert cfg.replace(device="cuda").key() != cfg.replace(device="cpu").key()
+    assert cfg.replace(device="cuda:0").key() == cfg.replace(device="cuda:1").key()
+    assert cfg.replace(threads=2).key() != cfg.key()
     assert cfg.replace(seed=1).key() != cfg.key()
     for bad, msg in [(dict(method="clip"), "method"), (dict(split="random"), "split"), (dict(image_size=50), "multiple of 32"),
                      (dict(n_distractors=0), "n_distractors"), (dict(lr=0), "lr")]:

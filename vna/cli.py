@@ -1,220 +1,238 @@
-"""Command line: ``python -m vna reproduce`` runs the grid of Table 1; ``python -m vna datasets`` lists data.
+"""Command line: ``python -m vna {datasets, reproduce, report}`` (argument parsing only).
 
-``reproduce`` runs every dataset × method × seed it is pointed at, writes one record per run with
-:mod:`vna.results` and skips runs whose record already exists, so an interrupted grid resumes where it
-stopped. ``--quick`` shrinks the runs (few epochs, small simulated set) for smoke tests; quick records
-carry their own config key and never mix with full ones.
+* ``datasets`` lists the named datasets, whether they are available offline, and where it looked.
+* ``reproduce`` runs a grid (default: the reproduction study, :mod:`vna.grids`) with :func:`vna.runner.run_grid`:
+  into the untracked runs folder by default, into the published ``results/`` only with ``--publish``;
+  finished runs are skipped, so an interrupted grid resumes where it stopped.
+* ``report`` prints the study's tables from records alone (:mod:`vna.report`), in seconds.
+
+Errors are one line and a hint, exit status 2, no traceback (``--debug`` shows it); Ctrl-C is one line.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
-from .config import METHODS, RunConfig
+from .config import ALL_METHODS, METHODS
 
-__all__ = [
-    "main", "grid_configs", "available_datasets", "resolve_dataset", "quick_config", "default_results_dir",
-    "QUICK", "DATASET_DEFAULTS", "DEFAULT_REAL_DATASET",
-]
+__all__ = ["main", "build_parser"]
 
-#: What ``quick`` changes (CI smoke runs): one epoch; a small simulated set; trial means for real data.
-QUICK = {"epochs": 1}
-QUICK_SIMULATED_OPTIONS = {"n_images": 120, "n_trials": 4, "n_neurons": 40}
-
-#: Per-dataset settings of the grid, where the RunConfig default does not fit the data (see the book's
-#: "Limitations" chapter): Antolik et al. have only 50 images, so their test set holds out trials.
-DATASET_DEFAULTS: dict[str, dict] = {
-    "antolik2016-v1": {"split": "trials"},
+_HINTS = {
+    "PublishedResultsError": "leave out --results-dir to write into the runs folder, or add --publish on purpose",
+    "ConfigError": "see `python -m vna reproduce --help` for the settings",
+    "MissingDataFile": "see `python -m vna datasets` for where data are looked for",
+    "CorruptDataFile": "see `python -m vna datasets` for where data are looked for",
 }
 
 
-def available_datasets(kinds: Sequence[str] = ("simulated", "stand-in", "paper")) -> list[str]:
-    """Names of datasets usable without a download (status "embedded" or "cached")."""
-    from .data.registry import DATASETS
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (the error and a hint, exit status 2), not the whole usage."""
 
-    names = []
-    for name, info in DATASETS.items():
-        if info.kind not in kinds:
-            continue
-        try:
-            status = info.cache_status()
-        except Exception:  # noqa: BLE001 - a broken status means "not usable now"
-            continue
-        if status in ("embedded", "cached"):
-            names.append(name)
-    return names
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        print(f"error: {self.prog}: {message}", file=sys.stderr)
+        print(f"hint: {self.prog} --help", file=sys.stderr)
+        raise SystemExit(2)
 
 
-def quick_options(dataset: str) -> dict:
-    """``dataset_options`` for a quick run (only the simulated set can shrink)."""
-    return dict(QUICK_SIMULATED_OPTIONS) if dataset == "simulated" else {}
-
-
-def quick_config(cfg: RunConfig) -> RunConfig:
-    """``cfg`` shrunk for a smoke test: at most ``QUICK["epochs"]`` epochs; a small simulated set, or for
-    a real dataset one trial-mean pair per image instead of one pair per trial."""
-    options = {**cfg.dataset_options, **quick_options(cfg.dataset)}
-    responses = cfg.responses if cfg.dataset == "simulated" else "mean"
-    return cfg.replace(epochs=min(int(cfg.epochs), QUICK["epochs"]), dataset_options=options, responses=responses)
-
-
-#: The dataset the method chapters use when it is available offline (``dataset="auto"``).
-DEFAULT_REAL_DATASET = "cowley2023-v4"
-
-
-def resolve_dataset(dataset: str = "auto") -> tuple[str, str]:
-    """``(name, explanation)``: ``"auto"`` is the real ``cowley2023-v4`` when its files are in the data
-    folder (``$VNA_DATA_DIR`` or ``~/.cache/vna``), else the simulated set; any other name is kept."""
-    from .data.cache import data_dir
-    from .data.registry import DATASETS
-
-    if dataset != "auto":
-        if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; known: auto, {', '.join(DATASETS)}")
-        kind = DATASETS[dataset].kind
-        note = "SIMULATED data" if kind == "simulated" else f"a {kind} recording"
-        return dataset, f"dataset {dataset!r} ({note}), as set in the parameters"
+def _positive_int(text: str) -> int:
     try:
-        status = DATASETS[DEFAULT_REAL_DATASET].cache_status()
-    except Exception as exc:  # noqa: BLE001 - fall back to the embedded set, and say why
-        status = f"error: {exc}"
-    if status == "cached":
-        return DEFAULT_REAL_DATASET, (f"dataset 'auto' -> {DEFAULT_REAL_DATASET!r}: the real macaque V4 recording, "
-                                      f"found in {data_dir()}")
-    return "simulated", (f"dataset 'auto' -> 'simulated': {DEFAULT_REAL_DATASET} is not in {data_dir()} "
-                         f"({status}), so this run uses SIMULATED data")
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
 
 
-def default_results_dir() -> Path:
-    """``<repository>/results`` when vna runs from a checkout, else ``./results``."""
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "notebooks").is_dir() and (repo / "vna" / "__init__.py").is_file():
-        return repo / "results"
-    return Path.cwd() / "results"
-
-
-def grid_configs(
-    datasets: Sequence[str],
-    methods: Sequence[str] = METHODS,
-    seeds: Sequence[int] = (0, 1, 2),
-    *,
-    epochs: int | None = None,
-    quick: bool = False,
-    device: str = "auto",
-    **overrides,
-) -> list[RunConfig]:
-    """Every dataset × method × seed as a RunConfig (dataset defaults, then ``quick``, then overrides)."""
-    for m in methods:
-        if m not in METHODS:
-            raise ValueError(f"unknown method {m!r}; known: {', '.join(METHODS)}")
-    configs = []
-    for d in datasets:
-        base = dict(DATASET_DEFAULTS.get(d, {}))
-        if quick:
-            base.update(QUICK)
-            opts = quick_options(d)
-            if opts:
-                base["dataset_options"] = opts
-            else:
-                base["responses"] = "mean"
-        if epochs is not None:
-            base["epochs"] = int(epochs)
-        base.update(overrides)
-        for m in methods:
-            for s in seeds:
-                configs.append(RunConfig(dataset=d, method=m, seed=int(s), device=device, **base))
-    return configs
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {value}")
+    return value
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from .data.cache import data_dir_sources
     from .data.registry import available
 
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         table = available()
         print(table[["name", "species", "area", "kind", "status", "size"]].to_string(index=False))
+    print("\nData folder (the first that applies is used):")
+    for what, path, used in data_dir_sources():
+        state = "not set" if path is None else str(path)
+        print(f"  {'->' if used else '  '} {what}: {state}")
     return 0
 
 
+def _grid_configs(args: argparse.Namespace):
+    from .grids import get_grid
+
+    build = get_grid(args.grid)
+    kwargs = {"quick": args.quick, "device": args.device, "threads": args.threads}
+    if args.datasets is not None:
+        kwargs["datasets"] = args.datasets
+    if args.methods is not None:
+        kwargs["methods"] = args.methods
+    if args.seeds is not None:
+        kwargs["seeds"] = args.seeds
+    if args.epochs is not None:
+        kwargs["epochs"] = args.epochs
+    return build(**kwargs)
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
+    from .results import published_dir, runs_dir
+    from .runner import parse_shard, run_grid
 
-    from .results import is_done, record_path, run_or_load
+    shard = parse_shard(args.shard)
+    if args.results_dir is not None:
+        results_dir = Path(args.results_dir)
+    elif args.publish:
+        results_dir = published_dir()
+        if results_dir is None:
+            raise ValueError("--publish without --results-dir needs a checkout of the repository (results/)")
+    else:
+        results_dir = runs_dir()
+    configs = _grid_configs(args)
+    if args.publish and (args.quick or args.epochs is not None):
+        raise ValueError("--publish writes the published grid; --quick and --epochs change it, so they cannot "
+                         "be published")
+    slurm = {"partition": args.slurm_partition, "time_min": args.slurm_time, "gpus": args.slurm_gpus,
+             "cpus": args.threads}
+    print(f"grid {args.grid!r}: {len(configs)} runs -> {results_dir}"
+          + (f" (shard {shard[0]}/{shard[1]})" if shard else "") + (f", {args.jobs} jobs" if args.jobs > 1 else ""))
+    if args.dry_run:
+        from .runner import plan_tasks
 
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"--threads must be >= 1; got {args.threads}", file=sys.stderr)
-            return 2
-        import torch
+        tasks = plan_tasks(configs, shard)
+        print(f"{sum(len(t) for t in tasks)} runs in {len(tasks)} trainings (dry run: nothing ran)")
+        return 0
+    report = run_grid(configs, results_dir, jobs=args.jobs, shard=shard, publish=args.publish,
+                      data_dir=args.data_dir, progress=not args.no_progress, fail_fast=args.fail_fast,
+                      executor=args.executor, slurm=slurm, log=None if not args.no_progress else print)
+    print(f"done in {report.seconds:.0f} s: {report.ran} run(s) now, {report.already} already in {results_dir}, "
+          f"{len(report.failed)} failed, {len(report.skipped_datasets)} dataset(s) unavailable")
+    return 0 if report.ok else 1
 
-        torch.set_num_threads(args.threads)
-    datasets = args.datasets or available_datasets()
-    if not datasets:
-        print("no dataset is available offline; see `python -m vna datasets`", file=sys.stderr)
-        return 2
-    from .data.registry import DATASETS
 
-    unknown = [d for d in datasets if d not in DATASETS]
-    if unknown:
-        print(f"unknown dataset(s) {unknown}; known: {', '.join(DATASETS)}", file=sys.stderr)
-        return 2
-    configs = grid_configs(datasets, args.methods, args.seeds, epochs=args.epochs, quick=args.quick,
-                           device=args.device)
-    results_dir = Path(args.results_dir)
-    todo = [c for c in configs if not is_done(c, results_dir)]
-    print(f"{len(configs)} runs ({len(datasets)} datasets x {len(args.methods)} methods x {len(args.seeds)} seeds); "
-          f"{len(configs) - len(todo)} already in {results_dir}, {len(todo)} to run")
-    t0 = time.perf_counter()
-    failed = []
-    bar = tqdm(todo, desc="reproduce", unit="run", disable=args.no_progress)
-    for cfg in bar:
-        bar.set_postfix_str(f"{cfg.dataset} {cfg.method} seed {cfg.seed}")
-        try:
-            record, _ = run_or_load(cfg, results_dir, data_dir=args.data_dir, progress=False, source="grid")
-        except Exception as exc:  # noqa: BLE001 - report, keep the grid going, fail at the end
-            failed.append((cfg, exc))
-            tqdm.write(f"FAILED {cfg.dataset} {cfg.method} seed {cfg.seed}: {type(exc).__name__}: {exc}")
-            if args.fail_fast:
-                break
-            continue
-        m = record["metrics"]
-        tqdm.write(f"{cfg.dataset:>16} {cfg.method:>15} seed {cfg.seed}: encoding {m['encoding_auc']:.4f} "
-                   f"decoding {m['decoding_auc']:.4f} ({record['seconds']:.0f} s) -> {record_path(cfg, results_dir)}")
-    print(f"done in {time.perf_counter() - t0:.0f} s; {len(failed)} failed")
-    return 1 if failed else 0
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .grids import get_grid
+    from .report import build_report, to_markdown, write_csv
+    from .results import published_dir
+
+    results_dir = Path(args.results_dir) if args.results_dir else published_dir()
+    if results_dir is None:
+        raise ValueError("no results folder: pass --results-dir (vna is not running from a checkout)")
+    grid = None if args.grid == "none" else get_grid(args.grid)(quick=args.quick)
+    report = build_report(results_dir, grid, n_boot=args.bootstrap)
+    print(to_markdown(report))
+    if args.csv:
+        for path in write_csv(report, args.csv):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m vna", description="Visual-Neural Alignment reproduction")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("datasets", help="list the named datasets and whether they are available offline")
-    r = sub.add_parser("reproduce", help="run the dataset x method x seed grid, skipping finished runs")
-    r.add_argument("--datasets", nargs="+", default=None,
-                   help="dataset names (default: every dataset available without a download)")
-    r.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    r.add_argument("--epochs", type=int, default=None, help=f"epochs per run (default {RunConfig.epochs})")
-    r.add_argument("--quick", action="store_true", help="smoke-test settings: 1 epoch, small simulated set, trial means for real data")
-    r.add_argument("--results-dir", default="results", help="where records go (default: results)")
-    r.add_argument("--data-dir", default=None, help="data folder (default: $VNA_DATA_DIR or ~/.cache/vna)")
-    r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
-    r.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for PyTorch (default: PyTorch's choice); 1 is much faster when other "
-                        "processes share the CPU")
+    from .grids import grid_names
+
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    p = _Parser(prog="python -m vna", description="Visual-Neural Alignment reproduction",
+                                parents=[common])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("datasets", parents=[common], help="list the named datasets, whether they are available offline, and where "
+                                    "the data folder is")
+
+    r = sub.add_parser("reproduce", parents=[common], help="run a grid (default: the reproduction study), skipping finished runs",
+                       description="Run a grid of runs, one record each. Records go to the untracked runs folder "
+                                   "($VNA_RUNS_DIR, else _build/runs) unless --results-dir or --publish says "
+                                   "otherwise; the published results/ changes only with --publish.")
+    r.add_argument("--grid", default="study", choices=grid_names(), help="which grid (default: study)")
+    r.add_argument("--datasets", nargs="+", default=None, help="restrict to these datasets")
+    r.add_argument("--methods", nargs="+", default=None, choices=list(ALL_METHODS),
+                   help=f"restrict to these methods (default: the grid's; the paper's are {', '.join(METHODS)})")
+    r.add_argument("--seeds", nargs="+", type=_seed, default=None, help="restrict to these seeds")
+    r.add_argument("--epochs", type=_positive_int, default=None, help="override the maximum epochs (not publishable)")
+    r.add_argument("--quick", action="store_true", help="smoke-test settings: 2 epochs, small simulated set, "
+                                                         "trial means for real data")
+    r.add_argument("--results-dir", default=None, help="where records go (default: the runs folder)")
+    r.add_argument("--publish", action="store_true", help="write into the published results/ (on purpose)")
+    r.add_argument("--jobs", type=_positive_int, default=1, help="runs side by side in a process pool (default 1)")
+    r.add_argument("--shard", default=None, metavar="I/N", help="run only the I-th of N disjoint, stable slices")
+    r.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local"],
+                   help="local (default), slurm (one job per training, via submitit), submitit-local (testing)")
+    r.add_argument("--slurm-partition", default=None)
+    r.add_argument("--slurm-time", type=_positive_int, default=120, help="minutes per job (default 120)")
+    r.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per job (default 0)")
+    r.add_argument("--data-dir", default=None, help="data folder (default: $VNA_DATA_DIR, shared/data beside the "
+                                                    "repository, or ~/.cache/vna)")
+    r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, mps")
+    r.add_argument("--threads", type=_positive_int, default=1,
+                   help="PyTorch CPU threads per run (default 1; part of each record's key, since the thread "
+                        "count changes the third digit of CPU results)")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
+    r.add_argument("--dry-run", action="store_true", help="count the runs and trainings; run nothing")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rp = sub.add_parser("report", parents=[common], help="print the study's tables from records (no training)",
+                        description="Print the result table, the paired comparisons, the verdicts on the paper's "
+                                    "claims and the closest protocol per paper row, as Markdown, from records "
+                                    "alone. CSV columns: results.csv: dataset, method, split, test_responses, "
+                                    "protocol, n_seeds, seeds, encoding_auc(_ci), decoding_auc(_ci), mean_auc(_ci), "
+                                    "best_epoch, paper_dataset, paper_encoding_auc, paper_decoding_auc, "
+                                    "paper_average_auc; comparisons.csv: dataset, split, test_responses, protocol, "
+                                    "method, baseline, task, n_seeds, mean_diff, ci_low, ci_high, t_p, wilcoxon_p, "
+                                    "boot_low, boot_high; verdicts.csv: claim, claim_text, dataset, split, "
+                                    "test_responses, protocol, verdict, evidence; closest.csv: dataset, "
+                                    "paper_dataset, protocol, split, test_responses, distance, closest.")
+    rp.add_argument("--results-dir", default=None, help="records to read (default: the published results/)")
+    rp.add_argument("--grid", default="study", help="show only this grid's configurations ('none': all records)")
+    rp.add_argument("--quick", action="store_true", help="match the grid's quick (smoke-test) configurations")
+    rp.add_argument("--csv", default=None, metavar="DIR", help="also write results.csv, comparisons.csv, "
+                                                                "verdicts.csv and closest.csv into DIR")
+    rp.add_argument("--bootstrap", type=_positive_int, default=2000, help="bootstrap draws (default 2000)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
     args = build_parser().parse_args(argv)
-    if getattr(args, "data_dir", None):
-        os.environ["VNA_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    if args.command == "datasets":
-        return _cmd_datasets(args)
-    return _cmd_reproduce(args)
+    try:
+        if getattr(args, "data_dir", None):
+            data = Path(args.data_dir).expanduser()
+            if not data.is_dir():
+                raise FileNotFoundError(f"--data-dir {data} is not a folder")
+            os.environ["VNA_DATA_DIR"] = str(data.resolve())
+        if args.command == "datasets":
+            return _cmd_datasets(args)
+        if args.command == "report":
+            return _cmd_report(args)
+        return _cmd_reproduce(args)
+    except KeyboardInterrupt as exc:
+        from .runner import GridInterrupted
+
+        print(str(exc) if isinstance(exc, GridInterrupted) else "interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError, LookupError) as exc:
+        if debug:
+            raise
+        name = type(exc).__name__
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+        print(f"error: {text}", file=sys.stderr)
+        hint = _HINTS.get(name, "add --debug for the full traceback")
+        print(f"hint: {hint}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -64,6 +64,26 @@ class _Model(nn.Module):
                 f"{type(self).__name__} expects responses [n, {n}]; got shape {tuple(responses.shape)}"
             )
 
+    def check_pairs(self, data, what: str = "data") -> None:
+        """Raise a ValueError naming ``what`` when ``data`` (PairedData) does not fit this model: images of
+        another size or channel count, or another number of neurons."""
+        c, s = self.init_kwargs.get("in_channels", 1), self.init_kwargs.get("image_size", 64)
+        n = self.init_kwargs["n_neurons"]
+        got = tuple(data.images.shape[1:])
+        if got != (c, s, s):
+            fix = []
+            if got[0] != c:
+                fix.append(f"grey={c == 1}" if c in (1, 3) else f"in_channels={got[0]}")
+            if got[1:] != (s, s):
+                fix.append(f"image_size={s}")
+            raise ValueError(
+                f"{type(self).__name__} expects images of {c} x {s} x {s} (channels x height x width) but {what} "
+                f"has {got[0]} x {got[1]} x {got[2]}; prepare the images with {', '.join(fix)} "
+                f"(vna.data.prepare_images) or build the model for these images"
+            )
+        if data.n_neurons != n:
+            raise ValueError(f"{type(self).__name__} expects {n} neurons but {what} has {data.n_neurons}")
+
     @torch.no_grad()
     def _map(self, fn, x: torch.Tensor) -> torch.Tensor:
         """``fn`` over ``x`` in chunks, in eval mode, on the model's device."""
@@ -74,6 +94,16 @@ class _Model(nn.Module):
             return torch.cat([fn(x[i : i + _SCORE_CHUNK].to(device)) for i in range(0, len(x), _SCORE_CHUNK)])
         finally:
             self.train(was_training)
+
+
+def _chunked_mean(fn, n: int, batch_size: int, device, minimum: int = 1) -> float:
+    """The mean of ``fn(idx)`` over consecutive index chunks, weighted by chunk size (chunks below
+    ``minimum`` pairs are left out)."""
+    chunks = [b for b in torch.arange(n, device=device).split(int(batch_size)) if len(b) >= minimum]
+    if not chunks:
+        return float("nan")
+    total = sum(float(fn(b)) * len(b) for b in chunks)
+    return total / sum(len(b) for b in chunks)
 
 
 class ImageEncoder(nn.Module):
@@ -146,6 +176,22 @@ class VNA(_Model):
     def loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor | None = None) -> torch.Tensor:
         return contrastive_loss(self.image_encoder(images), self.spike_encoder(responses), self.logit_scale, match)
 
+    @torch.no_grad()
+    def eval_loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor, batch_size: int) -> float:
+        """Mean eval-mode loss over ``batch_size`` chunks of the pairs (each image encoded once)."""
+        img = self._map(self.image_encoder, images)
+        rsp = self._map(self.spike_encoder, responses)
+        return _chunked_mean(lambda b: contrastive_loss(img[match[b]], rsp[b], self.logit_scale, match[b]),
+                             len(match), batch_size, match.device, minimum=2)
+
+    @torch.no_grad()
+    def collapsed(self, images: torch.Tensor, responses: torch.Tensor) -> str | None:
+        """Which embedding (if any) maps every input to one point: a VNA that diverged."""
+        for name, emb in (("image", self.encode_images(images)), ("response", self.encode_responses(responses))):
+            if len(emb) > 1 and float((emb - emb.mean(0)).norm(dim=1).max()) < 1e-4:
+                return name
+        return None
+
     @property
     def temperature(self) -> float:
         """The current temperature, ``1 / min(exp(logit_scale), 100)``."""
@@ -180,6 +226,11 @@ class DirectEncoder(_Model):
 
     def loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor | None = None) -> torch.Tensor:
         return mse_loss(self(images), responses)
+
+    @torch.no_grad()
+    def eval_loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor, batch_size: int) -> float:
+        """Mean eval-mode MSE over all pairs (each image predicted once)."""
+        return float(mse_loss(self.predict(images)[match], responses))
 
 
 class DirectDecoder(_Model):
@@ -219,6 +270,11 @@ class DirectDecoder(_Model):
 
     def loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor | None = None) -> torch.Tensor:
         return mse_loss(self(responses), images)
+
+    @torch.no_grad()
+    def eval_loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor, batch_size: int) -> float:
+        """Mean eval-mode MSE over all pairs."""
+        return float(mse_loss(self.reconstruct(responses), images[match]))
 
 
 MODELS = {"vna": VNA, "direct_encoder": DirectEncoder, "direct_decoder": DirectDecoder}

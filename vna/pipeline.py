@@ -1,22 +1,30 @@
-"""One run end to end (DESIGN.md): load -> pair and split -> build model -> fit -> evaluate."""
+"""One run end to end (DESIGN.md): load -> pair and split -> build model -> fit -> evaluate.
+
+:func:`prepare` turns a config (and optionally a :class:`~vna.data.Recording` already in memory) into its
+train / validation / test pairs; :func:`run` trains and evaluates one config; :func:`run_shared` trains once
+for several configs that differ only in how they are evaluated (:meth:`RunConfig.training_key`).
+"""
 from __future__ import annotations
 
 import contextlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
+import numpy as np
 import torch
 
 from .config import RunConfig
 from .data.paired import PairedData
-from .evaluation import evaluate
+from .data.preprocess import PairedParts
+from .data.recording import Recording
+from .evaluation import evaluate_scores
 from .models import build_model
 from .train import History, fit, resolve_device
 
-__all__ = ["run", "prepare", "RunOutput"]
+__all__ = ["run", "run_shared", "prepare", "load_recording", "RunOutput", "torch_threads"]
 
 
 @dataclass
@@ -30,6 +38,10 @@ class RunOutput:
     scores: torch.Tensor  # S [n_test_images, n_test_responses]
     seconds: float
     device: str
+    per_instance: dict[str, np.ndarray] = field(default_factory=dict)  # task -> AUC per test instance
+    val: PairedData | None = None
+    train_seconds: float = 0.0
+    shared_training: bool = False  # True when this output reused another config's trained model
 
 
 @contextlib.contextmanager
@@ -49,22 +61,65 @@ def _data_dir(path: str | os.PathLike | None) -> Iterator[None]:
             os.environ["VNA_DATA_DIR"] = old
 
 
-def prepare(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None) -> tuple[PairedData, PairedData]:
-    """Load ``cfg.dataset`` and turn it into ``(train, test)`` pairs as ``cfg`` says."""
-    from .data import load, to_paired
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` PyTorch CPU threads, then restore the previous count."""
+    old = torch.get_num_threads()
+    if n != old:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != old:
+            torch.set_num_threads(old)
+
+
+def load_recording(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None) -> Recording:
+    """The recording ``cfg.dataset`` names, with ``cfg.dataset_options``."""
+    from .data import load
 
     with _data_dir(data_dir):
-        recording = load(cfg.dataset, **cfg.dataset_options)
-    return to_paired(
-        recording,
-        split=cfg.split,
-        responses=cfg.responses,
-        test_fraction=cfg.test_fraction,
-        seed=cfg.seed,
-        zscore=cfg.zscore,
-        image_size=cfg.image_size,
-        grey=cfg.grey,
-        reliability_threshold=cfg.reliability_threshold,
+        return load(cfg.dataset, **cfg.dataset_options)
+
+
+#: PairedData meta entry -> RunConfig field that must agree when pre-split data are passed to `run`.
+_SPLIT_FIELDS = {"split": "split", "seed": "seed", "test_fraction": "test_fraction", "image_size": "image_size",
+                 "grey": "grey", "zscore": "zscore", "responses": "responses", "test_responses": "eval_responses",
+                 "val_fraction": "val_fraction", "train_image_fraction": "train_image_fraction",
+                 "train_trials": "train_trials", "neuron_fraction": "neuron_fraction"}
+
+
+def _check_presplit(cfg: RunConfig, parts: PairedParts) -> None:
+    """Refuse pre-split data whose preprocessing differs from ``cfg`` (naming the field)."""
+    meta = parts.train.meta
+    for key, attr in _SPLIT_FIELDS.items():
+        if key in meta and meta[key] != getattr(cfg, attr):
+            raise ValueError(
+                f"the data passed to run() were prepared with {key}={meta[key]!r} but the config says "
+                f"{attr}={getattr(cfg, attr)!r}; pass the Recording instead (run(cfg, recording=...)) so that "
+                "the config's preprocessing is applied, or make the config match"
+            )
+    if (parts.val is None) != (cfg.val_fraction == 0):
+        raise ValueError(f"the data passed to run() {'lack' if parts.val is None else 'have'} a validation part "
+                         f"but the config says val_fraction={cfg.val_fraction}")
+
+
+def prepare(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None,
+            recording: Recording | None = None) -> PairedParts:
+    """``(train, test, val)`` pairs of ``cfg``: its dataset (or ``recording``) through its preprocessing
+    (split, training and test responses, validation part, z-scoring, image size, colour, neuron filter)."""
+    from .data.preprocess import paired_parts
+
+    if recording is None:
+        recording = load_recording(cfg, data_dir=data_dir)
+    elif not isinstance(recording, Recording):
+        raise ValueError(f"recording must be a vna.data.Recording; got {type(recording).__name__}")
+    return paired_parts(
+        recording, split=cfg.split, responses=cfg.responses, test_fraction=cfg.test_fraction, seed=cfg.seed,
+        zscore=cfg.zscore, image_size=cfg.image_size, grey=cfg.grey,
+        reliability_threshold=cfg.reliability_threshold, test_responses=cfg.eval_responses,
+        val_fraction=cfg.val_fraction, train_image_fraction=cfg.train_image_fraction,
+        train_trials=cfg.train_trials, neuron_fraction=cfg.neuron_fraction,
     )
 
 
@@ -73,14 +128,62 @@ def run(
     *,
     data_dir: str | os.PathLike | None = None,
     progress: bool = True,
-    data: tuple[PairedData, PairedData] | None = None,
+    data: PairedParts | tuple | None = None,
+    recording: Recording | None = None,
 ) -> RunOutput:
-    """Train and evaluate the method ``cfg.method`` on ``cfg.dataset``; ``data`` skips loading."""
-    t0 = time.perf_counter()
-    train, test = data if data is not None else prepare(cfg, data_dir=data_dir)
-    model = build_model(cfg, train.n_neurons)
-    history = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
-                  device=cfg.device, progress=progress, weight_decay=cfg.weight_decay)
-    metrics, S = evaluate(model, test, cfg.n_distractors, cfg.seed, cfg.device, return_scores=True)
-    return RunOutput(cfg, model, history, metrics, train, test, S, time.perf_counter() - t0,
-                     str(resolve_device(cfg.device)))
+    """Train and evaluate the method ``cfg.method`` on ``cfg.dataset`` (or on ``recording``, prepared as
+    ``cfg`` says). ``data``: pairs already prepared with this config's settings (checked against it)."""
+    return run_shared([cfg], data_dir=data_dir, progress=progress, data=data, recording=recording)[0]
+
+
+def run_shared(
+    configs: Sequence[RunConfig],
+    *,
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    data: PairedParts | tuple | None = None,
+    recording: Recording | None = None,
+) -> list[RunOutput]:
+    """Train once and evaluate every config of ``configs`` (they must share one training key)."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("run_shared needs at least one RunConfig")
+    for c in configs:
+        if not isinstance(c, RunConfig):
+            raise ValueError(f"expected a vna.RunConfig; got {type(c).__name__}")
+    cfg = configs[0]
+    if any(c.training_key() != cfg.training_key() for c in configs):
+        raise ValueError("run_shared: the configs differ in more than their evaluation settings")
+    with torch_threads(cfg.threads):
+        t0 = time.perf_counter()
+        if data is not None:
+            parts = data if isinstance(data, PairedParts) else PairedParts(*data)
+            _check_presplit(cfg, parts)
+            tests = {cfg.eval_responses: parts.test}
+        else:
+            if recording is None:
+                recording = load_recording(cfg, data_dir=data_dir)
+            parts = prepare(cfg, recording=recording)
+            tests = {cfg.eval_responses: parts.test}
+            for c in configs[1:]:
+                if c.eval_responses not in tests:
+                    tests[c.eval_responses] = prepare(c, recording=recording).test
+        model = build_model(cfg, parts.train.n_neurons)
+        history = fit(model, parts.train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+                      device=cfg.device, progress=progress, weight_decay=cfg.weight_decay, val=parts.val,
+                      patience=cfg.patience)
+        train_seconds = time.perf_counter() - t0
+        dev = resolve_device(cfg.device)
+        outputs = []
+        for k, c in enumerate(configs):
+            t1 = time.perf_counter()
+            if c.eval_responses not in tests:
+                raise ValueError(f"no test pairs with test_responses={c.eval_responses!r} for pre-split data")
+            test = tests[c.eval_responses]
+            model.check_pairs(test, "test")
+            S = model.score(test.images.to(dev), test.responses.to(dev))
+            ev = evaluate_scores(S, test.match, c.n_distractors, c.seed)
+            seconds = (train_seconds if k == 0 else 0.0) + time.perf_counter() - t1
+            outputs.append(RunOutput(c, model, history, ev.metrics, parts.train, test, ev.scores, seconds, str(dev),
+                                     ev.per_instance, parts.val, train_seconds, k > 0))
+    return outputs

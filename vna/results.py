@@ -1,16 +1,27 @@
-"""The results store: one JSON record per run, keyed by its config (DESIGN.md, issue "The book").
+"""The results store: one JSON record (and its per-instance AUCs) per run, keyed by its config (DESIGN.md).
 
-Layout: ``<results_dir>/<dataset>/<method>-<RunConfig.key()>.json``. Each record holds the full config,
-the metrics of :func:`vna.evaluate`, the wall time, the device and the package versions. Records are
-written atomically (temporary file + ``os.replace``), so an interrupted grid leaves only finished runs,
-and a rerun skips them; a run with other settings has another key and adds a file instead of
-overwriting one. :func:`load_records` collects every record into a DataFrame, :func:`summarize` gives
-mean ± 95 % t-interval over seeds, and :data:`PAPER_TABLE1` is the paper's Table 1 (section 4.3).
+Layout: ``<results_dir>/<dataset>/<method>-<RunConfig.key()>.json`` and, beside it,
+``<method>-<key>.instances.csv`` with the encoding and decoding AUC of every test instance (5 decimals; the
+hierarchical bootstrap of :mod:`vna.stats` resamples them). Each
+record holds the full config, the metrics of :func:`vna.evaluate`, wall times, the device (kind and name),
+the thread count, the package versions and the training history. Both files are written atomically
+(temporary file + ``os.replace``; the JSON last), so an interrupted grid leaves only finished runs and a
+rerun skips them; a run with other settings has another key and adds files instead of overwriting any.
+
+Two kinds of folder (issue "Trust"):
+
+* the **published grid**: ``results/`` of the repository (:func:`published_dir`), marked by a file
+  ``PUBLISHED``. It changes only when someone means it to: writing into a marked folder raises
+  :class:`PublishedResultsError` unless ``publish=True`` (``python -m vna reproduce --publish``);
+* **runs**: everything else -- notebook runs, ad-hoc and quick runs -- goes to :func:`runs_dir`
+  (``$VNA_RUNS_DIR``, else ``_build/runs`` of the checkout, else ``~/.cache/vna/runs``), never tracked.
+
+Tables never mix configurations: :func:`select_groups` keeps, per dataset x method x protocol, the
+configuration a grid definition names (or, without one, says which it chose and why).
 """
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
 import os
@@ -18,42 +29,89 @@ import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
+from .config import PROTOCOL_LABELS, RunConfig
 
 __all__ = [
-    "SCHEMA",
-    "METRICS",
-    "METHOD_LABELS",
-    "PAPER_TABLE1",
-    "PAPER_STAND_INS",
-    "record_path",
-    "is_done",
-    "make_record",
-    "save_record",
-    "read_record",
-    "run_or_load",
-    "load_records",
-    "group_key",
-    "summarize",
-    "main_table",
-    "format_table",
-    "paper_average_check",
-    "versions",
-    "resolved_device",
+    "SCHEMA", "METRICS", "METHOD_LABELS", "PAPER_TABLE1", "PAPER_STAND_INS", "PUBLISHED_MARKER",
+    "PublishedResultsError", "published_dir", "runs_dir", "is_published", "check_results_dir",
+    "record_path", "instances_path", "is_done", "make_record", "save_record", "read_record", "read_instances",
+    "run_or_load", "record_from_output", "load_records", "group_key", "summarize", "select_groups", "main_table",
+    "format_table", "paper_average_check", "versions", "resolved_device", "protocol_label", "signature",
 ]
 
-SCHEMA = 1
+SCHEMA = 2
 METRICS = ("encoding_auc", "decoding_auc", "mean_auc")
 METHOD_LABELS = {
     "vna": "Visual-Neural Alignment",
     "direct_encoder": "Direct Encoding",
     "direct_decoder": "Direct Decoding",
+    "ridge_encoder": "Ridge encoding (linear)",
+    "ridge_decoder": "Ridge decoding (linear)",
+    "cca": "CCA alignment (linear)",
 }
+PUBLISHED_MARKER = "PUBLISHED"
+
+
+class PublishedResultsError(PermissionError):
+    """A write into the published results folder without ``publish=True``."""
+
+
+def _repo() -> Path | None:
+    repo = Path(__file__).resolve().parents[1]
+    return repo if (repo / "vna" / "__init__.py").is_file() and (repo / "pyproject.toml").is_file() else None
+
+
+def published_dir() -> Path | None:
+    """``results/`` of the repository when vna runs from a checkout (the published grid), else None."""
+    repo = _repo()
+    return repo / "results" if repo is not None and (repo / "results").is_dir() else None
+
+
+def runs_dir() -> Path:
+    """Where runs that are not the published grid go: ``$VNA_RUNS_DIR``, else ``_build/runs`` of the
+    checkout, else ``~/.cache/vna/runs`` (untracked in every case)."""
+    value = os.environ.get("VNA_RUNS_DIR", "").strip()
+    if value:
+        return Path(value).expanduser()
+    repo = _repo()
+    return repo / "_build" / "runs" if repo is not None else Path("~/.cache/vna/runs").expanduser()
+
+
+def is_published(results_dir: str | os.PathLike) -> bool:
+    """True when ``results_dir`` holds the ``PUBLISHED`` marker (or is the repository's ``results/``)."""
+    path = Path(results_dir).expanduser()
+    pub = published_dir()
+    return (path / PUBLISHED_MARKER).is_file() or (pub is not None and path.resolve() == pub.resolve())
+
+
+def check_results_dir(results_dir: str | os.PathLike, *, publish: bool = False) -> Path:
+    """``results_dir`` as a Path when runs may be written there, else an error naming it: a file in the
+    way, or the published grid without ``publish=True``. Checked before any training."""
+    path = Path(results_dir).expanduser()
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise NotADirectoryError(f"results folder {path} cannot be created: {p} is a file")
+        if p.exists():
+            break
+    if is_published(path) and not publish:
+        raise PublishedResultsError(
+            f"{path} is the published result grid; runs go to {runs_dir()} by default. To change the "
+            "published numbers on purpose, pass publish=True (python -m vna reproduce --publish)"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(f"results folder {path} is not writable")
+    return path
+
+
+def protocol_label(split: str, test_responses: str) -> str:
+    """``"held-out images, single trials"`` etc.: a protocol as the book names it."""
+    return f"{PROTOCOL_LABELS.get(split, split)}, {'single trials' if test_responses == 'trials' else 'trial means'}"
+
 
 #: Table 1 of the paper (AUC; encoding, decoding and the paper's "average" column, as printed).
 PAPER_TABLE1 = pd.DataFrame(
@@ -115,15 +173,21 @@ def _check_cfg(cfg: Any) -> RunConfig:
 
 
 def record_path(cfg: RunConfig, results_dir: str | os.PathLike) -> Path:
-    """Where the record of ``cfg`` lives: ``<results_dir>/<dataset>/<method>-<key>.json``."""
+    """Where the record of ``cfg`` lives: ``<results_dir>/<dataset folder>/<method>-<key>.json``."""
     cfg = _check_cfg(cfg)
-    return Path(results_dir) / cfg.dataset / f"{cfg.method}-{cfg.key()}.json"
+    folder = cfg.dataset.replace("folder:", "folder-").replace("/", "_").replace("\\", "_")
+    return Path(results_dir) / folder / f"{cfg.method}-{cfg.key()}.json"
+
+
+def instances_path(record_json: str | os.PathLike) -> Path:
+    """The per-instance AUC file beside a record: same name, ``.instances.csv``."""
+    return Path(record_json).with_suffix(".instances.csv")
 
 
 def is_done(cfg: RunConfig, results_dir: str | os.PathLike) -> bool:
-    """True when a readable record for ``cfg`` exists (a rerun skips it)."""
+    """True when a readable record for ``cfg`` (and its per-instance file) exists: a rerun skips it."""
     path = record_path(cfg, results_dir)
-    if not path.is_file():
+    if not path.is_file() or not instances_path(path).is_file():
         return False
     try:
         read_record(path)
@@ -142,8 +206,13 @@ def make_record(
     sizes: dict[str, int] | None = None,
     source: str = "grid",
     simulated: bool | None = None,
+    per_instance: dict[str, np.ndarray] | None = None,
+    best_epoch: int | None = None,
+    train_seconds: float | None = None,
+    shared_training: bool = False,
 ) -> dict[str, Any]:
-    """One run's record (plain JSON types only)."""
+    """One run's record (plain JSON types only; ``per_instance`` travels under ``"_instances"`` until
+    :func:`save_record` writes it to its own file)."""
     cfg = _check_cfg(cfg)
     missing = [m for m in METRICS if m not in metrics]
     if missing:
@@ -152,37 +221,53 @@ def make_record(
     for k, v in metrics.items():
         v = float(v)
         clean[k] = v if math.isfinite(v) else None
-    return {
+    from .config import device_kind
+
+    if cfg.device == "auto":  # store the kind that ran it, so that the record reads the same on any machine
+        cfg = cfg.replace(device=device_kind(cfg.device))
+    rec = {
         "schema": SCHEMA,
         "key": cfg.key(),
+        "group": cfg.group_key(),
+        "training_key": cfg.training_key(),
         "dataset": cfg.dataset,
         "method": cfg.method,
         "split": cfg.split,
         "responses": cfg.responses,
+        "test_responses": cfg.eval_responses,
+        "protocol": cfg.protocol,
         "seed": int(cfg.seed),
         "config": cfg.to_dict(),
         "metrics": clean,
         "seconds": float(seconds),
+        "train_seconds": float(train_seconds if train_seconds is not None else seconds),
+        "shared_training": bool(shared_training),
         "device": str(device),
+        "device_kind": device_kind(cfg.device),
+        "threads": int(cfg.threads),
         "versions": versions(),
         "history": [
             {k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) and v is not None else v)
              for k, v in h.items()}
             for h in (history or [])
         ],
+        "best_epoch": None if best_epoch is None else int(best_epoch),
         "sizes": {k: int(v) for k, v in (sizes or {}).items()},
         "source": source,
         "simulated": bool(simulated) if simulated is not None else cfg.dataset == "simulated",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if per_instance is not None:
+        rec["_instances"] = {k: np.asarray(v, dtype=np.float64) for k, v in per_instance.items()}
+    return rec
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
@@ -195,18 +280,31 @@ def _atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def save_record(record: dict[str, Any], results_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write ``record`` atomically to its place under ``results_dir``; keep an existing one unless ``overwrite``."""
+def _atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, text.encode("utf-8"))
+
+
+def save_record(record: dict[str, Any], results_dir: str | os.PathLike, *, overwrite: bool = False,
+                publish: bool = False) -> Path:
+    """Write ``record`` (and its per-instance AUCs) atomically under ``results_dir``; keep an existing one
+    unless ``overwrite``. The published grid's folder needs ``publish=True``."""
     for k in ("key", "dataset", "method", "config", "metrics"):
         if k not in record:
             raise ValueError(f"record lacks field {k!r}")
     cfg = RunConfig.from_dict(record["config"])
     if cfg.key() != record["key"]:
-        raise ValueError(f"record key {record['key']!r} does not match its config's key {cfg.key()!r}")
+        raise ValueError(f"record key {record['key']!r} does not match its config's key {cfg.key()!r} "
+                         "(made on another kind of device, or edited by hand?)")
+    check_results_dir(results_dir, publish=publish)
     path = record_path(cfg, results_dir)
     if path.exists() and not overwrite:
         return path
-    _atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    record = dict(record)
+    inst = record.pop("_instances", None)
+    if inst is not None:
+        frame = pd.DataFrame({f"{k}_auc": np.asarray(v, dtype=np.float64) for k, v in inst.items()})
+        _atomic_write_text(instances_path(path), frame.to_csv(index=False, float_format="%.5f"))
+    _atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")  # last: marks the run done
     return path
 
 
@@ -217,11 +315,28 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
         rec = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path} is not a readable results record: {exc}") from None
-    if not isinstance(rec, dict) or rec.get("schema") != SCHEMA or "metrics" not in rec or "config" not in rec:
-        raise ValueError(f"{path} is not a vna results record (schema {SCHEMA})")
+    if not isinstance(rec, dict) or "metrics" not in rec or "config" not in rec:
+        raise ValueError(f"{path} is not a vna results record")
+    if rec.get("schema") != SCHEMA:
+        raise ValueError(f"{path} is a results record of schema {rec.get('schema')!r}, not {SCHEMA}: it was made "
+                         "by another version of vna; rerun it (python -m vna reproduce) or move it away")
     return rec
+
+
+def read_instances(record_json: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The per-instance AUCs of a record (``{"encoding": [...], "decoding": [...]}``, float64)."""
+    path = instances_path(record_json)
+    try:
+        frame = pd.read_csv(path, dtype=np.float64)
+        if not {"encoding_auc", "decoding_auc"} <= set(frame.columns):
+            raise ValueError(f"columns {list(frame.columns)}, not encoding_auc, decoding_auc")
+        return {k[: -len("_auc")]: frame[k].to_numpy() for k in ("encoding_auc", "decoding_auc")}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: the per-instance AUCs of {Path(record_json).name} are missing") from None
+    except Exception as exc:  # noqa: BLE001 - zip/format errors, named
+        raise ValueError(f"{path} is not a readable per-instance AUC file: {exc}") from None
 
 
 def run_or_load(
@@ -232,34 +347,29 @@ def run_or_load(
     progress: bool = True,
     source: str = "grid",
     force: bool = False,
+    publish: bool = False,
 ) -> tuple[dict[str, Any], Any]:
     """Run ``cfg`` with :func:`vna.pipeline.run` and save its record, or load the record when it exists.
 
     Returns ``(record, output)``; ``output`` is the pipeline's RunOutput, or None when the run was skipped.
     """
     cfg = _check_cfg(cfg)
+    check_results_dir(results_dir, publish=publish)
     path = record_path(cfg, results_dir)
     if is_done(cfg, results_dir) and not force:
         return read_record(path), None
     from .pipeline import run as run_pipeline
 
-    t0 = time.perf_counter()
     out = run_pipeline(cfg, data_dir=data_dir, progress=progress)
-    seconds = float(getattr(out, "seconds", None) or (time.perf_counter() - t0))
-    record = record_from_output(cfg, out, seconds=seconds, source=source)
-    save_record(record, results_dir, overwrite=True)
+    record = record_from_output(cfg, out, source=source)
+    save_record(record, results_dir, overwrite=True, publish=publish)
+    record.pop("_instances", None)
     return record, out
 
 
 def record_from_output(cfg: RunConfig, out: Any, *, seconds: float | None = None, source: str = "grid") -> dict:
     """Build the record of a finished :func:`vna.pipeline.run` output."""
-    device = getattr(out, "device", None)
-    if device is None:
-        try:
-            device = str(next(out.model.parameters()).device)
-        except (StopIteration, AttributeError):
-            device = cfg.device
-    device = resolved_device(str(device))
+    device = resolved_device(str(getattr(out, "device", None) or cfg.device))
     train, test = out.train, out.test
     sizes = {
         "train_images": train.n_images,
@@ -268,26 +378,45 @@ def record_from_output(cfg: RunConfig, out: Any, *, seconds: float | None = None
         "test_responses": test.n_responses,
         "neurons": test.n_neurons,
     }
+    val = getattr(out, "val", None)
+    if val is not None:
+        sizes.update(val_images=val.n_images, val_responses=val.n_responses)
     history = [dict(h) for h in (out.history or [])]
     simulated = bool(test.meta.get("simulated", cfg.dataset == "simulated"))
     return make_record(
         cfg, out.metrics, seconds=seconds if seconds is not None else out.seconds, device=device,
         history=history, sizes=sizes, source=source, simulated=simulated,
+        per_instance=getattr(out, "per_instance", None) or None,
+        best_epoch=getattr(out.history, "best_epoch", None),
+        train_seconds=getattr(out, "train_seconds", None), shared_training=getattr(out, "shared_training", False),
     )
 
 
 # ---------------------------------------------------------------------------------------------- tables
 def group_key(config: dict[str, Any]) -> str:
-    """Hash of a config without ``seed`` and ``device``: runs that differ only by seed share it."""
-    d = {k: v for k, v in config.items() if k not in ("seed", "device")}
+    """The config group of a record's config: runs that differ only by seed share it."""
+    return RunConfig.from_dict(config).group_key()
+
+
+def signature(config: RunConfig | dict[str, Any]) -> str:
+    """What a grid definition names: the config without seed, device and threads (the execution
+    environment), so that one grid matches its records whatever ran them."""
+    import hashlib
+
+    d = config.to_dict() if isinstance(config, RunConfig) else dict(config)
+    for k in ("seed", "device", "threads"):
+        d.pop(k, None)
+    if d.get("test_responses") is None:
+        d["test_responses"] = d.get("responses")
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
 _COLUMNS = [
-    "dataset", "method", "split", "responses", "seed", "epochs", "key", "group", *METRICS,
-    "encoding_top1", "encoding_top5", "decoding_top1", "decoding_top5",
-    "seconds", "device", "source", "simulated", "created", "path",
+    "dataset", "method", "split", "responses", "test_responses", "protocol", "seed", "epochs", "best_epoch",
+    "key", "group", "signature", *METRICS, "encoding_top1", "encoding_top5", "decoding_top1", "decoding_top5",
+    "seconds", "train_seconds", "device", "device_kind", "threads", "source", "simulated", "created", "path",
 ]
+_METRIC_COLUMNS = [*METRICS, "encoding_top1", "encoding_top5", "decoding_top1", "decoding_top5"]
 
 
 def load_records(results_dir: str | os.PathLike) -> pd.DataFrame:
@@ -300,10 +429,12 @@ def load_records(results_dir: str | os.PathLike) -> pd.DataFrame:
         cfg = rec["config"]
         rows.append({
             "dataset": rec["dataset"], "method": rec["method"], "split": rec["split"],
-            "responses": rec["responses"], "seed": rec["seed"], "epochs": cfg.get("epochs"),
-            "key": rec["key"], "group": group_key(cfg),
-            **{k: (np.nan if m.get(k) is None else m.get(k)) for k in _COLUMNS[8:15]},
-            "seconds": rec.get("seconds"), "device": rec.get("device"), "source": rec.get("source"),
+            "responses": rec["responses"], "test_responses": rec["test_responses"], "protocol": rec["protocol"],
+            "seed": rec["seed"], "epochs": cfg.get("epochs"), "best_epoch": rec.get("best_epoch"),
+            "key": rec["key"], "group": rec["group"], "signature": signature(cfg),
+            **{k: (np.nan if m.get(k) is None else m.get(k)) for k in _METRIC_COLUMNS},
+            "seconds": rec.get("seconds"), "train_seconds": rec.get("train_seconds"), "device": rec.get("device"),
+            "device_kind": rec.get("device_kind"), "threads": rec.get("threads"), "source": rec.get("source"),
             "simulated": rec.get("simulated"), "created": rec.get("created"), "path": str(path),
         })
     return pd.DataFrame(rows, columns=_COLUMNS)
@@ -320,23 +451,29 @@ def _t_halfwidth(values: np.ndarray, level: float = 0.95) -> float:
     return float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
 
 
-def summarize(records: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Mean and ``level`` t-interval half-width over seeds, per dataset × method × config group.
+_ROW_KEYS = ["dataset", "method", "split", "test_responses"]
 
-    Columns: dataset, method, split, responses, epochs, group, n_seeds, seeds, and for each metric
-    ``<metric>`` (mean) and ``<metric>_ci`` (half-width; NaN with one seed).
+
+def summarize(records: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Mean and ``level`` t-interval half-width over seeds, per dataset × method × protocol × config group.
+
+    Columns: dataset, method, split, responses, test_responses, protocol, epochs, group, n_seeds, seeds,
+    and for each metric ``<metric>`` (mean) and ``<metric>_ci`` (half-width; NaN with one seed).
     """
-    cols = ["dataset", "method", "split", "responses", "epochs", "group", "n_seeds", "seeds", "last_created"]
+    cols = [*_ROW_KEYS, "responses", "protocol", "epochs", "group", "signature", "n_seeds", "seeds", "device_kind",
+            "threads", "best_epoch"]
     cols += [c for m in METRICS for c in (m, f"{m}_ci")]
     if records.empty:
         return pd.DataFrame(columns=cols)
     rows = []
-    for keys, g in records.groupby(["dataset", "method", "group"], sort=True):
-        row = dict(zip(["dataset", "method", "group"], keys))
+    for keys, g in records.groupby([*_ROW_KEYS, "group"], sort=True):
+        row = dict(zip([*_ROW_KEYS, "group"], keys))
         first = g.iloc[0]
-        row.update(split=first["split"], responses=first["responses"], epochs=first["epochs"],
+        row.update(responses=first["responses"], protocol=first["protocol"], epochs=first["epochs"],
+                   signature=first["signature"],
                    n_seeds=int(g["seed"].nunique()), seeds=" ".join(str(s) for s in sorted(g["seed"].unique())),
-                   last_created=str(g["created"].max()))
+                   device_kind=first["device_kind"], threads=first["threads"],
+                   best_epoch=float(pd.to_numeric(g["best_epoch"], errors="coerce").mean()))
         for m in METRICS:
             v = g[m].to_numpy(dtype=float)
             row[m] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
@@ -345,17 +482,42 @@ def summarize(records: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def main_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset × method: the config group with the most seeds (ties: the newest)."""
+def select_groups(summary: pd.DataFrame, grid: Iterable[RunConfig] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """One config group per dataset × method × protocol: ``(table, notes)``.
+
+    With ``grid`` (the RunConfigs of a grid definition) only the groups it names are kept, matched by
+    :func:`signature` (whatever device and thread count ran them). Where more than one
+    group remains for a row, the one with the most seeds is shown, ties broken by the smaller group key
+    (never by date), and a note says which was chosen and what was left out.
+    """
+    notes: list[str] = []
     if summary.empty:
-        return summary.copy()
+        return summary.copy(), notes
+    table = summary
+    if grid is not None:
+        wanted = {signature(c) for c in grid}
+        table = table[table["signature"].isin(wanted)]
+    kept = []
+    for keys, g in table.groupby(_ROW_KEYS, sort=True):
+        g = g.sort_values(["n_seeds", "group"], ascending=[False, True])
+        kept.append(g.iloc[0])
+        if len(g) > 1:
+            other = ", ".join(f"{r.group} ({r.n_seeds} seeds)" for r in g.iloc[1:].itertuples())
+            notes.append(f"{keys[0]} {keys[1]} {keys[2]}/{keys[3]}: {len(g)} configurations; showing "
+                         f"{g.iloc[0]['group']} ({g.iloc[0]['n_seeds']} seeds, the most), not {other}")
+    out = pd.DataFrame(kept).reset_index(drop=True) if kept else table.iloc[:0].copy()
     order = {m: i for i, m in enumerate(METHOD_LABELS)}
-    best = (
-        summary.sort_values(["n_seeds", "last_created"], ascending=[False, False])
-        .groupby(["dataset", "method"], sort=False).head(1)
-    )
-    best = best.assign(_m=best["method"].map(order).fillna(99))
-    return best.sort_values(["dataset", "_m"]).drop(columns="_m").reset_index(drop=True)
+    split_order = {"images": 0, "trials": 1, "none": 2}
+    if len(out):
+        out = (out.assign(_m=out["method"].map(order).fillna(99), _s=out["split"].map(split_order).fillna(9))
+               .sort_values(["dataset", "_s", "test_responses", "_m"], ascending=[True, True, False, True])
+               .drop(columns=["_m", "_s"]).reset_index(drop=True))
+    return out, notes
+
+
+def main_table(summary: pd.DataFrame, grid: Iterable[RunConfig] | None = None) -> pd.DataFrame:
+    """:func:`select_groups` without its notes: one row per dataset × method × protocol."""
+    return select_groups(summary, grid)[0]
 
 
 def _fmt(mean: float, ci: float, digits: int = 4) -> str:
@@ -373,7 +535,7 @@ def format_table(table: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
         row = {
             "dataset": r["dataset"],
             "method": METHOD_LABELS.get(r["method"], r["method"]),
-            "split": r["split"],
+            "protocol": protocol_label(r["split"], r["test_responses"]),
             "seeds": int(r["n_seeds"]),
             "encoding AUC": _fmt(r["encoding_auc"], r["encoding_auc_ci"]),
             "decoding AUC": _fmt(r["decoding_auc"], r["decoding_auc_ci"]),

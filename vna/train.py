@@ -1,6 +1,7 @@
 """Training for all three methods (paper section 4.3: Adam) and saving/loading trained models."""
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -14,15 +15,29 @@ from tqdm.auto import tqdm
 from .data.paired import PairedData
 from .models import MODELS
 
-__all__ = ["fit", "History", "NonFiniteLossError", "resolve_device", "save", "load"]
+__all__ = ["fit", "History", "TrainingDivergedError", "NonFiniteLossError", "CollapsedEmbeddingError",
+           "resolve_device", "check_lr", "save", "load"]
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+class TrainingDivergedError(RuntimeError):
+    """Training went wrong in a way no later epoch can repair (the message names the epoch)."""
+
+
+class NonFiniteLossError(TrainingDivergedError, FloatingPointError):
+    """The training loss became NaN or infinite (the message names the epoch and the first bad batch)."""
+
+
+class CollapsedEmbeddingError(TrainingDivergedError):
+    """Every input maps to one embedding: a contrastive model that diverged (the message names the epoch)."""
 
 
 class History(list):
-    """Per-epoch records (``epoch``, ``loss``, ``seconds`` and, with ``val``, ``val_loss`` and val AUCs)."""
+    """Per-epoch records (``epoch``, ``loss``, ``seconds`` and, with ``val``, ``val_loss`` and val AUCs).
+
+    ``best_epoch``: the epoch whose weights the model holds at the end (the last one without early stopping).
+    """
+
+    best_epoch: int | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self))
@@ -32,10 +47,21 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; anything else as given (CUDA asked but absent: error)."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a device torch knows ({exc})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} asked for, but torch sees no CUDA device; use device='auto' or 'cpu'")
     return dev
+
+
+def check_lr(lr) -> float:
+    """``lr`` as a float, or a ValueError naming it: Adam moves each weight by about ``lr`` per step, so a
+    value above 1 can only diverge (1e12 trains to chance, 1e38 overflows float32)."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or not 0 < lr <= 1:
+        raise ValueError(f"lr must be a finite number in (0, 1]; got {lr!r}")
+    return float(lr)
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator) -> list[torch.Tensor]:
@@ -52,17 +78,26 @@ def _batch_loss(model, data: PairedData, idx: torch.Tensor) -> torch.Tensor:
     return model.loss(data.images[m], data.responses[idx], m)
 
 
-@torch.no_grad()
-def _eval_loss(model, data: PairedData, batch_size: int) -> float:
-    was = model.training
-    model.eval()
-    try:
-        idx = torch.arange(data.n_responses, device=data.match.device)
-        batches = [b for b in idx.split(batch_size) if len(b) > 1]  # a contrastive batch needs two pairs
-        total = sum(float(_batch_loss(model, data, b)) * len(b) for b in batches)
-        return total / max(sum(len(b) for b in batches), 1)
-    finally:
-        model.train(was)
+def _validate_epoch(model, val: PairedData, batch_size: int) -> dict[str, float]:
+    """Validation loss and encoding/decoding AUC (all distractors) and their mean, in eval mode."""
+    from .metrics import discriminative_auc  # local: keep `import vna.train` light
+
+    rec = {"val_loss": model.eval_loss(val.images, val.responses, val.match, batch_size)}
+    S = model.score(val.images, val.responses)
+    aucs = []
+    for task in ("encoding", "decoding"):
+        if task == "encoding" and len(torch.unique(val.match)) < 2:
+            continue
+        rec[f"val_{task}_auc"] = discriminative_auc(S, val.match, task).mean
+        aucs.append(rec[f"val_{task}_auc"])
+    rec["val_mean_auc"] = sum(aucs) / len(aucs)
+    return rec
+
+
+def _int_arg(name: str, value, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}; got {value!r}")
+    return value
 
 
 def fit(
@@ -77,65 +112,99 @@ def fit(
     progress: bool = True,
     val: PairedData | None = None,
     weight_decay: float = 0.0,
+    patience: int | None = None,
 ) -> History:
     """Train ``model`` (VNA: contrastive loss; direct baselines: MSE) with Adam on ``train``.
 
     Data live on ``device`` as tensors for the whole run; each epoch is a seeded shuffle of all pairs in
-    mini-batches of ``batch_size``. With ``val``, each epoch also records the validation loss and the
-    validation encoding/decoding AUC (all distractors). Deterministic on CPU for a given ``seed``.
+    mini-batches of ``batch_size``. The batch loop never waits for the device: losses are kept on it and
+    checked once per epoch (a non-finite one is then reported with its batch). With ``val``, each epoch
+    also records the validation loss and encoding/decoding AUC (all distractors) and their mean; with
+    ``patience``, training stops after that many epochs without a better validation mean AUC, and the
+    model keeps the weights of its best epoch (``History.best_epoch``). Deterministic on CPU for a seed.
 
     Raises:
-        ValueError: on a bad argument or data that do not fit the model.
-        NonFiniteLossError: when the loss becomes NaN/inf (the message names epoch and batch).
+        ValueError: on a bad argument or data that do not fit the model (the message names which).
+        NonFiniteLossError: the loss became NaN/inf (the message names epoch and batch).
+        CollapsedEmbeddingError: a contrastive model maps every input to one point (names the epoch).
     """
-    from .metrics import discriminative_auc  # local: metrics imports nothing from here, but keep it light
-
     if not isinstance(train, PairedData):
         raise ValueError(f"train must be a PairedData; got {type(train).__name__}")
-    if int(epochs) < 1 or int(batch_size) < 2 or lr <= 0:
-        raise ValueError(f"need epochs >= 1, batch_size >= 2, lr > 0; got {epochs}, {batch_size}, {lr}")
+    if val is not None and not isinstance(val, PairedData):
+        raise ValueError(f"val must be a PairedData or None; got {type(val).__name__}")
+    epochs = _int_arg("epochs", epochs, 1)
+    batch_size = _int_arg("batch_size", batch_size, 2)
+    lr = check_lr(lr)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay <= 1:
+        raise ValueError(f"weight_decay must be a number in [0, 1]; got {weight_decay!r}")
+    if patience is not None:
+        patience = _int_arg("patience", patience, 1)
+        if val is None:
+            raise ValueError("patience (early stopping) needs validation pairs: pass val=")
     if train.n_responses < 2:
         raise ValueError(f"train has {train.n_responses} pair(s); need at least 2")
-    n_neurons = getattr(model, "init_kwargs", {}).get("n_neurons")
-    if n_neurons is not None and n_neurons != train.n_neurons:
-        raise ValueError(f"model expects {n_neurons} neurons but train has {train.n_neurons}")
+    if hasattr(model, "check_pairs"):
+        model.check_pairs(train, "train")
+        if val is not None:
+            model.check_pairs(val, "val")
     dev = resolve_device(device)
     model.to(dev)
     data = train.to(dev)
     val_data = val.to(dev) if val is not None else None
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **({"fused": True} if dev.type == "cuda" else {}))
+    probe = torch.randperm(data.n_responses, generator=torch.Generator().manual_seed(seed))[:256].to(dev)
     history = History()
-    bar = tqdm(range(1, int(epochs) + 1), desc=f"{type(model).__name__}", disable=not progress, leave=False)
+    best, best_state, since_best = -math.inf, None, 0
+    name = type(model).__name__
+    bar = tqdm(range(1, epochs + 1), desc=name, disable=not progress, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        total, count = 0.0, 0
-        for b, idx in enumerate(_batches(data.n_responses, int(batch_size), gen)):
-            idx = idx.to(dev)
-            loss = _batch_loss(model, data, idx)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"{type(model).__name__}: loss became {float(loss.detach())} at epoch {epoch}, batch {b}; "
-                    f"try a lower learning rate (lr={lr}) or check the data for extreme values"
-                )
+        batches = _batches(data.n_responses, batch_size, gen)
+        losses = torch.empty(len(batches), device=dev)
+        sizes = torch.tensor([len(b) for b in batches], dtype=losses.dtype, device=dev)
+        for b, idx in enumerate(batches):
+            loss = _batch_loss(model, data, idx.to(dev, non_blocking=True))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
-            count += len(idx)
-        rec: dict[str, Any] = {"epoch": epoch, "loss": total / count}
+            losses[b] = loss.detach()
+        finite = torch.isfinite(losses)
+        if not bool(finite.all()):  # the one host synchronisation of the epoch
+            first = int((~finite).nonzero()[0])
+            raise NonFiniteLossError(
+                f"{name}: loss became {float(losses[first])} at epoch {epoch}, batch {first}; try a lower "
+                f"learning rate (lr={lr}) or check the data for extreme values"
+            )
+        rec: dict[str, Any] = {"epoch": epoch, "loss": float((losses * sizes).sum() / sizes.sum())}
+        if hasattr(model, "collapsed"):
+            m = data.match[probe]
+            which = model.collapsed(data.images[m], data.responses[probe])
+            if which is not None:
+                raise CollapsedEmbeddingError(
+                    f"{name}: every {which} maps to one embedding after epoch {epoch} (training diverged; "
+                    f"the loss is stuck at {rec['loss']:.4g}); try a lower learning rate (lr={lr})"
+                )
         if val_data is not None:
-            rec["val_loss"] = _eval_loss(model, val_data, int(batch_size))
-            S = model.score(val_data.images, val_data.responses)
-            for task in ("encoding", "decoding"):
-                if task == "encoding" and len(torch.unique(val_data.match)) < 2:
-                    continue
-                rec[f"val_{task}_auc"] = discriminative_auc(S, val_data.match, task).mean
+            rec.update(_validate_epoch(model, val_data, batch_size))
+            if rec["val_mean_auc"] > best:
+                best, since_best, history.best_epoch = rec["val_mean_auc"], 0, epoch
+                if patience is not None:
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                since_best += 1
         rec["seconds"] = time.perf_counter() - t0
         history.append(rec)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k in ("loss", "val_loss")})
+        bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k in ("loss", "val_loss", "val_mean_auc")})
+        if patience is not None and since_best >= patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        history.best_epoch = history[-1]["epoch"]
     model.eval()
     return history
 
@@ -167,13 +236,17 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.n
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no saved model at {path}")
-    payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
+    try:
+        payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle/zip/unpickler errors all mean "not a model file"
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path} is not a vna model file (torch.load: {first})") from None
     try:
         cls = MODELS[payload["method"]]
-    except (KeyError, TypeError):
-        raise ValueError(f"{path} is not a vna model file (no known 'method' entry)") from None
-    model = cls(**payload["init_kwargs"])
-    model.load_state_dict(payload["state_dict"])
+        model = cls(**payload["init_kwargs"])
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise ValueError(f"{path} is not a vna model file ({type(exc).__name__}: {exc})"[:300]) from None
     model.config = payload.get("config")
     return model.to(resolve_device(device)).eval()
 

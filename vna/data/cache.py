@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["data_dir", "fetch", "is_cached", "file_hash", "CacheError", "MissingDataFile", "CorruptDataFile"]
+__all__ = ["data_dir", "data_dir_sources", "fetch", "is_cached", "file_hash", "CacheError", "MissingDataFile", "CorruptDataFile"]
 
 ENV_VAR = "VNA_DATA_DIR"
 DEFAULT_DIR = Path("~/.cache/vna")
@@ -44,10 +44,31 @@ class CorruptDataFile(CacheError, ValueError):
     """A cached file or a download has the wrong hash (truncated, corrupted or changed upstream)."""
 
 
-def data_dir() -> Path:
-    """The cache folder: ``$VNA_DATA_DIR`` if set, else ``~/.cache/vna`` (not created here)."""
+def _checkout_shared_data() -> Path | None:
+    """``shared/data`` beside the repository, when vna runs from a checkout that has one."""
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / "vna" / "__init__.py").is_file():
+        return None
+    folder = repo.parent / "shared" / "data"
+    return folder if folder.is_dir() else None
+
+
+def data_dir_sources() -> list[tuple[str, Path | None, bool]]:
+    """The data-folder rule, in order: ``(what, folder, used)`` for ``$VNA_DATA_DIR``, ``shared/data`` beside
+    the repository, ``~/.cache/vna``; exactly one is ``used`` (what ``python -m vna datasets`` prints)."""
     value = os.environ.get(ENV_VAR, "").strip()
-    return Path(value).expanduser() if value else DEFAULT_DIR.expanduser()
+    env = Path(value).expanduser() if value else None
+    shared = _checkout_shared_data()
+    rows = [(f"${ENV_VAR}", env), ("shared/data beside the repository", shared), ("default", DEFAULT_DIR.expanduser())]
+    chosen = next(i for i, (_, p) in enumerate(rows) if p is not None)
+    return [(what, p, i == chosen) for i, (what, p) in enumerate(rows)]
+
+
+def data_dir() -> Path:
+    """The data folder, by one rule for the library, CLI, notebooks and papermill alike: ``$VNA_DATA_DIR``
+    if set, else a ``shared/data`` folder beside the repository when vna runs from a checkout that has one,
+    else ``~/.cache/vna`` (not created here)."""
+    return next(p for _, p, used in data_dir_sources() if used)
 
 
 def _split_hash(known_hash: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ __all__ = [
     "zscore_stats",
     "zscore",
     "to_paired",
+    "paired_parts",
+    "PairedParts",
+    "subsample",
 ]
 
 log = logging.getLogger("vna.data")
@@ -233,10 +236,11 @@ def select_neurons(
 # ---------------------------------------------------------------------------------------------- splits
 @dataclass
 class Split:
-    """Which recorded trial slots are training and which are test data.
+    """Which recorded trial slots are training, validation and test data.
 
-    ``train_mask``/``test_mask``: ``[n_images, n_trials]`` bool over recorded slots (disjoint);
-    ``train_images``/``test_images``: sorted indices of images with at least one slot in that part.
+    ``train_mask``/``val_mask``/``test_mask``: ``[n_images, n_trials]`` bool over recorded slots (disjoint,
+    except for ``kind="none"``, where test equals train); ``*_images``: sorted indices of images with at
+    least one slot in that part.
     """
 
     kind: str
@@ -246,6 +250,9 @@ class Split:
     test_mask: np.ndarray
     train_images: np.ndarray
     test_images: np.ndarray
+    val_fraction: float = 0.0
+    val_mask: np.ndarray | None = None
+    val_images: np.ndarray | None = None
 
 
 def _py(x):
@@ -257,49 +264,77 @@ def _round_half_up(x):
     return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(int)
 
 
-def make_split(recording: Recording, split: str = "images", test_fraction: float = 0.15, seed: int = 0) -> Split:
-    """A seeded train/test split of a recording's trials.
+def _hold_out(slots: np.ndarray, kind: str, fraction: float, rng: np.random.Generator, name: str,
+              n_trials: int, image_ids) -> np.ndarray:
+    """The held-out part of the recorded ``slots`` (``[n_images, n_trials]``): whole images or trials."""
+    images = np.flatnonzero(slots.any(axis=1))
+    if kind == "images":
+        if len(images) < 2:
+            raise ValueError(f"holding out images needs at least 2 images; {name!r} has {len(images)}")
+        n_out = int(np.clip(_round_half_up(fraction * len(images)), 1, len(images) - 1))
+        perm = rng.permutation(len(images))
+        out_images = np.zeros(slots.shape[0], dtype=bool)
+        out_images[images[perm[:n_out]]] = True
+        return slots & out_images[:, None]
+    counts = slots.sum(axis=1)
+    few = np.flatnonzero((counts < 2) & (counts > 0))
+    if len(few):
+        what = ("it holds trial means (n_trials=1)" if n_trials == 1
+                else f"{len(few)} image(s) have a single trial, e.g. image id {_py(image_ids[few[0]])!r}")
+        raise ValueError(
+            f"holding out trials needs at least 2 recorded trials per image, but in {name!r} {what}; "
+            "use split='images'"
+        )
+    k = np.where(counts > 0, np.clip(_round_half_up(fraction * counts), 1, np.maximum(counts - 1, 1)), 0)
+    keys = rng.random(slots.shape)
+    keys[~slots] = np.inf
+    rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+    return slots & (rank < k[:, None])
 
-    * ``"images"``: ``round(test_fraction * n_images)`` (at least 1) images, drawn by a seeded permutation,
-      are test images with all their trials; no test image is ever seen in training.
-    * ``"trials"``: every image is in both parts; of an image's ``n`` recorded trials,
+
+def make_split(recording: Recording, split: str = "images", test_fraction: float = 0.15, seed: int = 0,
+               val_fraction: float = 0.0) -> Split:
+    """A seeded train/test (and optional validation) split of a recording's trials.
+
+    * ``"images"`` (held-out images): ``round(test_fraction * n_images)`` (at least 1) images, drawn by a
+      seeded permutation, are test images with all their trials; no test image is ever seen in training.
+    * ``"trials"`` (held-out trials): every image is in both parts; of an image's ``n`` recorded trials,
       ``round(test_fraction * n)`` (at least 1, at most ``n - 1``) seeded random ones are held out. Every
       image needs at least 2 trials (so trial means cannot be split by trials).
+    * ``"none"`` (in-sample diagnostic): nothing is held out; the test part *is* the training part.
+
+    ``val_fraction > 0`` then carves a validation part out of the training slots, of the same kind as the
+    split (``"none"``: trials when every image has two, else images), from its own seeded stream, so that the
+    test part is the same with or without validation.
     """
-    if split not in ("images", "trials"):
-        raise ValueError(f"split must be 'images' or 'trials'; got {split!r}")
-    test_fraction = float(test_fraction)
+    if split not in ("images", "trials", "none"):
+        raise ValueError(f"split must be 'images', 'trials' or 'none'; got {split!r}")
+    test_fraction, val_fraction = float(test_fraction), float(val_fraction)
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction}")
     slots = recording.trial_mask
-    n_img = recording.n_images
-    rng = np.random.default_rng(seed)
-    if split == "images":
-        if n_img < 2:
-            raise ValueError(f"split='images' needs at least 2 images; {recording.name!r} has {n_img}")
-        n_test = int(np.clip(_round_half_up(test_fraction * n_img), 1, n_img - 1))
-        perm = rng.permutation(n_img)
-        is_test = np.zeros(n_img, dtype=bool)
-        is_test[perm[:n_test]] = True
-        test_mask = slots & is_test[:, None]
+    name, ids = recording.name, recording.image_ids
+    if split == "none":
+        train_mask = slots.copy()
     else:
-        counts = slots.sum(axis=1)
-        few = np.flatnonzero(counts < 2)
-        if len(few):
-            what = ("it holds trial means (n_trials=1)" if recording.n_trials == 1
-                    else f"{len(few)} image(s) have a single trial, e.g. image id {_py(recording.image_ids[few[0]])!r}")
-            raise ValueError(
-                f"split='trials' needs at least 2 recorded trials per image, but in {recording.name!r} {what}; "
-                "use split='images'"
-            )
-        k = np.clip(_round_half_up(test_fraction * counts), 1, counts - 1)
-        keys = rng.random(slots.shape)
-        keys[~slots] = np.inf
-        rank = np.argsort(np.argsort(keys, axis=1), axis=1)
-        test_mask = slots & (rank < k[:, None])
-    train_mask = slots & ~test_mask
+        test_mask = _hold_out(slots, split, test_fraction, np.random.default_rng(seed), name,
+                              recording.n_trials, ids)
+        train_mask = slots & ~test_mask
+    val_mask = np.zeros_like(slots)
+    if val_fraction > 0:
+        kind = split
+        if split == "none":
+            kind = "trials" if (recording.trial_counts >= 2).all() else "images"
+        val_mask = _hold_out(train_mask, kind, val_fraction, np.random.default_rng([seed, 7]), name,
+                             recording.n_trials, ids)
+        train_mask = train_mask & ~val_mask
+    if split == "none":
+        test_mask = train_mask.copy()  # in-sample: scored on exactly the pairs the model is fitted on
     return Split(split, int(seed), test_fraction, train_mask, test_mask,
-                 np.flatnonzero(train_mask.any(axis=1)), np.flatnonzero(test_mask.any(axis=1)))
+                 np.flatnonzero(train_mask.any(axis=1)), np.flatnonzero(test_mask.any(axis=1)),
+                 val_fraction, val_mask, np.flatnonzero(val_mask.any(axis=1)))
 
 
 # --------------------------------------------------------------------------------------------- z-score
@@ -336,7 +371,53 @@ def _plain(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
-def to_paired(
+def subsample(sp: Split, seed: int, image_fraction: float = 1.0, trials: int | None = None) -> Split:
+    """``sp`` with a smaller training part: ``round(image_fraction * n)`` (at least 2) of its training images
+    and at most ``trials`` training trials per image, each a seeded random subset. For ``kind="none"`` the
+    test part (the training pairs) shrinks with it."""
+    if not 0 < float(image_fraction) <= 1:
+        raise ValueError(f"train_image_fraction must be in (0, 1]; got {image_fraction}")
+    if trials is not None and (int(trials) != trials or trials < 1):
+        raise ValueError(f"train_trials must be None or an integer >= 1; got {trials}")
+    if image_fraction == 1 and trials is None:
+        return sp
+    rng = np.random.default_rng([seed, 13])
+    mask = sp.train_mask.copy()
+    if image_fraction < 1:
+        images = np.flatnonzero(mask.any(axis=1))
+        n_keep = int(np.clip(_round_half_up(image_fraction * len(images)), min(2, len(images)), len(images)))
+        drop = np.setdiff1d(images, rng.choice(images, size=n_keep, replace=False))
+        mask[drop] = False
+    if trials is not None:
+        keys = rng.random(mask.shape)
+        keys[~mask] = np.inf
+        rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+        mask &= rank < int(trials)
+    test = mask.copy() if sp.kind == "none" else sp.test_mask
+    return Split(sp.kind, sp.seed, sp.test_fraction, mask, test, np.flatnonzero(mask.any(axis=1)),
+                 np.flatnonzero(test.any(axis=1)), sp.val_fraction, sp.val_mask, sp.val_images)
+
+
+class PairedParts(NamedTuple):
+    """The parts of one run's data: ``train``, ``test`` and (with ``val_fraction > 0``) ``val``."""
+
+    train: PairedData
+    test: PairedData
+    val: PairedData | None = None
+
+
+def to_paired(recording: Recording, split: str = "images", responses: str = "trials", test_fraction: float = 0.15,
+              seed: int = 0, zscore: bool = True, image_size: int = 64, grey: bool = True,
+              reliability_threshold: float | None = None, noise_ceiling_threshold: float | None = None,
+              verbose: bool = True, test_responses: str | None = None) -> tuple[PairedData, PairedData]:
+    """``(train, test)`` :class:`PairedData` from a :class:`Recording`: :func:`paired_parts` without a
+    validation part (see there for every argument)."""
+    parts = paired_parts(recording, split, responses, test_fraction, seed, zscore, image_size, grey,
+                         reliability_threshold, noise_ceiling_threshold, verbose, test_responses=test_responses)
+    return parts.train, parts.test
+
+
+def paired_parts(
     recording: Recording,
     split: str = "images",
     responses: str = "trials",
@@ -348,26 +429,39 @@ def to_paired(
     reliability_threshold: float | None = None,
     noise_ceiling_threshold: float | None = None,
     verbose: bool = True,
-) -> tuple[PairedData, PairedData]:
-    """``(train, test)`` :class:`PairedData` from a :class:`Recording` (DESIGN.md; paper section 4).
+    *,
+    test_responses: str | None = None,
+    val_fraction: float = 0.0,
+    train_image_fraction: float = 1.0,
+    train_trials: int | None = None,
+    neuron_fraction: float = 1.0,
+) -> PairedParts:
+    """``(train, test, val)`` :class:`PairedData` from a :class:`Recording` (DESIGN.md; paper section 4).
 
-    * ``split``: ``"images"`` (test images never in training) or ``"trials"`` (every image in both parts,
-      held-out trials in test); see :func:`make_split`. Seeded by ``seed``.
-    * ``responses``: ``"trials"`` -- one pair per recorded trial (NaN slots dropped); ``"mean"`` -- one pair
-      per image, the mean over that part's trials.
+    * ``split``: ``"images"`` (held-out images), ``"trials"`` (held-out trials) or ``"none"`` (in-sample:
+      the test pairs are the training pairs); see :func:`make_split`. Seeded by ``seed``.
+    * ``responses`` (training and validation pairs) and ``test_responses`` (test pairs; default as
+      ``responses``): ``"trials"`` -- one pair per recorded trial (NaN slots dropped); ``"mean"`` -- one
+      pair per image, the mean over that part's trials.
+    * ``val_fraction``: a validation part carved out of the training data (:func:`make_split`); ``val`` is
+      None without one.
+    * data size (seeded by ``seed``; see :func:`subsample`): ``train_image_fraction`` and ``train_trials``
+      shrink the training part only; ``neuron_fraction`` keeps a random subset of neurons in every part.
     * neuron filters (opt-in): ``reliability_threshold`` / ``noise_ceiling_threshold``, computed on the
       training trials only (:func:`select_neurons`); the number kept is printed when ``verbose`` and recorded.
     * ``zscore``: per-neuron z-scoring with the mean and std of the training responses (the rows the model
-      trains on), applied to both parts. Neurons constant in the training responses cannot be z-scored and
+      trains on), applied to every part. Neurons constant in the training responses cannot be z-scored and
       are dropped, with a warning naming them and a record in the metadata.
     * images: :func:`prepare_images` with ``image_size`` and ``grey``.
 
-    ``meta`` of each part records the dataset, split, seed, test fraction, response mode, the part, its
+    ``meta`` of each part records the dataset, split, seed, test fraction, response modes, the part, its
     image ids, the test (and train) image ids, held-out trial slots (``split="trials"``), neuron ids and
     areas, filter report and z-score statistics.
     """
-    if responses not in ("trials", "mean"):
-        raise ValueError(f"responses must be 'trials' or 'mean'; got {responses!r}")
+    test_responses = responses if test_responses is None else test_responses
+    for name, value in (("responses", responses), ("test_responses", test_responses)):
+        if value not in ("trials", "mean"):
+            raise ValueError(f"{name} must be 'trials' or 'mean'; got {value!r}")
     if not isinstance(recording, Recording):
         raise ValueError(f"to_paired needs a Recording; got {type(recording).__name__}")
     r = recording.responses
@@ -379,21 +473,35 @@ def to_paired(
             f"{recording.name!r} has {int(partial.sum())} NaN value(s) inside recorded trials (e.g. image index "
             f"{i}, trial {t}, neuron {n}); NaN may only mark a whole missing trial"
         )
-    sp = make_split(recording, split, test_fraction, seed)
+    sp = make_split(recording, split, test_fraction, seed, val_fraction)
+    sp = subsample(sp, seed, train_image_fraction, train_trials)
     keep, report = select_neurons(recording, reliability_threshold, noise_ceiling_threshold,
                                   trials=sp.train_mask, seed=seed)
+    if neuron_fraction < 1:
+        if not 0 < neuron_fraction <= 1:
+            raise ValueError(f"neuron_fraction must be in (0, 1]; got {neuron_fraction}")
+        pool = np.flatnonzero(keep)
+        n_keep = max(1, int(_round_half_up(neuron_fraction * len(pool))))
+        chosen = np.random.default_rng([seed, 11]).choice(pool, size=n_keep, replace=False)
+        keep = np.zeros_like(keep)
+        keep[chosen] = True
+        report.update(neuron_fraction=float(neuron_fraction), n_neurons_kept=n_keep)
     if verbose and (reliability_threshold is not None or noise_ceiling_threshold is not None):
         print(report["summary"])
     log.info(report["summary"])
     neuron_idx = np.flatnonzero(keep)
     r = r[:, :, neuron_idx]
 
-    tr_rows, tr_match, tr_slot = _part_rows(r, sp.train_mask, sp.train_images, responses)
-    te_rows, te_match, te_slot = _part_rows(r, sp.test_mask, sp.test_images, responses)
+    rows = {
+        "train": _part_rows(r, sp.train_mask, sp.train_images, responses),
+        "test": _part_rows(r, sp.test_mask, sp.test_images, test_responses),
+    }
+    if len(sp.val_images):
+        rows["val"] = _part_rows(r, sp.val_mask, sp.val_images, responses)
 
     stats: dict[str, Any] = {"zscore": bool(zscore)}
     if zscore:
-        mean, std = zscore_stats(tr_rows)
+        mean, std = zscore_stats(rows["train"][0])
         const = ~(std > 0)
         if const.any():
             ids = recording.neurons["id"].to_numpy()[neuron_idx[const]].tolist()
@@ -406,9 +514,9 @@ def to_paired(
             )
             report["dropped_constant"] = ids
             neuron_idx, mean, std = neuron_idx[~const], mean[~const], std[~const]
-            tr_rows, te_rows = tr_rows[:, ~const], te_rows[:, ~const]
+            rows = {k: (v[0][:, ~const], *v[1:]) for k, v in rows.items()}
             report["n_neurons_kept"] = len(neuron_idx)
-        tr_rows, te_rows = (tr_rows - mean) / std, (te_rows - mean) / std
+        rows = {k: ((v[0] - mean) / std, *v[1:]) for k, v in rows.items()}
         stats.update(zscore_mean=mean.tolist(), zscore_std=std.tolist())
 
     img = prepare_images(recording.images, image_size=image_size, grey=grey)
@@ -421,7 +529,12 @@ def to_paired(
         "split": split,
         "seed": int(seed),
         "test_fraction": float(test_fraction),
+        "val_fraction": float(val_fraction),
+        "train_image_fraction": float(train_image_fraction),
+        "train_trials": train_trials,
+        "neuron_fraction": float(neuron_fraction),
         "responses": responses,
+        "test_responses": test_responses,
         "image_size": int(image_size),
         "grey": bool(grey),
         "train_image_ids": ids[sp.train_images].tolist(),
@@ -436,12 +549,14 @@ def to_paired(
     if split == "trials":
         ti, tt = np.nonzero(sp.test_mask)
         common["test_trials"] = [[int(a), int(b)] for a, b in zip(ti, tt)]  # [image index, trial slot]
-    parts = []
-    for part, rows, match, slot, images in (("train", tr_rows, tr_match, tr_slot, sp.train_images),
-                                            ("test", te_rows, te_match, te_slot, sp.test_images)):
-        meta = dict(common, part=part, image_ids=ids[images].tolist(), image_index=images.tolist(),
-                    trial_slot=slot.tolist())
-        part_img = img if split == "trials" else img[torch.from_numpy(images)]
-        parts.append(PairedData(part_img, torch.from_numpy(rows.astype(np.float32)),
-                                torch.from_numpy(np.asarray(match, dtype=np.int64)), meta))
-    return parts[0], parts[1]
+    images_of = {"train": sp.train_images, "test": sp.test_images, "val": sp.val_images}
+    parts = {}
+    for part, (part_rows, match, slot) in rows.items():
+        images = images_of[part]
+        kind = test_responses if part == "test" else responses
+        meta = dict(common, part=part, part_responses=kind, image_ids=ids[images].tolist(),
+                    image_index=images.tolist(), trial_slot=slot.tolist())
+        part_img = img[torch.from_numpy(images)] if len(images) < len(img) else img
+        parts[part] = PairedData(part_img, torch.from_numpy(part_rows.astype(np.float32)),
+                                 torch.from_numpy(np.asarray(match, dtype=np.int64)), meta)
+    return PairedParts(parts["train"], parts["test"], parts.get("val"))

@@ -1,0 +1,128 @@
+"""Grid definitions: which runs make the published study (and each analysis), defined once (DESIGN.md).
+
+A grid is a list of :class:`~vna.config.RunConfig`. The CLI (``python -m vna reproduce --grid NAME``),
+``python -m vna report``, the results chapter and the test that checks ``results/`` all read the grids
+from here, so that they cannot disagree about what was run.
+
+The reproduction study (issue "The reproduction study"): every dataset × the protocols it supports × the
+three methods × five seeds. A seed fixes the split, the initialisation and the batch order, so runs with one
+seed are *paired* across methods. Protocols are ``split`` × test responses:
+
+* held-out images (``split="images"``): test images never seen in training;
+* held-out trials (``split="trials"``): test trials of images seen in training;
+* in-sample (``split="none"``): scored on the training pairs themselves -- a diagnostic, never a result;
+
+each with single-trial test responses and, where a dataset has repeats, trial-mean test responses. Models
+train on single trials wherever the dataset has them (trial means for ``allen-2p-ns118``, which has only
+means); runs that differ only in their test responses share one trained model. Epochs are chosen by early
+stopping on a validation part carved out of the *training* data (``STUDY_TRAINING``), never the test set.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from .config import METHODS, RunConfig
+
+__all__ = [
+    "GRIDS", "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
+    "study_grid", "quick_config", "quick_options", "get_grid", "grid_names",
+]
+
+STUDY_SEEDS = (0, 1, 2, 3, 4)
+
+#: Training of every study run: at most 50 epochs; 10 % of the training data (images or trials, as the
+#: protocol holds out) validate each epoch; training stops 8 epochs after the best validation mean AUC and
+#: keeps that epoch's weights.
+STUDY_TRAINING = {"epochs": 50, "val_fraction": 0.1, "patience": 8}
+
+_ALL_FOUR = [(split, "trials", test) for split in ("images", "trials", "none") for test in ("trials", "mean")]
+
+#: The protocols each dataset supports: ``(split, training responses, test responses)``.
+STUDY_PROTOCOLS: dict[str, list[tuple[str, str, str]]] = {
+    "simulated": _ALL_FOUR,
+    "cowley2023-v4": _ALL_FOUR,
+    # 50 images: a held-out-images test set has 8 images (chance-level noise is large; the book says so)
+    "antolik2016-v1": _ALL_FOUR,
+    # trial means only: no held-out trials, no single trials
+    "allen-2p-ns118": [("images", "mean", "mean"), ("none", "mean", "mean")],
+}
+
+#: What ``quick`` changes (CI smoke runs): at most 2 epochs; a small simulated set; trial means for real data.
+QUICK = {"epochs": 2}
+QUICK_SIMULATED_OPTIONS = {"n_images": 120, "n_trials": 4, "n_neurons": 40}
+
+
+def quick_options(dataset: str) -> dict:
+    """``dataset_options`` for a quick run (only the simulated set can shrink)."""
+    return dict(QUICK_SIMULATED_OPTIONS) if dataset == "simulated" else {}
+
+
+def quick_config(cfg: RunConfig) -> RunConfig:
+    """``cfg`` shrunk for a smoke test: at most ``QUICK["epochs"]`` epochs; a small simulated set, or for
+    a real dataset one trial-mean training pair per image instead of one pair per trial."""
+    options = {**cfg.dataset_options, **quick_options(cfg.dataset)}
+    responses = cfg.responses if cfg.dataset == "simulated" else "mean"
+    test = cfg.test_responses
+    if responses == "mean" and test is None:
+        test = cfg.responses
+    patience = None if cfg.patience is None else min(cfg.patience, QUICK["epochs"])
+    return cfg.replace(epochs=min(int(cfg.epochs), QUICK["epochs"]), dataset_options=options, responses=responses,
+                       test_responses=test, patience=patience)
+
+
+def study_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = METHODS,
+               seeds: Sequence[int] = STUDY_SEEDS, *, quick: bool = False, device: str = "auto",
+               threads: int = 1, **overrides) -> list[RunConfig]:
+    """The reproduction study's runs (module docstring), optionally restricted to some datasets, methods and
+    seeds, shrunk by ``quick``, or with ``overrides`` (then they are no longer the published study)."""
+    datasets = list(STUDY_PROTOCOLS) if datasets is None else list(datasets)
+    unknown = [d for d in datasets if d not in STUDY_PROTOCOLS]
+    if unknown:
+        raise ValueError(f"the study has no dataset(s) {unknown}; its datasets: {', '.join(STUDY_PROTOCOLS)}")
+    _check_methods(methods)
+    configs = []
+    for d in datasets:
+        for split, responses, test in STUDY_PROTOCOLS[d]:
+            for m in methods:
+                for s in seeds:
+                    cfg = RunConfig(dataset=d, method=m, seed=int(s), split=split, responses=responses,
+                                    test_responses=test, device=device, threads=threads,
+                                    **{**STUDY_TRAINING, **overrides})
+                    configs.append(quick_config(cfg) if quick else cfg)
+    return configs
+
+
+def _check_methods(methods: Sequence[str]) -> None:
+    from .config import ALL_METHODS
+
+    bad = [m for m in methods if m not in ALL_METHODS]
+    if bad:
+        raise ValueError(f"unknown method(s) {bad}; known: {', '.join(ALL_METHODS)}")
+
+
+#: Every named grid: name -> (builder, one-line description). Analyses add theirs (vna.analyses).
+GRIDS: dict[str, tuple[Callable[..., list[RunConfig]], str]] = {
+    "study": (study_grid, "the reproduction study: datasets x protocols x 3 methods x 5 seeds"),
+}
+
+
+def grid_names() -> list[str]:
+    _register_analyses()
+    return list(GRIDS)
+
+
+def get_grid(name: str) -> Callable[..., list[RunConfig]]:
+    """The builder of the grid called ``name`` (ValueError naming the known ones otherwise)."""
+    _register_analyses()
+    if name not in GRIDS:
+        raise ValueError(f"unknown grid {name!r}; known: {', '.join(GRIDS)}")
+    return GRIDS[name][0]
+
+
+def _register_analyses() -> None:
+    """Import the analyses' grids (they register themselves in GRIDS), if that module exists."""
+    try:
+        from . import analyses  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - only while the analyses module does not exist yet
+        if "analyses" not in str(exc):
+            raise

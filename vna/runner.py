@@ -1,0 +1,305 @@
+"""Executing a grid (DESIGN.md: how a grid runs is the executor's business, never the run's).
+
+:func:`run_grid` takes a list of RunConfigs and a results folder and
+
+* groups the configs that share one trained model (:meth:`RunConfig.training_key`) into *tasks*;
+* skips tasks whose records all exist (an interrupted grid resumes where it stopped);
+* optionally keeps only one stable shard ``I/N`` of the tasks (for a scheduler's job arrays): a task, and
+  so every record, belongs to exactly one shard, so two shards never write the same record;
+* loads each dataset once up front, so a missing dataset fails the grid once, not once per seed;
+* runs the tasks in this process (``jobs=1``), in a process pool (``jobs=N``, one PyTorch thread per
+  worker unless the configs say otherwise), or as Slurm jobs through submitit (``executor="slurm"``);
+* on Ctrl-C stops the workers and reports how many finished runs were kept.
+
+Records are written atomically by :func:`vna.results.save_record`, by whichever process ran them.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .config import RunConfig
+
+__all__ = ["run_grid", "GridReport", "GridInterrupted", "plan_tasks", "parse_shard", "shard_of", "run_task"]
+
+
+class GridInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a grid; ``finished`` runs were saved and are kept."""
+
+    def __init__(self, finished: int):
+        super().__init__(f"interrupted; {finished} finished run(s) kept, rerun to resume")
+        self.finished = finished
+
+
+@dataclass
+class GridReport:
+    total: int = 0  # records the grid (or shard) holds
+    already: int = 0  # found done before starting
+    ran: int = 0  # records written now
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (what, one-line reason)
+    skipped_datasets: dict[str, str] = field(default_factory=dict)  # dataset -> reason
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped_datasets
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` (1 <= I <= N) -> ``(I, N)``; None stays None; anything else a ValueError naming it."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 2/8); got {text!r}") from None
+    if not 1 <= i <= n:
+        raise ValueError(f"--shard I/N needs 1 <= I <= N; got {text!r}")
+    return i, n
+
+
+def shard_of(training_key: str, n: int) -> int:
+    """The shard (1..n) a task belongs to: stable, from its training key alone."""
+    return int(hashlib.sha256(training_key.encode()).hexdigest(), 16) % n + 1
+
+
+def plan_tasks(configs: Sequence[RunConfig], shard: tuple[int, int] | None = None) -> list[list[RunConfig]]:
+    """The configs grouped by training key (first-seen order), restricted to ``shard``."""
+    groups: dict[str, list[RunConfig]] = {}
+    seen = set()
+    for c in configs:
+        if not isinstance(c, RunConfig):
+            raise ValueError(f"a grid holds RunConfigs; got {type(c).__name__}")
+        if c.key() in seen:
+            continue
+        seen.add(c.key())
+        groups.setdefault(c.training_key(), []).append(c)
+    tasks = list(groups.items())
+    if shard is not None:
+        i, n = shard
+        tasks = [t for t in tasks if shard_of(t[0], n) == i]
+    return [cs for _, cs in tasks]
+
+
+_TERMINATED = False
+
+
+def run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publish: bool, source: str) -> list[dict]:
+    """Train once, evaluate every config of the task, save each record: one summary dict per record.
+
+    In a pool worker that was told to stop (SIGTERM), the half-done work unwinds (temporary files are
+    removed by the writers' own clean-up) and the worker process then exits for good."""
+    try:
+        return _run_task(cfg_dicts, results_dir, data_dir, publish, source)
+    except BaseException:
+        if _TERMINATED:
+            os._exit(143)  # the pool would otherwise hand this worker its next task
+        raise
+
+
+def _run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publish: bool, source: str) -> list[dict]:
+    from .pipeline import run_shared
+    from .results import is_done, record_from_output, save_record
+
+    configs = [RunConfig.from_dict(d) for d in cfg_dicts]
+    outputs = run_shared(configs, data_dir=data_dir, progress=False)
+    done = []
+    for c, out in zip(configs, outputs):
+        record = record_from_output(c, out, source=source)
+        path = save_record(record, results_dir, overwrite=not is_done(c, results_dir), publish=publish)
+        m = record["metrics"]
+        done.append({"dataset": c.dataset, "method": c.method, "protocol": c.protocol, "seed": c.seed,
+                     "encoding_auc": m["encoding_auc"], "decoding_auc": m["decoding_auc"],
+                     "seconds": record["seconds"], "best_epoch": record["best_epoch"], "path": str(path)})
+    return done
+
+
+def _worker_init() -> None:
+    """Pool workers: Ctrl-C is the parent's business; SIGTERM unwinds (so no temporary file is left) and
+    then ends the worker (:func:`run_task`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def stop(signum, frame):
+        global _TERMINATED
+        _TERMINATED = True
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:400]
+
+
+def _check_datasets(tasks: list[list[RunConfig]], data_dir: str | None) -> dict[str, str]:
+    """Load every dataset (with its options) the tasks need once; ``{dataset: reason}`` for those that fail."""
+    from .pipeline import load_recording
+
+    bad: dict[str, str] = {}
+    tried = set()
+    for task in tasks:
+        c = task[0]
+        sig = (c.dataset, repr(sorted(c.dataset_options.items())))
+        if sig in tried or c.dataset in bad:
+            continue
+        tried.add(sig)
+        try:
+            load_recording(c, data_dir=data_dir)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any loading failure skips that dataset, named once
+            bad[c.dataset] = _one_line(exc)
+    return bad
+
+
+def run_grid(
+    configs: Sequence[RunConfig],
+    results_dir: str | os.PathLike,
+    *,
+    jobs: int = 1,
+    shard: tuple[int, int] | None = None,
+    publish: bool = False,
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    fail_fast: bool = False,
+    source: str = "grid",
+    executor: str = "local",
+    slurm: dict | None = None,
+    log: Callable[[str], None] | None = None,
+) -> GridReport:
+    """Run every config of a grid that has no record in ``results_dir`` yet (module docstring).
+
+    Raises :class:`GridInterrupted` on Ctrl-C (finished runs are kept); failures of single runs are
+    reported in the returned :class:`GridReport` (``ok`` is False) and do not stop the grid unless
+    ``fail_fast``.
+    """
+    from tqdm.auto import tqdm
+
+    from .results import check_results_dir, is_done
+
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1; got {jobs!r}")
+    if executor not in ("local", "slurm", "submitit-local"):
+        raise ValueError(f"executor must be 'local', 'slurm' or 'submitit-local'; got {executor!r}")
+    results_dir = check_results_dir(results_dir, publish=publish)
+    data_dir = None if data_dir is None else str(Path(data_dir).expanduser().resolve())
+    say = log or (lambda text: tqdm.write(text))
+    t0 = time.perf_counter()
+    tasks = plan_tasks(configs, shard)
+    report = GridReport(total=sum(len(t) for t in tasks))
+    todo = []
+    for task in tasks:
+        left = [c for c in task if not is_done(c, results_dir)]
+        report.already += len(task) - len(left)
+        if left:
+            todo.append(task)  # the whole task reruns (one training); records already there are kept
+    report.skipped_datasets = _check_datasets(todo, data_dir)
+    for name, reason in report.skipped_datasets.items():
+        n = sum(len(t) for t in todo if t[0].dataset == name)
+        say(f"dataset {name} is not available ({reason}); its {n} run(s) are skipped")
+    todo = [t for t in todo if t[0].dataset not in report.skipped_datasets]
+    n_runs = sum(len(t) for t in todo)
+    bar = tqdm(total=n_runs, desc="grid", unit="run", disable=not progress)
+
+    def finished(summaries: list[dict]) -> None:
+        report.ran += len(summaries)
+        bar.update(len(summaries))
+        for r in summaries:
+            say(f"{r['dataset']:>16} {r['method']:>15} {r['protocol']:>14} seed {r['seed']}: encoding "
+                f"{r['encoding_auc']:.4f} decoding {r['decoding_auc']:.4f} (best epoch {r['best_epoch']}, "
+                f"{r['seconds']:.0f} s)")
+
+    def failed(task: list[RunConfig], exc: BaseException) -> None:
+        c = task[0]
+        what = f"{c.dataset} {c.method} {c.split} seed {c.seed}"
+        report.failed.append((what, _one_line(exc)))
+        say(f"FAILED {what}: {_one_line(exc)}")
+
+    args = lambda task: ([c.to_dict() for c in task], str(results_dir), data_dir, publish, source)  # noqa: E731
+    try:
+        if executor != "local":
+            _run_submitit(todo, args, executor, slurm or {}, results_dir, finished, failed, fail_fast)
+        elif jobs == 1:
+            for task in todo:
+                try:
+                    finished(run_task(*args(task)))
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - report, keep the grid going, fail at the end
+                    failed(task, exc)
+                    if fail_fast:
+                        break
+        else:
+            _run_pool(todo, args, jobs, finished, failed, fail_fast)
+    except KeyboardInterrupt:
+        bar.close()
+        raise GridInterrupted(report.ran) from None
+    bar.close()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _run_pool(todo, args, jobs, finished, failed, fail_fast) -> None:
+    ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init)
+    try:
+        futures = {pool.submit(run_task, *args(task)): task for task in todo}
+        for fut in cf.as_completed(futures):
+            try:
+                finished(fut.result())
+            except cf.process.BrokenProcessPool:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                failed(futures[fut], exc)
+                if fail_fast:
+                    break
+    except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            proc.terminate()  # SIGTERM: workers unwind, remove any temporary file, and exit
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_submitit(todo, args, executor, slurm, results_dir, finished, failed, fail_fast) -> None:
+    """One job per task, through submitit (Slurm, or its local executor for tests)."""
+    try:
+        import submitit
+    except ImportError:
+        raise RuntimeError("executor='slurm' needs submitit: pip install submitit") from None
+    folder = Path(results_dir) / ".submitit" / "%j"
+    if executor == "slurm":
+        ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+        params = {"timeout_min": int(slurm.get("time_min", 120)), "cpus_per_task": int(slurm.get("cpus", 1))}
+        if slurm.get("partition"):
+            params["slurm_partition"] = slurm["partition"]
+        if slurm.get("gpus"):
+            params["gpus_per_node"] = int(slurm["gpus"])
+        ex.update_parameters(**params)
+    else:
+        ex = submitit.LocalExecutor(folder=folder)
+        ex.update_parameters(timeout_min=int(slurm.get("time_min", 60)))
+    jobs = [(ex.submit(run_task, *args(task)), task) for task in todo]
+    for job, task in jobs:
+        try:
+            finished(job.result())
+        except Exception as exc:  # noqa: BLE001
+            failed(task, exc)
+            if fail_fast:
+                for other, _ in jobs:
+                    other.cancel(check=False)
+                break
