@@ -74,10 +74,16 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _grid_configs(args: argparse.Namespace):
-    from .grids import get_grid
+    from .grids import folder_grid, get_grid
 
-    build = get_grid(args.grid)
     kwargs = {"quick": args.quick, "device": args.device, "threads": args.threads}
+    if args.folder is not None:
+        if args.datasets is not None or args.grid != "study":
+            raise ValueError("--folder runs the study's protocols on one recording folder; leave out --datasets "
+                             "and --grid")
+        build = lambda **kw: folder_grid(str(Path(args.folder).expanduser().resolve()), **kw)  # noqa: E731
+    else:
+        build = get_grid(args.grid)
     if args.datasets is not None:
         kwargs["datasets"] = args.datasets
     if args.methods is not None:
@@ -103,9 +109,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     else:
         results_dir = runs_dir()
     configs = _grid_configs(args)
-    if args.publish and (args.quick or args.epochs is not None):
-        raise ValueError("--publish writes the published grid; --quick and --epochs change it, so they cannot "
-                         "be published")
+    if args.publish and (args.quick or args.epochs is not None or args.folder is not None):
+        raise ValueError("--publish writes the published grid; --quick, --epochs and --folder change it, so they "
+                         "cannot be published")
     slurm = {"partition": args.slurm_partition, "time_min": args.slurm_time, "gpus": args.slurm_gpus,
              "cpus": args.threads}
     print(f"grid {args.grid!r}: {len(configs)} runs -> {results_dir}"
@@ -158,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "otherwise; the published results/ changes only with --publish.")
     r.add_argument("--grid", default="study", choices=grid_names(), help="which grid (default: study)")
     r.add_argument("--datasets", nargs="+", default=None, help="restrict to these datasets")
+    r.add_argument("--folder", default=None, metavar="PATH",
+                   help="run the study's protocols on your own recording folder (vna.data.from_folder layout); "
+                        "records are keyed by the folder's content")
     r.add_argument("--methods", nargs="+", default=None, choices=list(ALL_METHODS),
                    help=f"restrict to these methods (default: the grid's; the paper's are {', '.join(METHODS)})")
     r.add_argument("--seeds", nargs="+", type=_seed, default=None, help="restrict to these seeds")

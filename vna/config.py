@@ -44,7 +44,7 @@ EVAL_FIELDS = ("test_responses", "n_distractors")
 
 #: Fields added after the record schema was fixed: left out of the key while at their default, so that
 #: adding a field never changes the key of a run that does not use it.
-_KEY_OPTIONAL = {"train_image_fraction": 1.0, "train_trials": None, "neuron_fraction": 1.0}
+_KEY_OPTIONAL = {"train_image_fraction": 1.0, "train_trials": None, "neuron_fraction": 1.0, "precision": "fp32"}
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -123,6 +123,8 @@ class RunConfig:
     ``train_trials`` at most that many training trials per image, ``neuron_fraction`` that fraction of the
     neurons (each a seeded subset; validation and test parts stay as they are, except that the neuron
     subset applies everywhere).
+
+    ``precision``: ``"fp32"`` (default; records stay comparable) or ``"bf16"`` (autocast on CUDA, opt-in).
     """
 
     dataset: str = "simulated"
@@ -147,6 +149,7 @@ class RunConfig:
     train_image_fraction: float = 1.0
     train_trials: int | None = None
     neuron_fraction: float = 1.0
+    precision: str = "fp32"
     n_distractors: int | None = None
     seed: int = 0
     device: str = "auto"
@@ -187,6 +190,7 @@ class RunConfig:
         if self.train_trials is not None:
             self.train_trials = _int("train_trials", self.train_trials, 1, what="None or an integer")
         self.neuron_fraction = _float("neuron_fraction", self.neuron_fraction, 0, 1, lo_open=True)
+        self.precision = _choice("precision", self.precision, ("fp32", "bf16"))
         if self.n_distractors is not None:
             self.n_distractors = _int("n_distractors", self.n_distractors, 1, what="None or an integer")
         self.seed = _int("seed", self.seed, 0, 2**32 - 1)
@@ -244,6 +248,10 @@ class RunConfig:
         for name, default in _KEY_OPTIONAL.items():
             if d[name] == default:
                 del d[name]
+        if self.dataset.startswith("folder:"):  # a recording folder is keyed by its content, not its path
+            from .data.user import folder_hash
+
+            d["dataset"] = f"folder:{folder_hash(self.dataset[len('folder:'):])}"
         return d
 
     def key(self) -> str:

@@ -25,7 +25,7 @@ from .config import METHODS, RunConfig
 
 __all__ = [
     "GRIDS", "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
-    "study_grid", "quick_config", "quick_options", "get_grid", "grid_names",
+    "study_grid", "folder_grid", "protocols_for", "quick_config", "quick_options", "get_grid", "grid_names",
 ]
 
 STUDY_SEEDS = (0, 1, 2, 3, 4)
@@ -89,6 +89,34 @@ def study_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
                                     test_responses=test, device=device, threads=threads,
                                     **{**STUDY_TRAINING, **overrides})
                     configs.append(quick_config(cfg) if quick else cfg)
+    return configs
+
+
+def protocols_for(recording) -> list[tuple[str, str, str]]:
+    """The study's protocols a recording supports: all of them with repeats on every image (at least two
+    trials each), else held-out images and in-sample on trial means."""
+    if recording.n_trials >= 2 and (recording.trial_counts >= 2).all():
+        return list(_ALL_FOUR)
+    return [("images", "mean", "mean"), ("none", "mean", "mean")]
+
+
+def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[int] = STUDY_SEEDS, *,
+                quick: bool = False, device: str = "auto", threads: int = 1, **overrides) -> list[RunConfig]:
+    """The study's grid on a recording folder (:func:`vna.data.from_folder` layout): the protocols it
+    supports × methods × seeds. Records are keyed by the folder's content, not its path."""
+    from .data.user import from_folder
+
+    _check_methods(methods)
+    recording = from_folder(folder)
+    name = f"folder:{folder}"
+    configs = []
+    for split, responses, test in protocols_for(recording):
+        for m in methods:
+            for s in seeds:
+                cfg = RunConfig(dataset=name, method=m, seed=int(s), split=split, responses=responses,
+                                test_responses=test, device=device, threads=threads,
+                                **{**STUDY_TRAINING, **overrides})
+                configs.append(quick_config(cfg) if quick else cfg)
     return configs
 
 

@@ -175,7 +175,11 @@ def _check_cfg(cfg: Any) -> RunConfig:
 def record_path(cfg: RunConfig, results_dir: str | os.PathLike) -> Path:
     """Where the record of ``cfg`` lives: ``<results_dir>/<dataset folder>/<method>-<key>.json``."""
     cfg = _check_cfg(cfg)
-    folder = cfg.dataset.replace("folder:", "folder-").replace("/", "_").replace("\\", "_")
+    folder = cfg.dataset
+    if folder.startswith("folder:"):  # a recording folder: by its content, wherever it lies
+        from .data.user import folder_hash
+
+        folder = f"folder-{folder_hash(folder[len('folder:'):])}"
     return Path(results_dir) / folder / f"{cfg.method}-{cfg.key()}.json"
 
 

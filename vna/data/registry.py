@@ -90,7 +90,12 @@ def _info(name: str) -> DatasetInfo:
 
 
 def load(name: str, **options) -> Recording:
-    """Load a named dataset as a :class:`Recording` (options are passed to its loader)."""
+    """Load a named dataset as a :class:`Recording` (options are passed to its loader); ``"folder:PATH"``
+    reads a recording folder with :func:`vna.data.from_folder`."""
+    if isinstance(name, str) and name.startswith("folder:"):
+        from .user import from_folder
+
+        return from_folder(name[len("folder:"):], **options)
     return _info(name).load(**options)
 
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .recording import Recording
 
-__all__ = ["from_arrays", "from_folder", "to_folder", "IMAGE_SUFFIXES"]
+__all__ = ["from_arrays", "from_folder", "to_folder", "folder_hash", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -138,6 +138,32 @@ def from_folder(path: str | os.PathLike, name: str | None = None) -> Recording:
             raise ValueError(f"{root / 'meta.json'} must hold a JSON object")
     meta.setdefault("source", str(root))
     return from_arrays(images, responses, neurons, ids, meta, name=name or meta.get("name") or root.name)
+
+
+_FOLDER_MEMO: dict[tuple, str] = {}
+
+
+def folder_hash(path: str | os.PathLike) -> str:
+    """A 12-hex-digit hash of a recording folder's *content* (every file's relative path and bytes), so that
+    records of one recording match wherever the folder lies. Memoised by the files' sizes and mtimes."""
+    import hashlib
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"recording folder {root} does not exist (dataset 'folder:{path}')")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    stamp = (str(root.resolve()), tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
+                                        for p in files))
+    if stamp not in _FOLDER_MEMO:
+        h = hashlib.sha256()
+        for p in files:
+            h.update(p.relative_to(root).as_posix().encode() + b"\0")
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            h.update(b"\0")
+        _FOLDER_MEMO[stamp] = h.hexdigest()[:12]
+    return _FOLDER_MEMO[stamp]
 
 
 def _atomic(path: Path, write) -> None:
