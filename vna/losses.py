@@ -32,6 +32,16 @@ def contrastive_loss(
             f"contrastive_loss needs two [B, d] embeddings of one shape; got {tuple(image_emb.shape)} "
             f"and {tuple(response_emb.shape)}"
         )
+    if len(image_emb) < 2:
+        raise ValueError(f"contrastive_loss needs at least 2 pairs (a batch of {len(image_emb)} has no negatives)")
+    if match is not None:
+        match = torch.as_tensor(match)
+        if match.ndim != 1 or len(match) != len(image_emb):
+            raise ValueError(f"contrastive_loss: match must have one entry per pair ({len(image_emb)}); got shape "
+                             f"{tuple(match.shape)}")
+        if match.is_floating_point() or match.dtype == torch.bool:
+            raise ValueError(f"contrastive_loss: match must hold integer image indices; got dtype {match.dtype}")
+        match = match.to(image_emb.device)
     scale = torch.as_tensor(logit_scale, dtype=image_emb.dtype, device=image_emb.device)
     scale = scale.exp().clamp(max=MAX_LOGIT_SCALE)
     img = F.normalize(image_emb, dim=-1)

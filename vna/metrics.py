@@ -37,6 +37,10 @@ def _validate(S, match, task: str, n_distractors: int | None) -> tuple[torch.Ten
     match = torch.as_tensor(match)
     if S.ndim != 2:
         raise ValueError(f"S must be a 2-D [n_images, n_responses] matrix; got shape {tuple(S.shape)}")
+    if S.shape[1] == 0 or S.shape[0] == 0:
+        raise ValueError(f"S is empty (shape {tuple(S.shape)}): {task} needs at least one response and two images")
+    if S.shape[0] < 2:
+        raise ValueError(f"S has {S.shape[0]} image row(s): discriminative {task} needs at least 2 candidate images")
     if match.ndim != 1 or len(match) != S.shape[1]:
         raise ValueError(
             f"match must have one entry per response (S has {S.shape[1]} columns); got shape {tuple(match.shape)}"

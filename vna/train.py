@@ -240,7 +240,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.n
         payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle/zip/unpickler errors all mean "not a model file"
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path} is not a vna model file (torch.load: {first})") from None
+        raise ValueError(f"{path} is not a vna model file (torch.load could not read it: {type(exc).__name__} {first}; "
+                         "expected a file written by vna.train.save)") from None
     try:
         cls = MODELS[payload["method"]]
         model = cls(**payload["init_kwargs"])

@@ -102,12 +102,9 @@ def is_cached(folder: str, relpaths) -> bool:
 
 
 def _how_to_provide(folder: str, relpath: str, url: str) -> str:
-    target = data_dir() / folder / relpath
-    return (
-        f"To provide it without a network, download {url} (or copy the file from a machine that has it) "
-        f"to {target}, or set {ENV_VAR} to a folder laid out as <folder>/{folder}/{relpath} "
-        f"(e.g. VNA_DATA_DIR=../shared/data)."
-    )
+    """The fix, naming neither the URL nor the target again (the message around it names each once)."""
+    return (f"To work offline, copy the file there from a machine that has it, or set {ENV_VAR} to a folder "
+            f"holding {folder}/{relpath}.")
 
 
 def fetch(folder: str, relpath: str, url: str, known_hash: str, *, progress: bool = True) -> Path:
@@ -139,7 +136,7 @@ def fetch(folder: str, relpath: str, url: str, known_hash: str, *, progress: boo
             raise CorruptDataFile(
                 f"the cached file {target} is corrupt: its {algorithm} is {stale} but should be {digest}, and "
                 f"a fresh download from {url} failed ({getattr(exc, 'reason', exc)}). Replace the file with "
-                f"the upstream one from {url} (or delete it to download it again when online), or set "
+                f"the upstream one (or delete it to download it again when online), or set "
                 f"{ENV_VAR} to a folder holding a good copy as <folder>/{folder}/{relpath}."
             ) from exc
         raise
@@ -174,20 +171,20 @@ def _download(url: str, folder: str, relpath: str, algorithm: str, digest: str, 
         tmpdir = Path(tempfile.mkdtemp(prefix=".vna-download-", dir=root))
     except OSError as exc:
         raise MissingDataFile(
-            f"{target} is not cached and the cache folder {data_dir()} is not writable ({exc}). {where}",
+            f"{target} is not cached and the data folder is not writable ({exc}); download {url} by hand. {where}",
             reason=f"cache folder not writable: {exc}",
         ) from exc
     logger = pooch.get_logger()
     level = logger.level
     try:
         if progress:
-            print(f"vna: downloading {url} -> {target}", file=sys.stderr)
+            print(f"vna: downloading {name} into {data_dir()}", file=sys.stderr)
         logger.setLevel(logging.WARNING)  # we print our own line and check the hash ourselves
         try:
             got = Path(pooch.retrieve(url, known_hash=None, fname=target.name, path=tmpdir, progressbar=progress))
         except Exception as exc:  # noqa: BLE001 - requests/HTTP/OS errors all mean "could not download"
             raise MissingDataFile(
-                f"dataset file {target} is not cached and could not be downloaded from {url} "
+                f"dataset file {target} is not cached and its download from {url} failed "
                 f"({_reason(exc)}). {where}",
                 reason=_reason(exc),
             ) from None  # the message names the cause; the requests/urllib3 chain only buries it

@@ -7,7 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Recording"]
+__all__ = ["Recording", "MAX_RESPONSE"]
+
+#: Largest magnitude a response may have: beyond it, squares overflow and z-scoring silently gives zeros.
+MAX_RESPONSE = 1e12
 
 
 @dataclass
@@ -60,6 +63,12 @@ class Recording:
             raise ValueError(f"Recording.responses is empty: shape {responses.shape}")
         if np.isinf(responses).any():
             raise ValueError(f"Recording.responses contains {int(np.isinf(responses).sum())} inf values")
+        biggest = float(np.nanmax(np.abs(responses))) if not np.isnan(responses).all() else 0.0
+        if biggest > MAX_RESPONSE:
+            raise ValueError(
+                f"Recording.responses reach {biggest:.3g}: values beyond {MAX_RESPONSE:.0e} are not spike counts, "
+                "rates or dF/F and would be z-scored into zeros; rescale them (e.g. divide by a constant) first"
+            )
         has_trial = ~np.isnan(responses).all(axis=2)  # [I, T]
         empty = np.flatnonzero(~has_trial.any(axis=1))
         if len(empty):

@@ -1,0 +1,247 @@
+"""The catalogue of bad inputs (issue "Trust"): every case gives one clear line naming the problem, and
+nothing is written.
+
+Each case runs in an empty working folder with the runs folder inside it; afterwards the folder must hold
+exactly the files the case set up. The message must match a pattern naming the bad field, value or file,
+and fit on one line.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import vna
+from vna import RunConfig
+from vna.cli import main
+from vna.config import ConfigError
+from vna.data import PairedData, Recording
+from vna.data.cache import MissingDataFile, fetch
+from vna.losses import contrastive_loss
+from vna.metrics import discriminative_auc, top_k_accuracy
+from vna.results import PublishedResultsError, make_record, read_record, save_record
+from vna.train import CollapsedEmbeddingError, NonFiniteLossError, fit, load
+
+from planted import planted
+
+
+def _data(size=64, channels=1, n_images=10, n_trials=2):
+    d = planted(n_images=n_images, n_trials=n_trials)
+    images = torch.nn.functional.interpolate(d.images, size=(size, size)) if size != 64 else d.images
+    return PairedData(images.repeat(1, channels, 1, 1), d.responses, d.match)
+
+
+def _fit(model, data, **kw):
+    args = dict(epochs=1, batch_size=8, device="cpu", progress=False)
+    args.update(kw)
+    return fit(model, data, **args)
+
+
+def _nan_model():
+    model = vna.DirectEncoder(24)
+    with torch.no_grad():
+        model.head.weight.fill_(float("nan"))
+    return model
+
+
+def _collapsing_model():
+    """A VNA whose response side maps everything to one point and cannot learn: it collapsed."""
+    model = vna.VNA(24, latent_dim=8)
+    last = model.spike_encoder.mlp[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(1.0)
+    for p in model.spike_encoder.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _presplit_mismatch():
+    from vna.pipeline import prepare, run
+
+    cfg = RunConfig(dataset="simulated", split="trials", epochs=1, dataset_options={"n_images": 30, "n_trials": 3,
+                                                                                     "n_neurons": 8})
+    parts = prepare(cfg)
+    return run(cfg.replace(split="images"), data=parts, progress=False)
+
+
+def _text_file(tmp: Path) -> Path:
+    p = tmp / "model.pt"
+    p.write_text("hello, this is not a model\n")
+    return p
+
+
+def _truncated_record(tmp: Path) -> Path:
+    cfg = RunConfig()
+    rec = make_record(cfg, {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}, seconds=1, device="cpu")
+    path = save_record(rec, tmp / "store")
+    path.write_text(path.read_text()[:30])
+    return path
+
+
+def _published(tmp: Path) -> Path:
+    pub = tmp / "pub"
+    pub.mkdir()
+    (pub / "PUBLISHED").write_text("x")
+    return pub
+
+
+def _cli(*args):
+    code = main(list(args))
+    if code != 2:
+        raise AssertionError(f"exit status {code}, expected 2")
+    raise SystemExit(code)
+
+
+# (id, setup(tmp) -> callable, exception type, pattern the message must match)
+CASES = [
+    # -- RunConfig: type and range of every field, named, before any work (papermill parameters land here)
+    ("config-epochs-text", lambda t: lambda: RunConfig(epochs="ten"), ConfigError,
+     r"RunConfig\.epochs must be a positive integer .*; got 'ten'"),
+    ("config-epochs-float", lambda t: lambda: RunConfig(epochs=2.7), ConfigError, r"RunConfig\.epochs .*got 2\.7"),
+    ("config-epochs-zero", lambda t: lambda: RunConfig(epochs=0), ConfigError, r"RunConfig\.epochs .*got 0"),
+    ("config-lr-text", lambda t: lambda: RunConfig(lr="1e-3"), ConfigError, r"RunConfig\.lr must be a number; got '1e-3'"),
+    ("config-lr-nan", lambda t: lambda: RunConfig(lr=math.nan), ConfigError, r"RunConfig\.lr .*got nan"),
+    ("config-lr-1e12", lambda t: lambda: RunConfig(lr=1e12), ConfigError, r"RunConfig\.lr .*\(0, 1\].*1000000000000"),
+    ("config-lr-1e38", lambda t: lambda: RunConfig(lr=1e38), ConfigError, r"RunConfig\.lr .*1e\+38"),
+    ("config-seed-text", lambda t: lambda: RunConfig(seed="a"), ConfigError, r"RunConfig\.seed .*got 'a'"),
+    ("config-batch-1", lambda t: lambda: RunConfig(batch_size=1), ConfigError, r"RunConfig\.batch_size .*got 1"),
+    ("config-dataset-typo", lambda t: lambda: RunConfig(dataset="cowley"), ConfigError,
+     r"RunConfig\.dataset must be one of .*cowley2023-v4.*got 'cowley'"),
+    ("config-split", lambda t: lambda: RunConfig(split="random"), ConfigError, r"RunConfig\.split .*got 'random'"),
+    ("config-grey-text", lambda t: lambda: RunConfig(grey="yes"), ConfigError, r"RunConfig\.grey must be True or False"),
+    ("config-device", lambda t: lambda: RunConfig(device="gpu"), ConfigError, r"RunConfig\.device .*got 'gpu'"),
+    ("config-image-size", lambda t: lambda: RunConfig(image_size=50), ConfigError, r"RunConfig\.image_size .*50"),
+    ("config-patience-without-val", lambda t: lambda: RunConfig(patience=3), ConfigError,
+     r"RunConfig\.patience needs a validation part"),
+    ("config-unknown-field", lambda t: lambda: RunConfig.from_dict({"epochz": 3}), ConfigError,
+     r"unknown field\(s\) \['epochz'\]"),
+    ("config-options-not-json", lambda t: lambda: RunConfig(dataset_options={"a": object()}), ConfigError,
+     r"RunConfig\.dataset_options must hold plain JSON"),
+    # -- models and training: data that do not fit the model, absurd settings, divergence
+    ("fit-32px-images", lambda t: lambda: _fit(vna.VNA(24), _data(size=32)), ValueError,
+     r"VNA expects images of 1 x 64 x 64 .* train has 1 x 32 x 32; .*image_size=64"),
+    ("fit-rgb-images", lambda t: lambda: _fit(vna.DirectDecoder(24), _data(channels=3)), ValueError,
+     r"DirectDecoder expects images of 1 x 64 x 64 .* train has 3 x 64 x 64; .*grey=True"),
+    ("fit-neurons", lambda t: lambda: _fit(vna.VNA(5), _data()), ValueError, r"expects 5 neurons but train has 24"),
+    ("fit-lr-1e12", lambda t: lambda: _fit(vna.VNA(24), _data(), lr=1e12), ValueError, r"lr must be a finite number in \(0, 1\]"),
+    ("fit-epochs-0", lambda t: lambda: _fit(vna.VNA(24), _data(), epochs=0), ValueError, r"epochs must be an integer >= 1; got 0"),
+    ("fit-patience-without-val", lambda t: lambda: _fit(vna.VNA(24), _data(), patience=2), ValueError,
+     r"patience .*needs validation pairs"),
+    ("fit-nan-loss", lambda t: lambda: _fit(_nan_model(), _data()), NonFiniteLossError, r"epoch 1, batch 0"),
+    ("fit-collapsed", lambda t: lambda: _fit(_collapsing_model(), _data()), CollapsedEmbeddingError,
+     r"every response maps to one embedding after epoch 1"),
+    ("score-wrong-size", lambda t: lambda: vna.VNA(3).score(torch.rand(4, 1, 48, 48), torch.randn(4, 3)), ValueError,
+     r"VNA expects images \[n, 1, 64, 64\]; got shape \(4, 1, 48, 48\)"),
+    ("run-presplit-mismatch", lambda t: _presplit_mismatch, ValueError,
+     r"prepared with split='trials' but the config says split='images'"),
+    # -- the loss and the metrics
+    ("loss-match-length", lambda t: lambda: contrastive_loss(torch.randn(8, 4), torch.randn(8, 4), 0.0, torch.arange(7)),
+     ValueError, r"match must have one entry per pair \(8\); got shape \(7,\)"),
+    ("loss-match-float", lambda t: lambda: contrastive_loss(torch.randn(8, 4), torch.randn(8, 4), 0.0, torch.rand(8)),
+     ValueError, r"match must hold integer image indices"),
+    ("loss-one-pair", lambda t: lambda: contrastive_loss(torch.randn(1, 4), torch.randn(1, 4), 0.0), ValueError,
+     r"at least 2 pairs"),
+    ("auc-zero-responses", lambda t: lambda: discriminative_auc(torch.zeros(5, 0), torch.zeros(0, dtype=torch.long),
+                                                                "encoding"), ValueError, r"S is empty \(shape \(5, 0\)\)"),
+    ("auc-one-image", lambda t: lambda: discriminative_auc(torch.zeros(1, 3), torch.zeros(3, dtype=torch.long),
+                                                           "decoding"), ValueError, r"S has 1 image row"),
+    ("auc-match-length", lambda t: lambda: discriminative_auc(torch.zeros(3, 4), torch.zeros(3, dtype=torch.long),
+                                                              "decoding"), ValueError, r"match must have one entry per response"),
+    ("auc-nan-scores", lambda t: lambda: discriminative_auc(torch.tensor([[0.0, math.nan], [1.0, 0.0]]),
+                                                            torch.tensor([0, 1]), "decoding"), ValueError, r"1 NaN/inf"),
+    ("topk-empty", lambda t: lambda: top_k_accuracy(torch.zeros(0, 0), torch.zeros(0, dtype=torch.long), "decoding"),
+     ValueError, r"S is empty"),
+    # -- data
+    ("responses-1e300", lambda t: lambda: Recording(np.zeros((3, 8, 8)), np.full((3, 2, 4), 1e300)), ValueError,
+     r"Recording\.responses reach 1e\+300"),
+    ("responses-2d", lambda t: lambda: Recording(np.zeros((3, 8, 8)), np.zeros((3, 4))), ValueError,
+     r"Recording\.responses .*add a trial axis"),
+    ("paired-nan", lambda t: lambda: PairedData(torch.rand(2, 1, 64, 64), torch.tensor([[0.0, math.nan]] * 2),
+                                                torch.tensor([0, 1])), ValueError, r"PairedData\.responses contains 2 NaN"),
+    ("split-test-fraction", lambda t: lambda: vna.data.to_paired(Recording(np.zeros((4, 8, 8)), np.random.rand(4, 2, 3)),
+                                                                 test_fraction=1.5), ValueError, r"test_fraction must be in \(0, 1\); got 1\.5"),
+    ("download-offline", lambda t: lambda: fetch("nowhere", "x.npy", "http://127.0.0.1:9/vna-test/x.npy",
+                                                 "sha256:" + "0" * 64, progress=False), MissingDataFile,
+     r"nowhere/x\.npy is not cached and its download from http://127\.0\.0\.1:9/vna-test/x\.npy failed"),
+    # -- files
+    ("load-text-file", lambda t: (lambda p: lambda: load(p))(_text_file(t)), ValueError,
+     r"model\.pt is not a vna model file"),
+    ("load-missing", lambda t: lambda: load(t / "missing.pt"), FileNotFoundError, r"no saved model at .*missing\.pt"),
+    ("record-truncated", lambda t: (lambda p: lambda: read_record(p))(_truncated_record(t)), ValueError,
+     r"store/simulated/vna-\w+\.json is not a readable results record"),
+    ("record-into-published", lambda t: (lambda pub: lambda: save_record(
+        make_record(RunConfig(), {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}, seconds=1, device="cpu"),
+        pub))(_published(t)), PublishedResultsError, r"pub is the published result grid"),
+    # -- the command line: exit status 2, one line and a hint, nothing trained
+    ("cli-epochs-0", lambda t: lambda: _cli("reproduce", "--epochs", "0"), SystemExit, r"2"),
+    ("cli-results-dir-is-file", lambda t: (lambda f: lambda: _cli("reproduce", "--quick", "--datasets", "simulated",
+                                                                  "--results-dir", str(f / "sub")))(_text_file(t)),
+     SystemExit, r"2"),
+    ("cli-unknown-dataset", lambda t: lambda: _cli("reproduce", "--datasets", "nope", "--results-dir", str(t / "r")),
+     SystemExit, r"2"),
+    ("cli-bad-shard", lambda t: lambda: _cli("reproduce", "--shard", "5/4", "--results-dir", str(t / "r")), SystemExit, r"2"),
+    ("cli-report-missing-folder", lambda t: lambda: _cli("report", "--results-dir", str(t / "none")), SystemExit, r"2"),
+    ("cli-publish-quick", lambda t: lambda: _cli("reproduce", "--publish", "--quick", "--results-dir", str(t / "r")),
+     SystemExit, r"2"),
+]
+
+CLI_MESSAGES = {
+    "cli-epochs-0": r"argument --epochs: must be a positive integer; got 0",
+    "cli-results-dir-is-file": r"model\.pt is a file",
+    "cli-unknown-dataset": r"the study has no dataset\(s\) \['nope'\]",
+    "cli-bad-shard": r"--shard I/N needs 1 <= I <= N; got '5/4'",
+    "cli-report-missing-folder": r"no results folder at .*none",
+    "cli-publish-quick": r"--publish writes the published grid; --quick",
+}
+
+
+def _snapshot(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gives_one_clear_line_and_writes_nothing(case, tmp_path, monkeypatch, capsys):
+    name, setup, exc_type, pattern = case
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VNA_RUNS_DIR", str(tmp_path / "runs"))
+    import vna.runner
+
+    monkeypatch.setattr(vna.runner, "run_task", lambda *a, **k: pytest.fail("no training may start"))
+    call = setup(tmp_path)
+    before = _snapshot(tmp_path)
+    with pytest.raises(exc_type) as info:
+        call()
+    after = _snapshot(tmp_path)
+    assert after == before, f"{name} wrote {sorted(after - before)}"
+    if exc_type is SystemExit:
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), err
+        assert "Traceback" not in err
+        import re
+
+        assert re.search(CLI_MESSAGES[name], lines[0]), lines[0]
+        return
+    message = str(info.value)
+    import re
+
+    assert re.search(pattern, message), message
+    assert "\n" not in message.strip(), f"{name}: message is not one line: {message!r}"
+
+
+def test_catalogue_is_large_enough():
+    assert len(CASES) >= 30
+
+
+def test_download_message_names_the_url_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path))
+    url = "http://127.0.0.1:9/vna-test/x.npy"
+    with pytest.raises(MissingDataFile) as info:
+        fetch("nowhere", "x.npy", url, "sha256:" + "0" * 64, progress=True)
+    assert str(info.value).count(url) == 1
+    assert not any(tmp_path.iterdir())  # no empty cache folder, no partial download
