@@ -53,18 +53,38 @@ def test_aligned_lower_than_shuffled():
     assert aligned < 0.1 < shuffled
 
 
-def test_match_aware_targets():
+def _soft_target_loss(a, b, s, match):
+    """Reference: the loss that counts every response to the same image as a positive (soft targets)."""
+    import torch.nn.functional as F
+
+    logits = s.exp().clamp(max=100) * F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
+    same = (match[:, None] == match[None, :]).to(logits.dtype)
+    target = same / same.sum(1, keepdim=True)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def test_eq1_already_treats_repeated_trials_as_positives():
+    """With repeated images (identical image embeddings), plain eq. 1 *equals* the soft-target loss; with
+    embeddings that differ for one image (what augmentation would give) it does not."""
     g = torch.Generator().manual_seed(3)
-    a, b = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(6, 4, generator=g, dtype=torch.float64)
-    s = torch.tensor(1.0, dtype=torch.float64)
-    # all distinct images: exactly eq. (1)
-    torch.testing.assert_close(contrastive_loss(a, b, s, torch.arange(6)), contrastive_loss(a, b, s))
-    # two responses to one image: both count as positives -> the pair's swap costs nothing
-    a2 = a.clone()
-    a2[1] = a2[0]
-    match = torch.tensor([0, 0, 2, 3, 4, 5])
-    swapped = b[[1, 0, 2, 3, 4, 5]]
-    torch.testing.assert_close(contrastive_loss(a2, b, s, match), contrastive_loss(a2, swapped, s, match))
+    s = torch.tensor(1.5, dtype=torch.float64)
+    for repeats in ([0, 0, 1, 2, 3, 4], [0, 0, 0, 1, 1, 2], [0, 1, 0, 1, 2, 2]):
+        match = torch.tensor(repeats)
+        images = torch.randn(int(match.max()) + 1, 4, generator=g, dtype=torch.float64)
+        a = images[match]  # two trials of one image: identical image embeddings
+        b = torch.randn(len(match), 4, generator=g, dtype=torch.float64)
+        torch.testing.assert_close(contrastive_loss(a, b, s), _soft_target_loss(a, b, s, match), rtol=1e-12, atol=1e-12)
+        # and the plain loss does not push a repeated trial away: swapping the responses of two trials of
+        # one image leaves it unchanged
+        first = (match == match[0]).nonzero().flatten()[:2]
+        perm = torch.arange(len(match))
+        perm[first[0]], perm[first[1]] = first[1], first[0]
+        torch.testing.assert_close(contrastive_loss(a, b[perm], s), contrastive_loss(a, b, s), rtol=1e-12, atol=1e-12)
+    # where one image's embeddings differ (augmentation), the two losses differ: the identity is not vacuous
+    match = torch.tensor([0, 0, 1, 2])
+    a = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    b = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    assert abs(float(contrastive_loss(a, b, s) - _soft_target_loss(a, b, s, match))) > 1e-3
 
 
 def test_shape_error():

@@ -14,7 +14,6 @@ def contrastive_loss(
     image_emb: torch.Tensor,
     response_emb: torch.Tensor,
     logit_scale: torch.Tensor | float,
-    match: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric CLIP cross-entropy over the B x B cosine-similarity matrix (paper eq. 1).
 
@@ -22,10 +21,13 @@ def contrastive_loss(
     the loss is the mean of the image->response (rows) and response->image (columns) cross-entropies
     with the diagonal as targets. Embeddings are L2-normalised here.
 
-    ``match`` (optional, ``[B]``): the image each pair came from. When two pairs of a batch share an
-    image (two trials of one stimulus), both responses count as positives for that image (soft targets
-    spread evenly over them) instead of one being a false negative. With no repeated image the loss is
-    exactly eq. (1).
+    Repeated images need no special case. When two trials of one image share a batch, their image
+    embeddings are identical (same input, same network), so their rows of ``logits`` are identical: the
+    row cross-entropies with targets ``j`` and ``k`` sum to what "both responses are positives" (soft
+    targets 1/2, 1/2 on each row) gives, and in each column the two identical entries have equal
+    probability, so the diagonal target equals the soft one. Eq. 1 therefore already treats the other trial
+    as a positive, not as a false negative (``tests/test_losses.py`` checks the identity). Only inputs that
+    differ for one image -- augmentation, which vna does not use -- would break it.
     """
     if image_emb.shape != response_emb.shape or image_emb.ndim != 2:
         raise ValueError(
@@ -34,24 +36,12 @@ def contrastive_loss(
         )
     if len(image_emb) < 2:
         raise ValueError(f"contrastive_loss needs at least 2 pairs (a batch of {len(image_emb)} has no negatives)")
-    if match is not None:
-        match = torch.as_tensor(match)
-        if match.ndim != 1 or len(match) != len(image_emb):
-            raise ValueError(f"contrastive_loss: match must have one entry per pair ({len(image_emb)}); got shape "
-                             f"{tuple(match.shape)}")
-        if match.is_floating_point() or match.dtype == torch.bool:
-            raise ValueError(f"contrastive_loss: match must hold integer image indices; got dtype {match.dtype}")
-        match = match.to(image_emb.device)
     scale = torch.as_tensor(logit_scale, dtype=image_emb.dtype, device=image_emb.device)
     scale = scale.exp().clamp(max=MAX_LOGIT_SCALE)
     img = F.normalize(image_emb, dim=-1)
     rsp = F.normalize(response_emb, dim=-1)
     logits = scale * img @ rsp.T
-    if match is None:
-        target = torch.arange(len(logits), device=logits.device)
-        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-    same = (match[:, None] == match[None, :]).to(logits.dtype)
-    target = same / same.sum(dim=1, keepdim=True)  # symmetric matrix: rows and columns alike
+    target = torch.arange(len(logits), device=logits.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 

@@ -1,7 +1,7 @@
 """The paper's models: VNA's two encoders (section 3.1) and the direct baselines (section 4.2).
 
 Every model has ``score(images, responses) -> S[n_images, n_responses]`` (higher = better match) and
-``loss(images, responses, match)`` for one training batch, so that training and evaluation treat the
+``loss(images, responses)`` for one training batch, so that training and evaluation treat the
 three methods alike. Encoding reads rows of ``S``, decoding reads columns.
 """
 from __future__ import annotations
@@ -174,14 +174,14 @@ class VNA(_Model):
         return self.encode_images(images) @ self.encode_responses(responses).T
 
     def loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor | None = None) -> torch.Tensor:
-        return contrastive_loss(self.image_encoder(images), self.spike_encoder(responses), self.logit_scale, match)
+        return contrastive_loss(self.image_encoder(images), self.spike_encoder(responses), self.logit_scale)
 
     @torch.no_grad()
     def eval_loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor, batch_size: int) -> float:
         """Mean eval-mode loss over ``batch_size`` chunks of the pairs (each image encoded once)."""
         img = self._map(self.image_encoder, images)
         rsp = self._map(self.spike_encoder, responses)
-        return _chunked_mean(lambda b: contrastive_loss(img[match[b]], rsp[b], self.logit_scale, match[b]),
+        return _chunked_mean(lambda b: contrastive_loss(img[match[b]], rsp[b], self.logit_scale),
                              len(match), batch_size, match.device, minimum=2)
 
     @torch.no_grad()

@@ -1,16 +1,47 @@
-"""Helpers for the book's chapters: which dataset a chapter uses and where its runs go.
+"""Helpers for the book's chapters: which dataset a chapter uses, where its runs go, and a chapter's setup.
 
 The notebooks call these (the command line does not); they live in the library so that the chapters stay
-short and say the same thing the same way.
+short and say the same thing the same way. A method chapter's setup is one call::
+
+    chapter = method_chapter("vna", globals())   # the parameters cell's values -> RunConfigs and notes
+
+which reads the chapter's ``parameters`` (:data:`PARAMETERS`), builds one :class:`~vna.config.RunConfig`
+per seed and shows the data note, the compute note and the fields that differ from the defaults. Every path
+a chapter prints goes through :func:`show_path`: relative to the repository or ``$VNA_DATA_DIR``, never an
+absolute path of the machine that ran it.
 """
 from __future__ import annotations
 
+import os
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-__all__ = ["DEFAULT_REAL_DATASET", "resolve_dataset", "default_results_dir", "show_path"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from IPython.display import Markdown
+
+__all__ = [
+    "DEFAULT_REAL_DATASET", "PARAMETERS", "resolve_dataset", "default_results_dir", "show_path", "on_colab",
+    "available_datasets", "config_changes", "Chapter", "method_chapter", "data_chapter",
+]
 
 #: The dataset the method chapters use when it is available offline (``dataset="auto"``).
 DEFAULT_REAL_DATASET = "cowley2023-v4"
+
+#: Every chapter's ``parameters`` cell, in order, with its default (they map onto RunConfig fields, except
+#: ``seeds`` -- one ``RunConfig.seed`` per run -- and ``data_dir``, ``results_dir`` and ``quick``).
+PARAMETERS: dict[str, Any] = {
+    "dataset": "auto", "split": "images", "responses": "trials", "seeds": [0], "epochs": 15, "batch_size": 64,
+    "lr": 1e-3, "latent_dim": 128, "n_distractors": None, "device": "auto", "data_dir": None,
+    "results_dir": None, "quick": False,
+}
+
+
+def on_colab() -> bool:
+    """True inside a Google Colab kernel."""
+    return "google.colab" in sys.modules
 
 
 def show_path(path: str | Path) -> str:
@@ -35,7 +66,8 @@ def show_path(path: str | Path) -> str:
 
 def resolve_dataset(dataset: str = "auto") -> tuple[str, str]:
     """``(name, explanation)``: ``"auto"`` is the real ``cowley2023-v4`` when its files are in the data
-    folder, else the simulated set; any other name is kept."""
+    folder (or on Colab, where its pinned files are downloaded on first use), else the simulated set; any
+    other name is kept."""
     from .data.cache import data_dir
     from .data.registry import DATASETS
 
@@ -53,6 +85,9 @@ def resolve_dataset(dataset: str = "auto") -> tuple[str, str]:
     if status == "cached":
         return DEFAULT_REAL_DATASET, (f"dataset 'auto' -> {DEFAULT_REAL_DATASET!r}: the real macaque V4 recording, "
                                       f"found in the data folder ({where})")
+    if on_colab():
+        return DEFAULT_REAL_DATASET, (f"dataset 'auto' -> {DEFAULT_REAL_DATASET!r}: the real macaque V4 recording, "
+                                      f"downloaded on first use into {where} (pinned files, SHA-256 checked)")
     return "simulated", (f"dataset 'auto' -> 'simulated': {DEFAULT_REAL_DATASET} is not in the data folder "
                          f"({where}; {status}), so this run uses SIMULATED data")
 
@@ -63,3 +98,196 @@ def default_results_dir() -> Path:
     from .results import runs_dir
 
     return runs_dir()
+
+
+def available_datasets(kinds: Sequence[str] = ("simulated", "stand-in", "paper")) -> list[str]:
+    """Names of the datasets usable on this machine without a download (status "embedded" or "cached")."""
+    from .data.registry import DATASETS
+
+    names = []
+    for name, info in DATASETS.items():
+        if info.kind not in kinds:
+            continue
+        try:
+            status = info.cache_status()
+        except Exception:  # noqa: BLE001 - a broken status means "not usable now"
+            continue
+        if status in ("embedded", "cached"):
+            names.append(name)
+    return names
+
+
+def config_changes(cfg) -> dict[str, Any]:
+    """The fields of ``cfg`` that differ from :class:`~vna.config.RunConfig`'s defaults, in field order."""
+    import dataclasses
+
+    from .config import RunConfig
+
+    default = RunConfig()
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+            if getattr(cfg, f.name) != getattr(default, f.name)}
+
+
+def _parameters(params: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    given = {**{k: v for k, v in (params or {}).items() if k in PARAMETERS}, **overrides}
+    unknown = sorted(set(overrides) - set(PARAMETERS))
+    if unknown:
+        raise ValueError(f"unknown chapter parameter(s) {unknown}; known: {', '.join(PARAMETERS)}")
+    values = {**PARAMETERS, **given}
+    seeds = values["seeds"]
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if not isinstance(seeds, (list, tuple)) or not seeds:
+        raise ValueError(f"seeds must be a non-empty list of integers; got {seeds!r}")
+    values["seeds"] = list(seeds)
+    if not isinstance(values["quick"], bool):
+        raise ValueError(f"quick must be True or False; got {values['quick']!r}")
+    return values
+
+
+@dataclass
+class Chapter:
+    """A chapter's settings, resolved: its RunConfigs (one per seed), where the data and runs come from,
+    and the notes it shows. Displayed in a notebook, it renders as those notes."""
+
+    method: str | None
+    configs: list
+    label: str
+    data_note: str
+    compute_note: str
+    mode_note: str
+    results_dir: Path
+    quick: bool
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cfg(self):
+        """The first seed's RunConfig (the one a chapter examines in detail)."""
+        return self.configs[0]
+
+    @property
+    def dataset(self) -> str:
+        return self.cfg.dataset
+
+    @property
+    def seeds(self) -> list[int]:
+        return [c.seed for c in self.configs]
+
+    def changes(self) -> dict[str, Any]:
+        """The fields of the first RunConfig that differ from the defaults (seed and method included)."""
+        return config_changes(self.cfg)
+
+    def notes_markdown(self) -> str:
+        lines = [f"**Data:** {self.data_note}."]
+        if self.method is not None:
+            lines.append(f"**Compute:** {self.compute_note}.")
+            lines.append(f"**Mode:** {self.mode_note}")
+            changed = ", ".join(f"`{k}={v!r}`" for k, v in self.changes().items()) or "none"
+            lines.append(f"**RunConfig** (fields that differ from the defaults): {changed}.")
+        elif self.quick:
+            lines.append(f"**Mode:** {self.mode_note}")
+        return "  \n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return self.notes_markdown()
+
+    def __repr__(self) -> str:
+        return f"Chapter(method={self.method!r}, dataset={self.dataset!r}, seeds={self.seeds}, quick={self.quick})"
+
+    # ---------------------------------------------------------------------------------------- training
+    def run(self, data=None, progress: bool = False) -> list:
+        """Train and evaluate every seed's config with :func:`vna.pipeline.run` (the first seed on ``data``
+        when given), save one record per seed into the runs folder (not in quick mode), print one line per
+        seed, and return the :class:`~vna.pipeline.RunOutput` of each."""
+        from .pipeline import run
+        from .results import check_results_dir, record_from_output, save_record
+
+        if self.method is None:
+            raise ValueError("this chapter has no method to train (data_chapter)")
+        if not self.quick:
+            check_results_dir(self.results_dir)
+        outputs = []
+        for k, c in enumerate(self.configs):
+            out = run(c, data=data if k == 0 else None, progress=progress)
+            outputs.append(out)
+            line = f"seed {c.seed}: {out.seconds:.0f} s on {out.device}"
+            if self.quick:
+                print(f"{line} (quick: not saved)")
+            else:
+                path = save_record(record_from_output(c, out, source="notebook"), self.results_dir, overwrite=True)
+                print(f"{line}; record -> {show_path(path)}")
+        return outputs
+
+    def metrics_table(self, outputs: Sequence) -> pd.DataFrame:
+        """One row per seed: the metrics of each run (rounded to 4 digits)."""
+        import pandas as pd
+
+        rows = [{"seed": c.seed, **o.metrics} for c, o in zip(self.configs, outputs)]
+        return pd.DataFrame(rows).set_index("seed").round(4)
+
+    def summary(self, out) -> Markdown:
+        """The chapter's closing paragraph for the first seed's output (Markdown)."""
+        from IPython.display import Markdown
+
+        from .plots import METHOD_LABELS
+
+        m, cfg = out.metrics, self.cfg
+        name = METHOD_LABELS.get(self.method, self.method)
+        name = name if self.method == "vna" else name.lower()
+        return Markdown(
+            f"On {self.label}, {name} trained for {cfg.epochs} epoch(s) "
+            f"(seed {cfg.seed}) reaches an encoding AUC of **{m['encoding_auc']:.4f}** and a decoding AUC of "
+            f"**{m['decoding_auc']:.4f}** (average {m['mean_auc']:.4f}); its true match is ranked first for "
+            f"{100 * m['encoding_top1']:.1f} % of the encoding and {100 * m['decoding_top1']:.1f} % of the decoding "
+            "instances. " + ("These are quick smoke-test numbers, not results. " if self.quick else "")
+            + "The [results chapter](05_results.ipynb) compares all three methods over several seeds with the "
+            "result grid's settings."
+        )
+
+
+def _chapter(method: str | None, params: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> Chapter:
+    from .config import RunConfig
+    from .grids import QUICK, STUDY_TRAINING, quick_config
+    from .plots import compute_note, dataset_label
+
+    p = _parameters(params, overrides)
+    if p["data_dir"]:
+        os.environ["VNA_DATA_DIR"] = str(Path(p["data_dir"]).expanduser().resolve())
+    name, why = resolve_dataset(p["dataset"])
+    configs = []
+    for seed in p["seeds"]:
+        if method is None:  # the data chapter: no training settings
+            cfg = RunConfig(dataset=name, split=p["split"], responses=p["responses"], seed=seed)
+        else:
+            cfg = RunConfig(dataset=name, method=method, split=p["split"], responses=p["responses"], seed=seed,
+                            epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], latent_dim=p["latent_dim"],
+                            n_distractors=p["n_distractors"], device=p["device"])
+        configs.append(quick_config(cfg) if p["quick"] else cfg)
+    if p["quick"]:
+        mode = (f"QUICK smoke test: at most {QUICK['epochs']} epochs, small data; the numbers below are not results."
+                if method is not None else "QUICK: a smaller simulated set, and no overview of the other datasets.")
+    else:
+        mode = (f"{configs[0].epochs} epochs, no early stopping (the published grid trains for at most "
+                f"{STUDY_TRAINING['epochs']} epochs and stops early on a validation part); seeds {p['seeds']}.")
+    results = Path(p["results_dir"]).expanduser() if p["results_dir"] else default_results_dir()
+    return Chapter(method=method, configs=configs, label=dataset_label(name), data_note=why,
+                   compute_note=compute_note(p["device"]) if method is not None else "",
+                   mode_note=mode, results_dir=results, quick=p["quick"], parameters=p)
+
+
+def method_chapter(method: str, params: Mapping[str, Any] | None = None, /, **overrides: Any) -> Chapter:
+    """The setup of a method chapter in one call: ``params`` is a mapping holding the chapter's parameters
+    (a notebook passes ``globals()``; only the names of :data:`PARAMETERS` are read, the others default),
+    ``overrides`` set single ones. Sets ``$VNA_DATA_DIR`` when ``data_dir`` is given, resolves ``"auto"``
+    (:func:`resolve_dataset`), builds one RunConfig per seed (shrunk by :func:`vna.grids.quick_config` when
+    ``quick``) and says where the data, the compute and the records come from."""
+    from .config import ALL_METHODS
+
+    if method not in ALL_METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(ALL_METHODS)}")
+    return _chapter(method, params, overrides)
+
+
+def data_chapter(params: Mapping[str, Any] | None = None, /, **overrides: Any) -> Chapter:
+    """The data chapter's setup: like :func:`method_chapter` without a method (no training settings)."""
+    return _chapter(None, params, overrides)

@@ -1,10 +1,13 @@
 """Training for all three methods (paper section 4.3: Adam) and saving/loading trained models."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,14 @@ from .data.paired import PairedData
 from .models import MODELS
 
 __all__ = ["fit", "History", "TrainingDivergedError", "NonFiniteLossError", "CollapsedEmbeddingError",
-           "resolve_device", "check_lr", "save", "load"]
+           "resolve_device", "check_lr", "save", "load", "StepPlan", "plan_steps", "PRECISIONS"]
+
+#: ``fit(precision=...)``: ``"fp32"`` (default; what every record so far used) or ``"bf16"`` (autocast).
+PRECISIONS = ("fp32", "bf16")
+
+#: Full-size training steps run eagerly (on a side stream) before the CUDA graph is captured: they are
+#: real steps of the run, and they create Adam's state and warm up cuDNN/cuBLAS before capture.
+CUDA_GRAPH_WARMUP = 3
 
 
 class TrainingDivergedError(RuntimeError):
