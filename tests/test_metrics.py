@@ -107,12 +107,35 @@ def test_top_k_counts_ties_against_and_matches_ranks():
     assert discriminative_auc(tied, np.arange(4), "decoding").mean == 0.5
 
 
-def test_accepts_torch_and_is_vectorised_over_large_inputs():
+@pytest.mark.parametrize("task", ["encoding", "decoding"])
+@pytest.mark.parametrize("n_distractors", [None, 7])
+def test_chunked_paths_equal_the_definition(task, n_distractors, monkeypatch):
+    """Large inputs go through the chunked (and, for encoding, the sorted) paths: force small chunks so that
+    every path runs on a matrix with real signal and ties, and compare with the one-chunk answer and sklearn."""
+    import vna.metrics as metrics
+
     g = torch.Generator().manual_seed(0)
-    S = torch.randn(200, 1500, generator=g)
-    match = torch.randint(0, 200, (1500,), generator=g)
-    per, mean = discriminative_auc(S, match, "encoding")
-    assert per.shape == (1500,) and 0.45 < mean < 0.55
+    match = torch.randint(0, 30, (400,), generator=g)
+    S = torch.randn(30, 400, generator=g) + 2.0 * (torch.arange(30)[:, None] == match[None, :])
+    S = (S * 4).round() / 4  # ties
+    whole = discriminative_auc(S, match, task, n_distractors, seed=3)
+    seen = []
+    real_chunks = metrics._chunks
+
+    def spy(*args, **kwargs):
+        for part in real_chunks(*args, **kwargs):
+            seen.append(len(part[0]))
+            yield part
+
+    monkeypatch.setattr(metrics, "_CHUNK_ELEMENTS", 1000)  # a few instances per chunk
+    monkeypatch.setattr(metrics, "_chunks", spy)
+    chunked = discriminative_auc(S, match, task, n_distractors, seed=3)
+    if n_distractors is not None or task == "encoding":
+        assert len(seen) > 3  # the chunked path really ran
+    np.testing.assert_allclose(chunked.per_instance, whole.per_instance, atol=1e-12)
+    if n_distractors is None:
+        np.testing.assert_allclose(whole.per_instance, reference_auc(S.numpy(), match.numpy(), task), atol=1e-12)
+    assert 0.75 < whole.mean < 1.0  # far from chance: a constant 0.5 cannot pass
 
 
 @pytest.mark.parametrize(

@@ -429,6 +429,19 @@ def test_registry_lists_allen_and_default_table():
     for s in allen.SESSIONS.values():
         assert s.path == f"{s.path.split('/')[0]}/{s.path.split('/')[0]}_ses-{s.session_id}.nwb"
         uuid.UUID(s.asset_id)
+
+def test_status_follows_the_cache(tmp_path, monkeypatch):
+    """"needs download" in an empty data folder, "cached" once the default sessions and templates are there."""
+    monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert allen.status() in ("cached", "needs download")
+        assert allen.status() == "needs download"
+    files = [allen.SESSIONS[s].path for s in allen.DEFAULT_SESSIONS]
+    files += [allen.TEMPLATE_RELPATH.format(index=i) for i in range(allen.N_SCENES)]
+    for rel in files[:-1]:
+        (tmp_path / allen.FOLDER / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / allen.FOLDER / rel).write_bytes(b"x")
+    assert allen.status() == "needs download"  # one template still missing
+    (tmp_path / allen.FOLDER / files[-1]).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / allen.FOLDER / files[-1]).write_bytes(b"x")
+    assert allen.status() == "cached"

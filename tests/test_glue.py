@@ -1,0 +1,158 @@
+"""The glue every reported number passes through (issue "Tests that catch the mistakes that matter"):
+evaluate's tasks and candidate sets, the pipeline's use of the config, and what fit optimises and validates.
+
+Each test names the planted mistake it catches.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import vna
+from vna import RunConfig, build_model
+from vna.data import PairedData
+from vna.metrics import discriminative_auc, top_k_accuracy
+from vna.train import fit
+
+from planted import planted
+
+TINY = {"n_images": 40, "n_trials": 3, "n_neurons": 12}
+
+
+class FixedScores(torch.nn.Module):
+    """A 'model' whose score matrix is given (to test evaluate alone)."""
+
+    def __init__(self, S):
+        super().__init__()
+        self.S = S
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def score(self, images, responses):
+        return self.S
+
+
+def _scored(seed=0, n_img=12, trials=3):
+    g = torch.Generator().manual_seed(seed)
+    match = torch.arange(n_img).repeat_interleave(trials)
+    # rows favour the true response strongly, columns much less: encoding AUC != decoding AUC
+    S = torch.randn(n_img, len(match), generator=g) + 3.0 * (torch.arange(n_img)[:, None] == match[None, :])
+    S = S + 2.5 * torch.randn(n_img, 1, generator=g)  # an image-wise offset: hurts decoding only
+    data = PairedData(torch.zeros(n_img, 1, 64, 64), torch.zeros(len(match), 2), match)
+    return FixedScores(S), data, S, match
+
+
+def test_evaluate_reads_encoding_from_rows_and_decoding_from_columns():
+    """Catches: evaluate swapping the encoding and decoding tasks."""
+    model, data, S, match = _scored()
+    out = vna.evaluate(model, data, device="cpu")
+    enc, dec = discriminative_auc(S, match, "encoding").mean, discriminative_auc(S, match, "decoding").mean
+    assert abs(enc - dec) > 0.05  # the two tasks differ on this matrix, so a swap would show
+    assert out["encoding_auc"] == pytest.approx(enc) and out["decoding_auc"] == pytest.approx(dec)
+    assert out["mean_auc"] == pytest.approx((enc + dec) / 2)
+    assert out["encoding_top1"] == top_k_accuracy(S, match, "encoding", 1)[1]
+    assert out["decoding_top5"] == top_k_accuracy(S, match, "decoding", 5)[5]
+
+
+def test_evaluate_top_k_uses_the_sampled_candidate_sets():
+    """Catches: evaluate's top-k ignoring n_distractors (AUC and top-k must share the candidate sets)."""
+    model, data, S, match = _scored(seed=1)
+    full = vna.evaluate(model, data, device="cpu")
+    two = vna.evaluate(model, data, n_distractors=2, seed=5, device="cpu")
+    for task in ("encoding", "decoding"):
+        assert two[f"{task}_top1"] == top_k_accuracy(S, match, task, 1, n_distractors=2, seed=5)[1]
+        assert two[f"{task}_auc"] == pytest.approx(discriminative_auc(S, match, task, 2, seed=5).mean)
+    assert two["decoding_top1"] > full["decoding_top1"] + 0.1  # 1 of 3 candidates is easier than 1 of 12
+
+
+def _tiny(**kw):
+    base = dict(dataset="simulated", epochs=2, batch_size=32, latent_dim=16, dataset_options=TINY, device="cpu")
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def test_pipeline_uses_the_configs_n_distractors():
+    """Catches: pipeline.run ignoring cfg.n_distractors."""
+    from vna.pipeline import run
+
+    out = run(_tiny(method="direct_encoder", n_distractors=2, seed=3), progress=False)
+    S, match = out.scores, out.test.match
+    assert out.metrics["decoding_top1"] == top_k_accuracy(S, match, "decoding", 1, n_distractors=2, seed=3)[1]
+    assert out.metrics["decoding_top1"] != top_k_accuracy(S, match, "decoding", 1)[1]
+    assert out.metrics["encoding_auc"] == pytest.approx(discriminative_auc(S, match, "encoding", 2, seed=3).mean)
+
+
+def test_pipeline_uses_the_configs_zscore():
+    """Catches: pipeline.run / prepare ignoring cfg.zscore."""
+    from vna.pipeline import prepare
+
+    z = prepare(_tiny(zscore=True)).train.responses
+    raw = prepare(_tiny(zscore=False)).train.responses
+    torch.testing.assert_close(z.mean(0), torch.zeros(z.shape[1]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(z.std(0, unbiased=False), torch.ones(z.shape[1]), atol=1e-3, rtol=0)
+    assert (raw >= 0).all() and float(raw.mean()) > 1.0  # spike counts, untouched
+    assert torch.equal(raw, raw.round())
+
+
+def test_pipeline_uses_split_responses_and_test_responses():
+    """Catches: a config's protocol fields silently ignored."""
+    from vna.pipeline import prepare
+
+    trials = prepare(_tiny(split="trials"))
+    assert trials.train.n_images == trials.test.n_images == TINY["n_images"]  # every image in both parts
+    means = prepare(_tiny(split="images", test_responses="mean"))
+    assert means.test.n_responses == means.test.n_images  # one trial mean per test image
+    assert means.train.n_responses == means.train.n_images * TINY["n_trials"]  # training on single trials
+    inside = prepare(_tiny(split="none"))
+    assert torch.equal(inside.test.responses, inside.train.responses)  # in-sample: the very training pairs
+
+
+@pytest.fixture(scope="module")
+def planted_parts():
+    return planted(n_images=60, seed=0), planted(n_images=20, seed=0, image_offset=500)
+
+
+def test_fit_validates_on_the_validation_pairs(planted_parts):
+    """Catches: fit computing its validation loss and AUC on the training set."""
+    train, val = planted_parts
+    model = build_model(RunConfig(method="direct_encoder", seed=0), train.n_neurons)
+    hist = fit(model, train, epochs=3, batch_size=32, seed=0, device="cpu", progress=False, val=val)
+    on_val = vna.evaluate(model, val, device="cpu")
+    on_train = vna.evaluate(model, train, device="cpu")
+    assert hist[-1]["val_encoding_auc"] == pytest.approx(on_val["encoding_auc"])
+    assert hist[-1]["val_decoding_auc"] == pytest.approx(on_val["decoding_auc"])
+    assert hist[-1]["val_encoding_auc"] != pytest.approx(on_train["encoding_auc"])
+    assert hist[-1]["val_loss"] == pytest.approx(model.eval_loss(val.images, val.responses, val.match, 32))
+
+
+def test_early_stopping_keeps_the_best_epochs_weights(planted_parts):
+    train, val = planted_parts
+    model = build_model(RunConfig(method="vna", seed=1, latent_dim=16), train.n_neurons)
+    hist = fit(model, train, epochs=6, batch_size=16, lr=3e-3, seed=1, device="cpu", progress=False, val=val,
+               patience=2)
+    best = max(hist, key=lambda h: h["val_mean_auc"])
+    assert hist.best_epoch == best["epoch"]
+    assert len(hist) <= 6 and (len(hist) == 6 or len(hist) - hist.best_epoch == 2)
+    assert vna.evaluate(model, val, device="cpu")["mean_auc"] == pytest.approx(best["val_mean_auc"])
+
+
+def test_fit_applies_weight_decay(planted_parts):
+    """Catches: fit ignoring weight_decay."""
+    train, _ = planted_parts
+    norms = []
+    for wd in (0.0, 0.5):
+        model = build_model(RunConfig(method="direct_encoder", seed=0), train.n_neurons)
+        fit(model, train, epochs=2, batch_size=32, seed=0, device="cpu", progress=False, weight_decay=wd)
+        norms.append(float(model.head.weight.detach().norm()))
+    assert norms[1] < 0.9 * norms[0]
+
+
+def test_vna_learns_its_temperature_only_when_asked(planted_parts):
+    """Catches: the temperature never being learned (logit_scale detached in the loss)."""
+    train, _ = planted_parts
+    for learn in (True, False):
+        model = build_model(RunConfig(method="vna", seed=0, latent_dim=16, learn_temperature=learn), train.n_neurons)
+        start = float(model.logit_scale.detach())
+        fit(model, train, epochs=2, batch_size=16, lr=1e-2, seed=0, device="cpu", progress=False)
+        moved = abs(float(model.logit_scale.detach()) - start)
+        assert (moved > 1e-3) if learn else (moved == 0.0), (learn, moved)
