@@ -21,14 +21,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunConfig", "METHODS", "LINEAR_METHODS", "ALL_METHODS", "SPLITS", "PROTOCOL_LABELS",
+__all__ = ["RunConfig", "METHODS", "LINEAR_METHODS", "REFERENCE_METHODS", "ALL_METHODS", "SPLITS", "PROTOCOL_LABELS",
            "device_kind", "ConfigError"]
 
 #: The paper's three methods (section 4).
 METHODS = ("vna", "direct_encoder", "direct_decoder")
-#: Linear baselines beside them (the analyses chapter).
+#: Linear baselines beside them and a data-only reference (the analyses chapter; vna.linear).
 LINEAR_METHODS = ("ridge_encoder", "ridge_decoder", "cca")
-ALL_METHODS = METHODS + LINEAR_METHODS
+REFERENCE_METHODS = ("trial_template",)
+ALL_METHODS = METHODS + LINEAR_METHODS + REFERENCE_METHODS
 SPLITS = ("images", "trials", "none")
 
 #: How each split is named everywhere (book, report, CSVs): the protocol of the reproduction study.

@@ -281,10 +281,15 @@ MODELS = {"vna": VNA, "direct_encoder": DirectEncoder, "direct_decoder": DirectD
 
 
 def build_model(cfg, n_neurons: int) -> _Model:
-    """The model ``cfg.method`` names, initialised deterministically from ``cfg.seed``."""
+    """The model ``cfg.method`` names, initialised deterministically from ``cfg.seed`` (the linear
+    baselines and the trial template of :mod:`vna.linear` included)."""
+    from .linear import LINEAR_MODELS
+
+    if cfg.method in LINEAR_MODELS:
+        return LINEAR_MODELS[cfg.method](n_neurons, cfg.in_channels, cfg.image_size, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     if cfg.method == "vna":
         return VNA(n_neurons, cfg.in_channels, cfg.latent_dim, cfg.temperature, cfg.learn_temperature, cfg.image_size)
     if cfg.method in MODELS:
         return MODELS[cfg.method](n_neurons, cfg.in_channels, cfg.image_size)
-    raise ValueError(f"unknown method {cfg.method!r}; known: {sorted(MODELS)}")
+    raise ValueError(f"unknown method {cfg.method!r}; known: {sorted(MODELS) + sorted(LINEAR_MODELS)}")

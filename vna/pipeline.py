@@ -169,11 +169,19 @@ def run_shared(
                 if c.eval_responses not in tests:
                     tests[c.eval_responses] = prepare(c, recording=recording).test
         model = build_model(cfg, parts.train.n_neurons)
-        history = fit(model, parts.train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
-                      device=cfg.device, progress=progress, weight_decay=cfg.weight_decay, val=parts.val,
-                      patience=cfg.patience)
+        if hasattr(model, "fit_pairs"):  # the linear baselines (vna.linear): closed form, CPU
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(cfg.threads):
+                history = History(model.fit_pairs(parts.train, val=parts.val))
+            history.best_epoch = 1
+            dev = torch.device("cpu")
+        else:
+            history = fit(model, parts.train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                          seed=cfg.seed, device=cfg.device, progress=progress, weight_decay=cfg.weight_decay,
+                          val=parts.val, patience=cfg.patience)
+            dev = resolve_device(cfg.device)
         train_seconds = time.perf_counter() - t0
-        dev = resolve_device(cfg.device)
         outputs = []
         for k, c in enumerate(configs):
             t1 = time.perf_counter()
