@@ -121,6 +121,7 @@ def _check_unique(values, what: str, where: str) -> None:
     dup = s[s.duplicated(keep=False)]
     if len(dup):
         first = dup.iloc[0]
+        first = first.item() if isinstance(first, np.generic) else first
         rows = [int(i) for i in dup.index[dup == first]]
         raise ValueError(f"{where}: {what} {first!r} appears {len(rows)} times (rows {', '.join(map(str, rows))})"
                          f"{f' and {dup.nunique() - 1} more id(s) repeat' if dup.nunique() > 1 else ''}; "
@@ -208,11 +209,16 @@ def natural_key(name: str) -> tuple:
     return tuple(int(p) if k % 2 else p.casefold() for k, p in enumerate(parts))
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
     try:
         return pd.read_csv(path, **kwargs)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"cannot read {path}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
+        raise ValueError(f"cannot read {path}: {_first_line(exc)}") from None
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -220,7 +226,8 @@ def _load_npy(path: Path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = "" if "allow_pickle" in text else "; is the file complete? (write it again with numpy.save)"
+        complete = "allow_pickle" in text or "written" in text
+        hint = "" if complete else "; is the file complete? (write it again with numpy.save)"
         raise ValueError(f"cannot read {path}: {text}{hint}") from None
 
 
@@ -269,7 +276,8 @@ def _image_files(folder: Path, ids: np.ndarray | None, ids_csv: Path) -> list[Pa
     return [keyed[k] for k in sorted(keyed)]
 
 
-def _read_image_folder(folder: Path, ids: np.ndarray | None, ids_csv: Path, scale: Any) -> tuple[np.ndarray, np.ndarray]:
+def _read_image_folder(folder: Path, ids: np.ndarray | None, ids_csv: Path,
+                       scale: Any) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
     files = _image_files(folder, ids, ids_csv)
