@@ -73,7 +73,8 @@ def test_prepare_images_float_scaling():
         (np.zeros((2, 5, 5, 4)), "n_images, H, W"),
         (np.full((1, 4, 4), 300, np.int32), "0..255"),
         (np.full((1, 4, 4), np.nan), "NaN"),
-        (np.full((1, 4, 4), 7.0), "constant"),
+        (np.full((1, 4, 4), 7.0), "range below 1e-3"),
+        (np.full((2, 4, 4), 2e-4) * np.arange(2)[:, None, None], "blank frames"),
     ],
 )
 def test_prepare_images_errors(bad, match):

@@ -107,7 +107,7 @@ def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[i
     from .data.user import from_folder
 
     _check_methods(methods)
-    recording = from_folder(folder)
+    recording = from_folder(folder, **overrides.get("dataset_options", {}))
     name = f"folder:{folder}"
     configs = []
     for split, responses, test in protocols_for(recording):

@@ -74,9 +74,10 @@ def prepare_images(images, image_size: int = 64, grey: bool = True) -> torch.Ten
         if not np.isfinite(x).all():
             raise ValueError(f"images contain {int((~np.isfinite(x)).sum())} NaN/inf values")
         lo, hi = float(x.min()), float(x.max())
+        if hi - lo < 1e-3:
+            raise ValueError(f"float images span only {lo:.3g} .. {hi:.3g} (a range below 1e-3): they would train as "
+                             "blank frames; rescale them to [0, 1] (or pass scale= to vna.data.from_arrays)")
         if lo < 0 or hi > 1:
-            if hi == lo:
-                raise ValueError(f"float images are constant ({lo}); cannot scale them to [0, 1]")
             x = (x.astype(np.float64) - lo) / (hi - lo)
         x = x.astype(np.float32)
     else:
