@@ -402,3 +402,16 @@ def test_datasets_command_says_where_it_looked(capsys):
     assert "embedded" in rows["simulated"]
     assert "cached" in rows["cowley2023-v4"]  # CI provides the data folder
     assert "Data folder" in out and "->" in out and "$VNA_DATA_DIR" in out and "default" in out
+
+
+def test_a_record_made_before_a_field_existed_still_matches_its_grid(tmp_path):
+    """Fields added later are left out of keys at their default; the grid signature must agree."""
+    cfg = RunConfig(dataset="simulated", seed=2)
+    path = results.save_record(_record(cfg), tmp_path)
+    rec = json.loads(path.read_text())
+    del rec["config"]["precision"], rec["config"]["neuron_fraction"]  # as written before those fields existed
+    path.write_text(json.dumps(rec))
+    df = results.load_records(tmp_path)
+    assert df["signature"].iloc[0] == results.signature(cfg)
+    table, _ = results.select_groups(results.summarize(df), [cfg])
+    assert len(table) == 1

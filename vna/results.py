@@ -40,7 +40,7 @@ __all__ = [
     "SCHEMA", "METRICS", "METHOD_LABELS", "PAPER_TABLE1", "PAPER_STAND_INS", "PUBLISHED_MARKER",
     "PublishedResultsError", "published_dir", "runs_dir", "is_published", "check_results_dir",
     "record_path", "instances_path", "is_done", "make_record", "save_record", "read_record", "read_instances",
-    "run_or_load", "record_from_output", "load_records", "group_key", "summarize", "select_groups", "main_table",
+    "run_or_load", "record_from_output", "load_records", "load_histories", "group_key", "summarize", "select_groups", "main_table",
     "format_table", "paper_average_check", "versions", "resolved_device", "protocol_label", "signature",
 ]
 
@@ -404,14 +404,17 @@ def group_key(config: dict[str, Any]) -> str:
 
 def signature(config: RunConfig | dict[str, Any]) -> str:
     """What a grid definition names: the config without seed, device and threads (the execution
-    environment), so that one grid matches its records whatever ran them."""
+    environment), normalised like the key (fields added later count only when they differ from their
+    default), so that one grid matches its records whatever ran them and whenever."""
     import hashlib
 
-    d = config.to_dict() if isinstance(config, RunConfig) else dict(config)
+    cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(dict(config))
+    try:
+        d = cfg._keyed()
+    except FileNotFoundError:  # a recording folder that is not there any more: its path stands in
+        d = cfg.to_dict()
     for k in ("seed", "device", "threads"):
         d.pop(k, None)
-    if d.get("test_responses") is None:
-        d["test_responses"] = d.get("responses")
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -442,6 +445,23 @@ def load_records(results_dir: str | os.PathLike) -> pd.DataFrame:
             "simulated": rec.get("simulated"), "created": rec.get("created"), "path": str(path),
         })
     return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+def load_histories(records: pd.DataFrame) -> pd.DataFrame:
+    """The per-epoch training history of each record in ``records`` (one row per run × epoch): dataset,
+    method, split, test_responses, seed, key, best_epoch and the history's own columns (epoch, loss,
+    val_loss, val_mean_auc, ...). Runs that shared one training appear once."""
+    rows = []
+    seen = set()
+    for r in records.itertuples(index=False):
+        rec = read_record(r.path)
+        if rec.get("training_key") in seen:
+            continue
+        seen.add(rec.get("training_key"))
+        for h in rec.get("history", []):
+            rows.append({"dataset": r.dataset, "method": r.method, "split": r.split, "test_responses": r.test_responses,
+                         "seed": r.seed, "key": r.key, "best_epoch": rec.get("best_epoch"), **h})
+    return pd.DataFrame(rows)
 
 
 def _t_halfwidth(values: np.ndarray, level: float = 0.95) -> float:
