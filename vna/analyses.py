@@ -29,7 +29,7 @@ from .grids import GRIDS, STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_co
 __all__ = [
     "NOISE_STEPS", "NOISE_SIMULATED", "TRIAL_COUNTS", "IMAGE_FRACTIONS", "NEURON_FRACTIONS", "DISTRACTORS",
     "BATCH_SIZES", "LATENT_DIMS", "SIZE_SEEDS", "linear_grid", "noise_grid", "trials_grid", "size_grid",
-    "distractors_grid", "settings_grid", "noise_reliability", "sweep_table", "paired_sweep", "oracle_auc",
+    "distractors_grid", "settings_grid", "grid_records", "noise_reliability", "sweep_table", "paired_sweep", "oracle_auc",
 ]
 
 #: The simulated cortex of the noise analysis: 300 images x 5 trials x 100 neurons, and five noise levels
@@ -175,6 +175,26 @@ ANALYSIS_GRIDS = ("linear", "noise", "trials", "size", "distractors", "settings"
 
 
 # --------------------------------------------------------------------------------------------- tables
+def grid_records(records: pd.DataFrame, configs: Sequence[RunConfig]) -> pd.DataFrame:
+    """The rows of ``records`` that belong to ``configs`` (matched by :func:`vna.results.signature`),
+    with the settings the analyses sweep as columns: ``noise_step``, ``train_trials``,
+    ``train_image_fraction``, ``neuron_fraction``, ``n_distractors``, ``batch_size``, ``latent_dim``,
+    ``learn_temperature``."""
+    from .results import signature
+
+    by_sig: dict[str, RunConfig] = {}
+    for c in configs:
+        by_sig.setdefault(signature(c), c)
+    out = records[records["signature"].isin(by_sig)].copy()
+    cfgs = [by_sig[s] for s in out["signature"]]
+    out["noise_step"] = [next((i for i, st in enumerate(NOISE_STEPS)
+                               if all(c.dataset_options.get(k) == v for k, v in st.items())), None) for c in cfgs]
+    for name in ("train_trials", "train_image_fraction", "neuron_fraction", "n_distractors", "batch_size",
+                 "latent_dim", "learn_temperature"):
+        out[name] = [getattr(c, name) for c in cfgs]
+    return out.reset_index(drop=True)
+
+
 def noise_reliability(step: dict, seed: int = 0) -> dict[str, float]:
     """The population's reliability at one noise step: the true (analytic) trial-mean reliability and the
     split-half estimate, averaged over neurons."""
