@@ -415,3 +415,14 @@ def test_a_record_made_before_a_field_existed_still_matches_its_grid(tmp_path):
     assert df["signature"].iloc[0] == results.signature(cfg)
     table, _ = results.select_groups(results.summarize(df), [cfg])
     assert len(table) == 1
+
+
+def test_slurm_needs_an_explicit_device_and_keeps_logs_out_of_the_published_grid(tmp_path, monkeypatch):
+    grid = study_grid(["simulated"], ["vna"], [0], quick=True)
+    with pytest.raises(ValueError, match="explicit device"):
+        runner.run_grid(grid, tmp_path / "runs", executor="slurm", progress=False)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    monkeypatch.setenv("VNA_RUNS_DIR", str(tmp_path / "elsewhere"))
+    pub = _published(tmp_path)
+    assert runner.submitit_log_dir(pub) == tmp_path / "elsewhere" / ".submitit"
+    assert runner.submitit_log_dir(tmp_path / "mine") == tmp_path / "mine" / ".submitit"

@@ -77,6 +77,8 @@ def _grid_configs(args: argparse.Namespace):
     from .grids import folder_grid, get_grid
 
     kwargs = {"quick": args.quick, "device": args.device, "threads": args.threads}
+    if args.precision != "fp32":
+        kwargs["precision"] = args.precision
     if args.folder is not None:
         if args.datasets is not None or args.grid != "study":
             raise ValueError("--folder runs the study's protocols on one recording folder; leave out --datasets "
@@ -109,9 +111,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     else:
         results_dir = runs_dir()
     configs = _grid_configs(args)
-    if args.publish and (args.quick or args.epochs is not None or args.folder is not None):
-        raise ValueError("--publish writes the published grid; --quick, --epochs and --folder change it, so they "
-                         "cannot be published")
+    if args.publish and (args.quick or args.epochs is not None or args.folder is not None or args.precision != "fp32"):
+        raise ValueError("--publish writes the published grid; --quick, --epochs, --folder and --precision change it, "
+                         "so they cannot be published")
     slurm = {"partition": args.slurm_partition, "time_min": args.slurm_time, "gpus": args.slurm_gpus,
              "cpus": args.threads}
     print(f"grid {args.grid!r}: {len(configs)} runs -> {results_dir}"
@@ -185,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", default=None, help="data folder (default: $VNA_DATA_DIR, shared/data beside the "
                                                     "repository, or ~/.cache/vna)")
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, mps")
+    r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="fp32 (default: records stay comparable) or bf16 autocast (faster on GPUs; not publishable)")
     r.add_argument("--threads", type=_positive_int, default=1,
                    help="PyTorch CPU threads per run (default 1; part of each record's key, since the thread "
                         "count changes the third digit of CPU results)")

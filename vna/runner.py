@@ -28,7 +28,8 @@ from typing import Callable, Sequence
 
 from .config import RunConfig
 
-__all__ = ["run_grid", "GridReport", "GridInterrupted", "plan_tasks", "parse_shard", "shard_of", "run_task"]
+__all__ = ["run_grid", "GridReport", "GridInterrupted", "plan_tasks", "parse_shard", "shard_of", "run_task",
+           "submitit_log_dir"]
 
 
 class GridInterrupted(KeyboardInterrupt):
@@ -192,6 +193,9 @@ def run_grid(
         raise ValueError(f"executor must be 'local', 'slurm' or 'submitit-local'; got {executor!r}")
     results_dir = check_results_dir(results_dir, publish=publish)
     data_dir = None if data_dir is None else str(Path(data_dir).expanduser().resolve())
+    if executor == "slurm" and any(c.device == "auto" for c in configs):
+        raise ValueError("executor='slurm' needs an explicit device (--device cuda or --device cpu): 'auto' would be "
+                         "resolved differently on this machine and on the cluster's nodes, and records are keyed by it")
     say = log or (lambda text: tqdm.write(text))
     t0 = time.perf_counter()
     tasks = plan_tasks(configs, shard)
@@ -275,16 +279,27 @@ def _run_pool(todo, args, jobs, finished, failed, fail_fast) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+def submitit_log_dir(results_dir: str | os.PathLike, log_dir: str | os.PathLike | None = None) -> Path:
+    """Where submitit keeps its job logs: ``log_dir``, else ``.submitit`` beside the records, except for the
+    published grid, whose logs go to the runs folder (never into the tracked ``results/``)."""
+    from .results import is_published, runs_dir
+
+    if log_dir is not None:
+        return Path(log_dir).expanduser()
+    return (runs_dir() / ".submitit") if is_published(results_dir) else Path(results_dir) / ".submitit"
+
+
 def _run_submitit(todo, args, executor, slurm, results_dir, finished, failed, fail_fast) -> None:
     """One job per task, through submitit (Slurm, or its local executor for tests)."""
     try:
         import submitit
     except ImportError:
         raise RuntimeError("executor='slurm' needs submitit: pip install submitit") from None
-    folder = Path(results_dir) / ".submitit" / "%j"
+    folder = submitit_log_dir(results_dir, slurm.get("log_dir"))
     if executor == "slurm":
         ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
-        params = {"timeout_min": int(slurm.get("time_min", 120)), "cpus_per_task": int(slurm.get("cpus", 1))}
+        params = {"timeout_min": int(slurm.get("time_min", 120)), "cpus_per_task": int(slurm.get("cpus", 1)),
+                  "slurm_array_parallelism": int(slurm.get("parallel", 64))}
         if slurm.get("partition"):
             params["slurm_partition"] = slurm["partition"]
         if slurm.get("gpus"):
@@ -293,7 +308,11 @@ def _run_submitit(todo, args, executor, slurm, results_dir, finished, failed, fa
     else:
         ex = submitit.LocalExecutor(folder=folder)
         ex.update_parameters(timeout_min=int(slurm.get("time_min", 60)))
-    jobs = [(ex.submit(run_task, *args(task)), task) for task in todo]
+    submitted = []
+    with ex.batch():  # one job array, not one job per training
+        for task in todo:
+            submitted.append((ex.submit(run_task, *args(task)), task))
+    jobs = submitted
     for job, task in jobs:
         try:
             finished(job.result())
