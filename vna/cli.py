@@ -142,6 +142,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise ValueError("no results folder: pass --results-dir (vna is not running from a checkout)")
     grid = None if args.grid == "none" else get_grid(args.grid)(quick=args.quick)
     report = build_report(results_dir, grid, n_boot=args.bootstrap)
+    if args.readme:
+        from .report import README_END, README_START, readme_markdown
+        from .results import _atomic_write_text
+
+        readme = Path(args.readme)
+        text = readme.read_text(encoding="utf-8")
+        if text.count(README_START) != 1 or text.count(README_END) != 1:
+            raise ValueError(f"{readme} needs one line {README_START!r} and one {README_END!r} around the results")
+        head, rest = text.split(README_START)
+        _, tail = rest.split(README_END)
+        _atomic_write_text(readme, f"{head}{README_START}\n{readme_markdown(report)}{README_END}{tail}")
+        print(f"updated the results block of {readme}", file=sys.stderr)
+        return 0
     print(to_markdown(report))
     if args.csv:
         for path in write_csv(report, args.csv):
@@ -213,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--csv", default=None, metavar="DIR", help="also write results.csv, comparisons.csv, "
                                                                 "verdicts.csv and closest.csv into DIR")
     rp.add_argument("--bootstrap", type=_positive_int, default=2000, help="bootstrap draws (default 2000)")
+    rp.add_argument("--readme", default=None, metavar="FILE",
+                    help="rewrite the results block of FILE (README.md) instead of printing")
     return p
 
 

@@ -26,7 +26,11 @@ import pandas as pd
 
 from .config import RunConfig
 
-__all__ = ["Report", "build_report", "results_csv_table", "to_markdown", "write_csv", "CSV_FILES"]
+__all__ = ["Report", "build_report", "results_csv_table", "to_markdown", "write_csv", "readme_markdown",
+           "CSV_FILES", "README_START", "README_END"]
+
+README_START = "<!-- results: written by `python -m vna report --readme` from results/; do not edit by hand -->"
+README_END = "<!-- end of results -->"
 
 CSV_FILES = ("results.csv", "comparisons.csv", "verdicts.csv", "closest.csv")
 
@@ -147,3 +151,30 @@ def write_csv(report: Report, folder: str | os.PathLike) -> list[Path]:
         _atomic_write_text(path, frames[name].to_csv(index=False))
         out.append(path)
     return out
+
+
+def readme_markdown(report: Report) -> str:
+    """The README's result block: the held-out protocols with single-trial test responses (mean ± 95 %
+    interval over seeds, the paper's row beside it) and the verdict on each claim, from the same
+    functions as the results chapter and ``python -m vna report``."""
+    from .results import format_table, protocol_label
+
+    t = report.table
+    main = t[(t["split"].isin(["images", "trials"])) & (t["test_responses"] == "trials")]
+    if main.empty:
+        return "(no records of the study grid yet: python -m vna reproduce --publish)\n"
+    shown = format_table(main)
+    seeds = sorted(set(main["n_seeds"]))
+    lines = [f"Mean ± 95 % t-interval over {'/'.join(map(str, seeds))} seeds (single-trial test responses; "
+             "every protocol, trial means and the in-sample diagnostic are in the book's results chapter):", "",
+             shown.to_markdown(index=False), ""]
+    v = report.verdicts
+    if len(v):
+        v = v[v["test_responses"] == "trials"]
+        wide = v.assign(protocol=[protocol_label(a, b) for a, b in zip(v["split"], v["test_responses"])]).pivot_table(
+            index=["dataset", "protocol"], columns="claim", values="verdict", aggfunc="first").reset_index()
+        lines += ["Verdicts on the paper's claims (C1: VNA has the best average AUC; C2: VNA beats direct decoding "
+                  "on both tasks and direct encoding on encoding; C3: direct encoding's decoding is within 0.02 of "
+                  "VNA's or above; rule: the 95 % interval of the paired difference over seeds):", "",
+                  wide.to_markdown(index=False), ""]
+    return "\n".join(lines)

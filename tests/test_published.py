@@ -1,0 +1,65 @@
+"""The published grid in results/: complete, current, and what the README says (issue "The reproduction study").
+
+* every record in results/ belongs to a grid definition of today (vna.grids, vna.analyses): a record made
+  with another definition of a grid is stale and fails here;
+* every run of the study grid has its record, so every group the results chapter shows has five seeds;
+* the README's result block is exactly what `python -m vna report --readme` writes from these records.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vna import analyses
+from vna.grids import STUDY_SEEDS, study_grid
+from vna.report import README_END, README_START, build_report, readme_markdown
+from vna.results import PUBLISHED_MARKER, load_records, published_dir, read_instances, signature
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def records():
+    folder = published_dir()
+    assert folder is not None and (folder / PUBLISHED_MARKER).is_file(), "results/ must carry the PUBLISHED marker"
+    return load_records(folder)
+
+
+def _all_grids():
+    configs = list(study_grid())
+    for name in analyses.ANALYSIS_GRIDS:
+        configs += getattr(analyses, f"{name}_grid")()
+    return configs
+
+
+def test_no_record_was_made_with_another_definition_of_a_grid(records):
+    wanted = {signature(c) for c in _all_grids()}
+    stale = records[~records["signature"].isin(wanted)]
+    assert stale.empty, f"{len(stale)} stale record(s), e.g. {stale['path'].head(3).tolist()}"
+    assert set(records["threads"]) == {1} and set(records["device_kind"]) <= {"cpu", "cuda"}
+
+
+def test_the_study_grid_is_complete_with_five_seeds(records):
+    have = set(zip(records["signature"], records["seed"]))
+    missing = [c for c in study_grid() if (signature(c), c.seed) not in have]
+    assert not missing, f"{len(missing)} study run(s) have no record, e.g. {missing[:2]}"
+    study = records[records["signature"].isin({signature(c) for c in study_grid()})]
+    seeds = study.groupby("signature")["seed"].apply(lambda s: sorted(set(s)))
+    assert all(list(s) == list(STUDY_SEEDS) for s in seeds)
+
+
+def test_every_record_has_its_per_instance_aucs(records):
+    for path in records["path"].sample(min(25, len(records)), random_state=0):
+        rec = json.loads(Path(path).read_text())
+        inst = read_instances(path)
+        assert len(inst["encoding"]) == len(inst["decoding"]) == rec["sizes"]["test_responses"]
+        assert abs(inst["encoding"].mean() - rec["metrics"]["encoding_auc"]) < 1e-4
+
+
+def test_readme_shows_the_published_numbers():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split(README_START)[1].split(README_END)[0]
+    expected = readme_markdown(build_report(published_dir(), study_grid(), n_boot=10))
+    assert block.strip() == expected.strip(), "README.md is stale: run `python -m vna report --readme README.md`"
