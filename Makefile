@@ -1,6 +1,9 @@
 # vna — two commands do everything on a fresh machine:
 #   make book   create .venv from requirements.txt if missing, execute the notebooks, build the book
 #   make test   same venv; unit tests, every notebook in quick mode, the book, a browser test of the book
+#   make publish DIR=site   the tree GitHub Pages serves: the built book and each chapter's notebook beside it
+# VNA_REPOSITORY=owner/name (GitHub) at build time gives every chapter an "Open in Colab" button
+# (book/_ext/vna_book.py); unset, there is none. See book/reproducing.md.
 # Real recordings: VNA_DATA_DIR (default ../shared/data when that folder exists, else ~/.cache/vna).
 
 SHELL := /bin/bash
@@ -17,11 +20,12 @@ export VNA_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: book test venv notebooks notebooks-quick html unit browser-test chromium reproduce bench clean help
+.PHONY: book test venv notebooks notebooks-quick html publish unit browser-test chromium reproduce bench clean help
 
 help:
 	@echo "make book   - execute the notebooks and build the book into _build/html (creates .venv if missing)"
 	@echo "make test   - unit tests, quick notebook run, book build and browser test"
+	@echo "make publish DIR=site - the built book plus the notebooks its Colab buttons open (GitHub Pages tree)"
 	@echo "make reproduce [ARGS='--datasets cowley2023-v4 --seeds 0 1 2'] - run the result grid into results/"
 	@echo "make bench  - core benchmark table (AUC speed, training throughput)"
 
@@ -35,7 +39,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: venv notebooks html
-	@echo "book: $(CURDIR)/_build/html/index.html"
+	@echo "book: _build/html/index.html"
 
 notebooks: venv
 	$(PY) scripts/run_notebooks.py
@@ -45,6 +49,11 @@ notebooks-quick: venv
 
 html: venv
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+DIR ?=
+publish: venv
+	@if [ -z "$(DIR)" ]; then echo "usage: make publish DIR=<folder> (after make book)"; exit 2; fi
+	$(PY) book/_ext/publish.py "$(DIR)"
 
 unit: venv
 	$(PY) -m pytest -m "not book"

@@ -20,7 +20,7 @@
 # trial-to-trial variability, the reliability of each neuron, and the train/test split. The last section
 # lists every dataset available on the machine that built this book.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # Make `vna` importable: inside the repository use it from there; elsewhere it must be pip-installed.
 import sys
 import warnings
@@ -42,12 +42,22 @@ except ImportError:
             "`pip install -e /path/to/your/clone` (on Colab: `!git clone <URL of your copy of the repository> vna "
             "&& pip install -e vna`), restart the kernel and run this notebook again."
         ) from None
-print("vna", vna.__version__, "from", Path(vna.__file__).parent)
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from vna import plots
+from vna.data import available, load
+from vna.data.preprocess import make_split, noise_ceiling, prepare_images, split_half_reliability, to_paired
+from vna.grids import STUDY_PROTOCOLS
+from vna.notebook import available_datasets, data_chapter
 
 # %% tags=["parameters"]
-dataset = "auto"  # "auto": the real cowley2023-v4 when it is in the data folder, else "simulated"
-split = "images"  # "images" (test images never seen in training) or "trials"
-responses = "trials"  # "trials" (one pair per trial) or "mean" (one pair per image)
+dataset = "auto"  # "auto": cowley2023-v4 when available, else simulated
+split = "images"  # "images" (held-out test images) or "trials"
+responses = "trials"  # "trials" (one pair per trial) or "mean" (per image)
 seeds = [0]  # the split of the first seed is shown
 epochs = 15  # not used here (no training in this chapter)
 batch_size = 64  # not used here
@@ -56,31 +66,10 @@ latent_dim = 128  # not used here
 n_distractors = None  # not used here
 device = "auto"  # not used here
 data_dir = None  # None: $VNA_DATA_DIR or ~/.cache/vna
-results_dir = None  # not used here
-quick = False  # True: a smaller simulated set and no overview of the other datasets
-
+results_dir = None  # not used here (no runs are saved)
+quick = False  # True: trial means, no overview of the other datasets
 # %%
-import os
-
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-from IPython.display import Markdown, display
-
-from vna import plots
-from vna.cli import quick_config, resolve_dataset
-from vna.config import RunConfig
-from vna.data import load
-from vna.data.preprocess import make_split, noise_ceiling, prepare_images, split_half_reliability, to_paired
-
-if data_dir:
-    os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
-dataset_name, why = resolve_dataset(dataset)
-cfg = RunConfig(dataset=dataset_name, split=split, responses=responses, seed=int(seeds[0]))
-if quick:
-    cfg = quick_config(cfg)
-label = plots.dataset_label(dataset_name)
-display(Markdown(f"**Data:** {why}."))
+chapter = data_chapter(globals())
 
 # %% [markdown]
 # ## The recording
@@ -89,6 +78,7 @@ display(Markdown(f"**Data:** {why}."))
 # (NaN where an image got fewer trials than the most-repeated one) and a table of neurons.
 
 # %%
+cfg, label = chapter.cfg, chapter.label  # the first seed's RunConfig; the dataset's name as figures show it
 rec = load(cfg.dataset, **cfg.dataset_options)
 print(rec)
 provenance = {k: rec.meta.get(k) for k in ("species", "area", "units", "source", "commit", "citation", "license")}
@@ -201,20 +191,17 @@ fig.tight_layout()
 # factor for single-trial data), and a table that prepares each with the settings above.
 
 # %%
-from vna.data import available
-
 table = available()
 table[["name", "species", "area", "kind", "status"]]
 
 # %%
-from vna.cli import DATASET_DEFAULTS, available_datasets
-
 rows = []
 for name in ([] if quick else available_datasets()):
     r = load(name)
     fig = plots.plot_dataset_overview(r, plots.dataset_label(name, bool(r.meta.get("simulated"))), seed=cfg.seed)
     plt.show()
-    s = DATASET_DEFAULTS.get(name, {}).get("split", cfg.split)
+    splits = [p[0] for p in STUDY_PROTOCOLS.get(name, [(cfg.split,)])]
+    s = cfg.split if cfg.split in splits else splits[0]  # a split the dataset supports (the study's protocols)
     tr, te = to_paired(r, split=s, responses=cfg.responses, seed=cfg.seed)
     rows.append({"dataset": plots.dataset_label(name, bool(r.meta.get("simulated"))), "images": r.n_images,
                  "trials per image": f"{int(r.trial_counts.min())}-{int(r.trial_counts.max())}",

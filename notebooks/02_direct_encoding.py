@@ -31,7 +31,7 @@
 # curves, ranked candidate sets and top-$k$ accuracy. Its settings are in the `parameters` cell below; run
 # it with other values with papermill (see [Reproducing](../reproducing.md)).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # Make `vna` importable: inside the repository use it from there; elsewhere it must be pip-installed.
 import sys
 import warnings
@@ -53,53 +53,34 @@ except ImportError:
             "`pip install -e /path/to/your/clone` (on Colab: `!git clone <URL of your copy of the repository> vna "
             "&& pip install -e vna`), restart the kernel and run this notebook again."
         ) from None
-print("vna", vna.__version__, "from", Path(vna.__file__).parent)
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from vna import plots
+from vna.notebook import method_chapter
+from vna.pipeline import prepare
 
 # %% tags=["parameters"]
-dataset = "auto"  # "auto": the real cowley2023-v4 when it is in the data folder, else "simulated"
-split = "images"  # "images" (test images never seen in training) or "trials"
-responses = "trials"  # "trials" (one pair per trial) or "mean" (one pair per image)
-seeds = [0]  # the first seed is examined in detail; further seeds only add rows to the metrics table
-epochs = 15  # fewer than the result grid (RunConfig default), so that the whole book builds in minutes
+dataset = "auto"  # "auto": cowley2023-v4 when available, else simulated
+split = "images"  # "images" (held-out test images) or "trials"
+responses = "trials"  # "trials" (one pair per trial) or "mean" (per image)
+seeds = [0]  # the first is examined in detail; more add rows of metrics
+epochs = 15  # fixed (the published grid: at most 50, with early stopping)
 batch_size = 64
 lr = 1e-3
 latent_dim = 128
-n_distractors = None  # None: every other test image / response is a distractor
+n_distractors = None  # None: every other test image / response
 device = "auto"  # "auto": CUDA when available, else CPU
 data_dir = None  # None: $VNA_DATA_DIR or ~/.cache/vna
-results_dir = None  # None: results/ of the repository; each run adds one record there
-quick = False  # True: a smoke test (1 epoch, small simulated set); nothing is saved
+results_dir = None  # None: the untracked runs folder (_build/runs)
+quick = False  # True: a smoke test (2 epochs at most, small data), not saved
+# %% [markdown]
+# `vna.notebook.method_chapter` turns these parameters into one `RunConfig` per seed and says where the data
+# and the compute come from:
 
 # %%
-import os
-
-import matplotlib.pyplot as plt
-import pandas as pd
-from IPython.display import Markdown, display
-
-from vna import plots
-from vna.cli import default_results_dir, quick_config, resolve_dataset
-from vna.config import RunConfig
-from vna.pipeline import prepare, run
-from vna.results import record_from_output, save_record
-
-METHOD = "direct_encoder"
-if data_dir:
-    os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
-dataset_name, why = resolve_dataset(dataset)
-results_path = Path(results_dir) if results_dir else default_results_dir()
-configs = []
-for seed in seeds:
-    cfg = RunConfig(dataset=dataset_name, method=METHOD, split=split, responses=responses, seed=int(seed),
-                    epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), latent_dim=int(latent_dim),
-                    n_distractors=n_distractors, device=device)
-    configs.append(quick_config(cfg) if quick else cfg)
-cfg = configs[0]
-label = plots.dataset_label(dataset_name)
-display(Markdown(f"**Data:** {why}.  \n**Compute:** {plots.compute_note(device)}.  \n**Mode:** " + (
-    "QUICK smoke test: 1 epoch, small data; the numbers below are not results." if quick else
-    f"{cfg.epochs} epochs (the result grid uses {RunConfig().epochs}); seeds {list(seeds)}.")))
-pd.Series(cfg.to_dict(), name="RunConfig").to_frame()
+chapter = method_chapter("direct_encoder", globals())
 
 # %% [markdown]
 # ## Data
@@ -108,7 +89,9 @@ pd.Series(cfg.to_dict(), name="RunConfig").to_frame()
 # [the data chapter](01_data.ipynb)). Every test response is one instance of each task.
 
 # %%
-train, test = prepare(cfg)
+cfg = chapter.cfg  # the first seed's RunConfig; every seed's is in chapter.configs
+parts = prepare(cfg)
+train, test = parts.train, parts.test
 print(train)
 print(test)
 print(f"{test.n_images} test images and {test.n_responses} test responses of {test.n_neurons} neurons")
@@ -128,21 +111,13 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 # ## Training
 #
 # Adam on mini-batches of (image, single-trial response) pairs, mean squared error. `vna.pipeline.run`
-# trains and then evaluates on the test pairs.
+# trains and then evaluates on the test pairs; `chapter.run` calls it once per seed and saves each run's
+# record in the untracked runs folder.
 
 # %%
-outputs = []
-for k, c in enumerate(configs):
-    out = run(c, data=(train, test) if k == 0 else None, progress=False)
-    outputs.append(out)
-    if not quick:
-        record = record_from_output(c, out, source="notebook")
-        path = save_record(record, results_path, overwrite=True)
-        print(f"seed {c.seed}: {out.seconds:.0f} s on {out.device}; record -> {path}")
-    else:
-        print(f"seed {c.seed}: {out.seconds:.0f} s on {out.device} (quick: not saved)")
+outputs = chapter.run(data=parts)
 out = outputs[0]
-fig = plots.plot_history(out.history, label, METHOD)
+fig = plots.plot_history(out.history, chapter.label, chapter.method)
 
 # %% [markdown]
 # ### Predicted against recorded responses
@@ -162,7 +137,7 @@ lim = [min(recorded.min(), pred.min()), max(recorded.max(), pred.max())]
 ax.plot(lim, lim, "k:", lw=1)
 ax.set_xlabel("recorded trial mean (z)")
 ax.set_ylabel("predicted (z)")
-ax.set_title(f"Direct Encoding on {label}:\ntest images x neurons, r = {r:.3f}", fontsize=10)
+ax.set_title(f"Direct Encoding on {chapter.label}:\ntest images x neurons, r = {r:.3f}", fontsize=10)
 fig.tight_layout()
 
 # %% [markdown]
@@ -172,8 +147,7 @@ fig.tight_layout()
 # instances, and top-1 / top-5 accuracy. Chance is an AUC of 0.5.
 
 # %%
-metrics = pd.DataFrame([{"seed": c.seed, **o.metrics} for c, o in zip(configs, outputs)]).set_index("seed")
-metrics.round(4)
+chapter.metrics_table(outputs)
 
 # %% [markdown]
 # ### The score matrix
@@ -183,7 +157,7 @@ metrics.round(4)
 # diagonal, which should be brighter than the rest of its row (encoding) and of its columns (decoding).
 
 # %%
-fig = plots.plot_score_matrix(out.scores, test.match, label, METHOD)
+fig = plots.plot_score_matrix(out.scores, test.match, chapter.label, chapter.method)
 
 # %% [markdown]
 # ### ROC curves
@@ -193,7 +167,8 @@ fig = plots.plot_score_matrix(out.scores, test.match, label, METHOD)
 # checks that).
 
 # %%
-fig, aucs = plots.plot_roc(out.scores, test.match, label, METHOD, cfg.n_distractors, cfg.seed, out.metrics)
+fig, aucs = plots.plot_roc(out.scores, test.match, chapter.label, chapter.method, cfg.n_distractors, cfg.seed,
+                           out.metrics)
 
 # %% [markdown]
 # ### Example candidate sets
@@ -204,10 +179,10 @@ fig, aucs = plots.plot_roc(out.scores, test.match, label, METHOD, cfg.n_distract
 
 # %%
 queries = list(range(0, test.n_responses, max(1, test.n_responses // 4)))[:4]
-fig = plots.plot_decoding_candidates(test, out.scores, queries, label, METHOD)
+fig = plots.plot_decoding_candidates(test, out.scores, queries, chapter.label, chapter.method)
 
 # %%
-fig = plots.plot_encoding_candidates(test, out.scores, queries[:3], label, METHOD)
+fig = plots.plot_encoding_candidates(test, out.scores, queries[:3], chapter.label, chapter.method)
 
 # %% [markdown]
 # ### Top-$k$ accuracy
@@ -216,20 +191,12 @@ fig = plots.plot_encoding_candidates(test, out.scores, queries[:3], label, METHO
 # level $k / (K + 1)$ for $K$ distractors.
 
 # %%
-fig, topk = plots.plot_topk(out.scores, test.match, label, METHOD, n_distractors=cfg.n_distractors, seed=cfg.seed)
+fig, topk = plots.plot_topk(out.scores, test.match, chapter.label, chapter.method, n_distractors=cfg.n_distractors,
+                            seed=cfg.seed)
 topk.pivot(index="k", columns="task", values="accuracy").round(3)
 
 # %% [markdown]
 # ## Summary
 
 # %%
-m = out.metrics
-display(Markdown(
-    f"On {label}, direct encoding trained for {cfg.epochs} epoch(s) (seed {cfg.seed}) reaches an encoding AUC of "
-    f"**{m['encoding_auc']:.4f}** and a decoding AUC of **{m['decoding_auc']:.4f}** (average "
-    f"{m['mean_auc']:.4f}); its true match is ranked first for {100 * m['encoding_top1']:.1f} % of the "
-    f"encoding and {100 * m['decoding_top1']:.1f} % of the decoding instances. "
-    + ("These are quick smoke-test numbers, not results. " if quick else "")
-    + "The [results chapter](05_results.ipynb) compares all three methods over several seeds with the result "
-    "grid's settings."
-))
+chapter.summary(out)

@@ -9,13 +9,20 @@ the notebook and the cell, and the failed notebook is kept under ``_build/failed
 
 Examples::
 
-    python scripts/run_notebooks.py                      # all five, default settings (make book)
+    python scripts/run_notebooks.py                      # every notebook, default settings (make book)
     python scripts/run_notebooks.py --quick              # smoke test (CI)
     python scripts/run_notebooks.py --only 04_vna -p dataset simulated -p epochs 3 -p seeds "[0, 1]"
 
 ``VNA_DATA_DIR`` defaults to ``../shared/data`` next to the repository when that folder exists. The method
-notebooks (02-04) save their run records to ``_build/notebook-results`` unless ``-p results_dir`` says
-otherwise, so building the book never adds files to ``results/``; 05_results reads ``results/``.
+notebooks (02-04) save their run records to the untracked runs folder (``vna.results.runs_dir()``:
+``$VNA_RUNS_DIR``, else ``_build/runs``) unless ``-p results_dir`` says otherwise, so building the book never
+adds files to ``results/``.
+
+What the book shows is set here, not in each notebook: the cell papermill injects (the parameters given
+here) and each notebook's set-up cell before its ``parameters`` cell (the one that makes ``vna`` importable)
+are tagged ``remove-cell``; paths of this machine that a cell printed anyway are rewritten relative to the
+repository (``$VNA_DATA_DIR``, ``~``, ``$TMPDIR`` for the others), and papermill's record of the input and
+output paths is kept relative, so that no page (and no ``.ipynb`` beside it) carries an absolute path.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -32,7 +40,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 OUT = REPO / "book" / "notebooks"
-METHOD_NOTEBOOKS = ("02_direct_encoding", "03_direct_decoding", "04_vna")
 
 
 def parse_value(text: str):
@@ -70,6 +77,107 @@ def _failed_cell(nb) -> str:
     return "unknown cell"
 
 
+#: Tags that hide a cell in the book (Jupyter Book 1 / MyST-NB).
+REMOVE = "remove-cell"
+
+
+def tag_for_book(nb) -> None:
+    """Tag the cells a reader need not see: code cells before the ``parameters`` cell that import ``vna``
+    (the set-up that makes it importable) and the cell papermill injected (``remove-cell``)."""
+    for cell in nb.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "parameters" in tags:
+            break
+        if cell.cell_type == "code" and re.search(r"^\s*(import vna|from vna)", cell.source, re.M):
+            if REMOVE not in tags:
+                tags.append(REMOVE)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and REMOVE not in tags:
+            tags.append(REMOVE)
+
+
+def _machine_paths() -> list[tuple[str, str]]:
+    """(absolute path prefix, what a reader sees instead), longest first."""
+    subs = {}
+    data = os.environ.get("VNA_DATA_DIR")
+    if data:
+        for p in {data, str(Path(data).resolve())}:
+            subs[p.rstrip("/")] = "$VNA_DATA_DIR"
+    for p in {str(REPO), str(REPO.resolve())}:
+        subs[p] = "."
+    subs[str(Path(tempfile.gettempdir()).resolve())] = "$TMPDIR"
+    subs[tempfile.gettempdir().rstrip("/")] = "$TMPDIR"
+    home = str(Path.home())
+    if home not in ("/", ""):
+        subs[home] = "~"
+    return sorted(subs.items(), key=lambda kv: -len(kv[0]))
+
+
+def relative_paths(text: str, subs: list[tuple[str, str]] | None = None) -> tuple[str, int]:
+    """``text`` with every absolute path of this machine (repository, data folder, home, temporary folder)
+    written relative to it; returns the new text and the number of replacements."""
+    count = 0
+    for prefix, label in (subs or _machine_paths()):
+        if label == ".":  # inside the repository: the path relative to it
+            text, n = re.subn(re.escape(prefix) + "/", "", text)
+            count += n
+        text, n = re.subn(re.escape(prefix) + r"(?![\w.-])", lambda m: label, text)
+        count += n
+    return text, count
+
+
+def scrub_outputs(nb) -> int:
+    """Rewrite absolute paths of this machine in every output (text, HTML, Markdown, tracebacks); returns
+    how many were rewritten."""
+    subs = _machine_paths()
+    total = 0
+
+    def fix(value):
+        nonlocal total
+        if isinstance(value, str):
+            new, n = relative_paths(value, subs)
+            total += n
+            return new
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        return value
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            for key in ("text", "traceback", "evalue"):
+                if key in out:
+                    out[key] = fix(out[key])
+            data = out.get("data", {})
+            for mime in list(data):
+                if mime.startswith("text/"):
+                    data[mime] = fix(data[mime])
+    return total
+
+
+def _public(path: Path) -> str:
+    """``path`` relative to the repository, else with this machine's folders named ($TMPDIR, ~, ...)."""
+    shown = _show(path)
+    return relative_paths(shown)[0] if Path(shown).is_absolute() else shown
+
+
+def finish_for_book(path: Path, src: Path, final: Path) -> int:
+    """Tag, scrub and relativise the executed notebook at ``path`` (to be renamed to ``final``) in place
+    (see the module docstring); returns the number of absolute paths rewritten in its outputs."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    tag_for_book(nb)
+    rewritten = scrub_outputs(nb)
+    pm = nb.metadata.get("papermill")
+    if pm is not None:
+        pm["input_path"] = _public(src)
+        pm["output_path"] = _public(final)
+        pm["environment_variables"] = {}
+    nbformat.write(nb, path)
+    return rewritten
+
+
 def _show(path: Path) -> str:
     try:
         return str(path.relative_to(REPO))
@@ -88,6 +196,7 @@ def run_one(src: Path, params: dict, out_dir: Path, timeout: int, kernel: str, f
     if unknown:
         raise SystemExit(f"{_show(src)}: unknown parameter(s) {unknown}; its parameters are {names}")
     nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3 (ipykernel)", "language": "python"}
+    tag_for_book(nb)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{src.stem}.ipynb"
     with tempfile.TemporaryDirectory(prefix="vna-nb-") as tmp:
@@ -113,6 +222,10 @@ def run_one(src: Path, params: dict, out_dir: Path, timeout: int, kernel: str, f
             Path(partial).unlink(missing_ok=True)
             raise
         seconds = time.perf_counter() - t0
+        rewritten = finish_for_book(Path(partial), src, final)
+        if rewritten:
+            print(f"  note: {rewritten} absolute path(s) in the outputs of {_show(src)} were rewritten relative to "
+                  "the repository; print paths with vna.notebook.show_path instead", flush=True)
         os.chmod(partial, 0o644)  # mkstemp creates 0600
         os.replace(partial, final)
     return seconds
@@ -164,18 +277,22 @@ def main(argv=None) -> int:
     total = time.perf_counter()
     for src in sources:
         params = dict(base)
-        if src.stem in METHOD_NOTEBOOKS and "results_dir" not in params:
-            params["results_dir"] = str(REPO / "_build" / "notebook-results")
         print(f"executing {_show(src)} {json.dumps(params)}", flush=True)
         timings[src.stem] = round(run_one(src, params, out_dir, args.timeout, args.kernel,
                                                    Path(args.failed_dir).resolve()), 1)
-        print(f"  ok in {timings[src.stem]:.0f} s -> {(out_dir / (src.stem + '.ipynb'))}", flush=True)
+        print(f"  ok in {timings[src.stem]:.0f} s -> {_show(out_dir / (src.stem + '.ipynb'))}", flush=True)
     timings["total"] = round(time.perf_counter() - total, 1)
     print(f"all {len(sources)} notebook(s) executed in {timings['total']:.0f} s", flush=True)
     if source_dir == NOTEBOOKS.resolve():  # the book's own notebooks: keep their timings
         log = REPO / "_build" / ("notebook-timings-quick.json" if args.quick else "notebook-timings.json")
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(json.dumps(timings, indent=1) + "\n")
+        try:  # keep the other notebooks' last timings when only some ran (--only)
+            earlier = {k: v for k, v in json.loads(log.read_text()).items() if k != "total"}
+        except (OSError, ValueError, AttributeError):
+            earlier = {}
+        merged = {**earlier, **{k: v for k, v in timings.items() if k != "total"}}
+        merged["total"] = round(sum(merged.values()), 1)
+        log.write_text(json.dumps(dict(sorted(merged.items())), indent=1) + "\n")
     return 0
 
 

@@ -105,3 +105,96 @@ def test_prose_states_the_current_defaults():
     for name, value in (("latent_dim", 128), ("batch_size", 64), ("lr", 1e-3), ("temperature", 0.07),
                         ("test_fraction", 0.15), ("image_size", 64)):
         assert getattr(RunConfig(), name) == value, f"limitations.md states {name}={value}"
+
+
+# ------------------------------------------------------------------------------ repository, Colab, publishing
+import importlib.util  # noqa: E402
+import sys  # noqa: E402
+import types  # noqa: E402
+
+EXT = REPO / "book" / "_ext"
+
+
+def _ext(name: str):
+    sys.path.insert(0, str(EXT))
+    try:
+        spec = importlib.util.spec_from_file_location(f"_test_{name}", EXT / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(EXT))
+
+
+def test_no_repository_is_written_in_the_config():
+    assert "repository" not in CONFIG  # it comes from $VNA_REPOSITORY at build time (book/_ext/vna_book.py)
+    assert not CONFIG["launch_buttons"]["colab_url"] and not CONFIG["launch_buttons"]["binderhub_url"]
+    assert CONFIG["sphinx"]["local_extensions"] == {"vna_book": "book/_ext"}
+    assert "**/.*" in CONFIG["exclude_patterns"]  # a notebook being written (hidden temporary file) is not read
+    assert "github.com" not in (REPO / "_config.yml").read_text()
+
+
+def _configured(monkeypatch, env: dict):
+    ext = _ext("vna_book")
+    for key in (ext.REPOSITORY_ENV, ext.BRANCH_ENV):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    config = types.SimpleNamespace(html_theme_options={
+        "launch_buttons": dict(CONFIG["launch_buttons"]),
+        "repository_url": "https://github.com/executablebooks/jupyter-book",  # Jupyter Book's default
+    })
+    ext._configure_repository(None, config)
+    return config.html_theme_options
+
+
+def test_repository_sets_the_colab_button_from_the_environment(monkeypatch):
+    opts = _configured(monkeypatch, {"VNA_REPOSITORY": "someone/vna"})
+    assert opts["repository_url"] == "https://github.com/someone/vna"
+    assert opts["repository_branch"] == "gh-pages" and opts["path_to_docs"] == ""
+    assert opts["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    opts = _configured(monkeypatch, {"VNA_REPOSITORY": "https://github.com/someone/vna.git",
+                                     "VNA_PAGES_BRANCH": "notebooks"})
+    assert opts["repository_url"] == "https://github.com/someone/vna" and opts["repository_branch"] == "notebooks"
+
+
+def test_no_repository_no_button_and_no_default_repository(monkeypatch):
+    opts = _configured(monkeypatch, {})
+    assert opts["launch_buttons"]["colab_url"] == "" and "repository_url" not in opts
+
+
+@pytest.mark.parametrize("bad", ["vna", "a/b/c", "-x/y", "owner/..", "owner/na me"])
+def test_a_malformed_repository_is_a_config_error(monkeypatch, bad):
+    from sphinx.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="VNA_REPOSITORY"):
+        _configured(monkeypatch, {"VNA_REPOSITORY": bad})
+
+
+def test_colab_install_cell_runs_only_on_colab(monkeypatch):
+    publish = _ext("publish")
+    cell = publish.install_cell("someone/vna", "0123abc")
+    assert 'if "google.colab" in sys.modules:' in cell.source
+    assert "git+https://github.com/someone/vna@0123abc" in cell.source
+    assert "remove-cell" in cell.metadata["tags"]
+    import subprocess
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(cell.source, "install", "exec"), {})  # noqa: S102 - our own cell
+    assert calls == []  # not on Colab: nothing installed
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(compile(cell.source, "install", "exec"), {})  # noqa: S102
+    assert len(calls) == 1 and calls[0][0][-1] == "git+https://github.com/someone/vna@0123abc"
+
+
+def test_make_publish_and_the_deploy_workflow():
+    make = (REPO / "Makefile").read_text()
+    assert re.search(r"^publish:", make, re.M) and "book/_ext/publish.py" in make
+    flow = yaml.safe_load((REPO / ".github" / "workflows" / "book.yml").read_text())
+    text = (REPO / ".github" / "workflows" / "book.yml").read_text()
+    assert "make book" in text and "make publish DIR=" in text
+    assert "VNA_REPOSITORY: ${{ github.repository }}" in text
+    assert "gh-pages" in text
+    assert flow["jobs"], "no job in the workflow"

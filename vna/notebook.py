@@ -265,7 +265,9 @@ def _chapter(method: str | None, params: Mapping[str, Any] | None, overrides: Ma
         configs.append(quick_config(cfg) if p["quick"] else cfg)
     if p["quick"]:
         mode = (f"QUICK smoke test: at most {QUICK['epochs']} epochs, small data; the numbers below are not results."
-                if method is not None else "QUICK: a smaller simulated set, and no overview of the other datasets.")
+                if method is not None else
+                "QUICK: trial-mean pairs of a real recording (a smaller set when simulated), and no overview of the "
+                "other datasets.")
     else:
         mode = (f"{configs[0].epochs} epochs, no early stopping (the published grid trains for at most "
                 f"{STUDY_TRAINING['epochs']} epochs and stops early on a validation part); seeds {p['seeds']}.")
@@ -275,19 +277,35 @@ def _chapter(method: str | None, params: Mapping[str, Any] | None, overrides: Ma
                    mode_note=mode, results_dir=results, quick=p["quick"], parameters=p)
 
 
-def method_chapter(method: str, params: Mapping[str, Any] | None = None, /, **overrides: Any) -> Chapter:
+def _show(chapter: Chapter) -> Chapter:
+    """Display the chapter's notes when running in a notebook kernel (and return the chapter)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython is there wherever notebooks run
+        return chapter
+    if get_ipython() is not None:
+        display(chapter)
+    return chapter
+
+
+def method_chapter(method: str, params: Mapping[str, Any] | None = None, /, *, show: bool = True,
+                   **overrides: Any) -> Chapter:
     """The setup of a method chapter in one call: ``params`` is a mapping holding the chapter's parameters
     (a notebook passes ``globals()``; only the names of :data:`PARAMETERS` are read, the others default),
     ``overrides`` set single ones. Sets ``$VNA_DATA_DIR`` when ``data_dir`` is given, resolves ``"auto"``
     (:func:`resolve_dataset`), builds one RunConfig per seed (shrunk by :func:`vna.grids.quick_config` when
-    ``quick``) and says where the data, the compute and the records come from."""
+    ``quick``) and says where the data, the compute and the records come from: in a notebook it displays
+    those notes (``show=False``: it does not)."""
     from .config import ALL_METHODS
 
     if method not in ALL_METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(ALL_METHODS)}")
-    return _chapter(method, params, overrides)
+    chapter = _chapter(method, params, overrides)
+    return _show(chapter) if show else chapter
 
 
-def data_chapter(params: Mapping[str, Any] | None = None, /, **overrides: Any) -> Chapter:
+def data_chapter(params: Mapping[str, Any] | None = None, /, *, show: bool = True, **overrides: Any) -> Chapter:
     """The data chapter's setup: like :func:`method_chapter` without a method (no training settings)."""
-    return _chapter(None, params, overrides)
+    chapter = _chapter(None, params, overrides)
+    return _show(chapter) if show else chapter

@@ -426,43 +426,101 @@ def plot_encoding_candidates(test, S, queries: Sequence[int], label: str, method
     return fig
 
 
+def _results_groups(table: pd.DataFrame) -> list[tuple]:
+    """The rows of the results figure, in table order: ``(dataset,)``, or ``(dataset, split, test)`` when
+    a dataset has more than one protocol in ``table``."""
+    has_protocol = {"split", "test_responses"} <= set(table.columns)
+    groups = []
+    for _, r in table.iterrows():
+        g = (r["dataset"], r["split"], r["test_responses"]) if has_protocol else (r["dataset"],)
+        if g not in groups:
+            groups.append(g)
+    return groups
+
+
+def _group_label(group: tuple) -> str:
+    name = group[0] + (" (SIMULATED)" if group[0] == "simulated" else "")
+    if len(group) == 1:
+        return name
+    from .results import protocol_label
+
+    return f"{name}\n{protocol_label(group[1], group[2])}"
+
+
 def plot_results(table: pd.DataFrame, paper: pd.DataFrame | None = None,
                  stand_ins: dict[str, str] | None = None) -> plt.Figure:
-    """Encoding and decoding AUC per dataset and method (mean ± 95 % CI), with the paper's values as crosses.
+    """Encoding and decoding AUC per dataset (and protocol) and method: mean ± 95 % CI over seeds as
+    horizontal bars, one panel per task side by side on the same rows (so a row reads across both tasks),
+    with the paper's values (on the dataset ours stands in for) as crosses and chance as a dotted line.
 
-    ``table`` is :func:`vna.results.main_table` output; ``paper`` :data:`vna.results.PAPER_TABLE1`.
+    ``table`` is :func:`vna.results.main_table` output (one row per dataset × method, or per dataset ×
+    method × protocol when it has ``split`` and ``test_responses``); ``paper`` is
+    :data:`vna.results.PAPER_TABLE1` and ``stand_ins`` :data:`vna.results.PAPER_STAND_INS`. The figure is
+    8.5 inches wide whatever the number of rows, so that its text stays readable at the book's page width;
+    it grows in height with the rows.
     """
     if table.empty:
         raise ValueError("plot_results got an empty table")
-    datasets = list(dict.fromkeys(table["dataset"]))
+    for col in ("dataset", "method", "encoding_auc", "decoding_auc"):
+        if col not in table.columns:
+            raise ValueError(f"plot_results needs a {col!r} column (vna.results.main_table output)")
+    groups = _results_groups(table)
     methods = [m for m in METHOD_LABELS if m in set(table["method"])]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    width = 0.8 / max(len(methods), 1)
+    methods += [m for m in dict.fromkeys(table["method"]) if m not in methods]
+    n_g, n_m = len(groups), max(len(methods), 1)
+    bar = 0.84 / n_m
+    n_legend = len(methods) + 2
+    legend_h = 0.26 * -(-n_legend // 3) + 0.12
+    height = 1.0 + legend_h + n_g * (0.17 * n_m + 0.14)
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, height), sharey=True, sharex=True)
+    key = ["dataset", "split", "test_responses"]
+    lows = []
     for ax, task in zip(axes, ("encoding", "decoding")):
         for k, m in enumerate(methods):
-            g = table[table["method"] == m].set_index("dataset").reindex(datasets)
-            x = np.arange(len(datasets)) + (k - (len(methods) - 1) / 2) * width
-            err = g[f"{task}_auc_ci"].to_numpy(dtype=float)
-            ax.bar(x, g[f"{task}_auc"], width, yerr=np.where(np.isfinite(err), err, 0), capsize=2,
-                   color=METHOD_COLORS[m], label=METHOD_LABELS[m], alpha=0.85)
-            if paper is not None and stand_ins:
-                for xi, d in zip(x, datasets):
-                    hit = paper[(paper["paper_dataset"] == stand_ins.get(d)) & (paper["method"] == m)]
-                    if len(hit):
-                        ax.plot(xi, hit.iloc[0][f"{task}_auc"], "kx", ms=6, label="paper (on its own dataset)")
-        ax.axhline(0.5, color="0.5", ls=":", lw=1)
-        ax.set_xticks(np.arange(len(datasets)))
-        ax.set_xticklabels([d.replace("-", "-\n", 1) + ("\n(SIMULATED)" if d == "simulated" else "")
-                            for d in datasets], fontsize=8)
-        ax.set_title(f"discriminative {task}", fontsize=10)
-        ax.set_ylim(0.4, 1.0)
-    axes[0].set_ylabel("AUC (mean ± 95 % CI over seeds)")
-    handles, labels = [], []
+            ys, means, errs = [], [], []
+            for gi, g in enumerate(groups):
+                sel = table["method"] == m
+                for col, value in zip(key, g):
+                    sel &= table[col] == value
+                hit = table[sel]
+                if hit.empty:
+                    continue
+                row = hit.iloc[0]
+                y = gi + (k - (n_m - 1) / 2) * bar
+                ci = row.get(f"{task}_auc_ci", np.nan)
+                ys.append(y)
+                means.append(float(row[f"{task}_auc"]))
+                errs.append(float(ci) if ci is not None and np.isfinite(float(ci)) else 0.0)
+                if paper is not None and stand_ins and stand_ins.get(g[0]):
+                    ref = paper[(paper["paper_dataset"] == stand_ins[g[0]]) & (paper["method"] == m)]
+                    if len(ref):
+                        ax.plot(float(ref.iloc[0][f"{task}_auc"]), y, "kx", ms=6, mew=1.5,
+                                label="paper (on the dataset ours stands in for)")
+            lows += [mu - e for mu, e in zip(means, errs)]
+            ax.barh(ys, means, bar * 0.92, xerr=errs, capsize=2, color=METHOD_COLORS.get(m, "0.6"),
+                    label=METHOD_LABELS.get(m, m), alpha=0.9, error_kw={"lw": 1})
+        ax.axvline(0.5, color="0.35", ls=":", lw=1.2, label="chance (0.5)")
+        for gi in range(1, n_g):
+            if groups[gi][0] != groups[gi - 1][0]:
+                ax.axhline(gi - 0.5, color="0.7", lw=0.8)
+        ax.set_title(f"Discriminative {task}", fontsize=12, fontweight="bold")
+        ax.grid(axis="x", color="0.9", lw=0.8)
+        ax.set_axisbelow(True)
+        ax.tick_params(axis="x", labelsize=10)
+        ax.set_xlabel("AUC (mean ± 95 % CI)", fontsize=10)
+    axes[0].set_yticks(np.arange(n_g))
+    axes[0].set_yticklabels([_group_label(g) for g in groups], fontsize=10)
+    axes[0].set_ylim(n_g - 0.5, -0.5)  # first row on top
+    low = min([0.4] + [v for v in lows if np.isfinite(v)])
+    axes[0].set_xlim(max(0.0, np.floor(low * 10) / 10), 1.02)
+    entries: dict[str, object] = {}
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+            entries.setdefault(lab, h)
+    order = [METHOD_LABELS.get(m, m) for m in methods]
+    labels = [lab for lab in order if lab in entries] + [lab for lab in entries if lab not in order]
+    ncol = min(len(labels), 3)
+    fig.legend([entries[lab] for lab in labels], labels, loc="lower center", ncol=ncol, fontsize=10,
+               frameon=False)
+    fig.tight_layout(rect=(0, legend_h / height, 1, 1), w_pad=1.5)
     return fig
