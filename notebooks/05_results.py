@@ -51,7 +51,7 @@ bootstrap = 2000  # hierarchical-bootstrap draws per comparison
 quick = False  # True: fewer bootstrap draws (a smoke test); the tables are the same records
 data_dir = None  # not used: this chapter trains nothing
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display

@@ -50,8 +50,8 @@ except ImportError:
     import vna
 
 # %% tags=["parameters"]
-results_dir = None  # None: the published grid (results/), or with quick=True the runs folder
-quick = False  # True: run every analysis on small settings (one seed, a few epochs): a smoke test
+results_dir = None  # None: the published grid (results/); in quick mode the runs folder
+quick = False  # True: run every analysis on small settings (one seed, 2 epochs), a smoke test
 data_dir = None  # None: $VNA_DATA_DIR, shared/data beside the repository, or ~/.cache/vna
 
 # %% tags=["remove-cell"]
@@ -62,6 +62,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from vna import analyses, figures, plots
+from vna.grids import study_grid
 from vna.notebook import show_path
 from vna.results import load_records, published_dir, runs_dir
 from vna.runner import run_grid
@@ -86,6 +87,7 @@ else:
     results_path = Path(results_dir) if results_dir else published_dir()
 records = load_records(results_path)
 parts = {name: analyses.grid_records(records, g) for name, g in grids.items()}
+study = analyses.grid_records(records, study_grid()) if not quick else records.iloc[:0]
 display(Markdown(
     f"Read from `{show_path(results_path)}/`: " + ", ".join(f"{name} {len(parts[name])} of {len(grids[name])} runs"
                                                              for name in grids) + "."
@@ -224,11 +226,12 @@ if not missing("distractors"):
     auc = piv.loc["decoding AUC"]
     top1 = piv.loc["decoding top-1"]
     spread = (auc.max(axis=1) - auc.min(axis=1))
+    lo_k, hi_k = min(top1.columns), max(top1.columns)
     display(Markdown(
-        "**Conclusion.** Across K = 1 … all, each method's mean decoding AUC varies by at most "
-        f"{spread.max():.3f} (" + ", ".join(f"{figures.SHORT[m]} {spread[m]:.3f}" for m in spread.index)
+        f"**Conclusion.** Across K = {lo_k} … {'all' if hi_k == n_all else hi_k}, each method's mean decoding AUC "
+        f"varies by at most {spread.max():.3f} (" + ", ".join(f"{figures.SHORT[m]} {spread[m]:.3f}" for m in spread.index)
         + "), while top-1 accuracy falls from " + ", ".join(
-            f"{top1.loc[m, 1]:.2f} to {top1.loc[m, n_all]:.3f} ({figures.SHORT[m]})" for m in top1.index)
+            f"{top1.loc[m, lo_k]:.2f} to {top1.loc[m, hi_k]:.3f} ({figures.SHORT[m]})" for m in top1.index)
         + ": AUCs are comparable across papers whatever their K; top-k numbers only at the same K."))
 
 # %% [markdown]
@@ -248,10 +251,6 @@ if not missing("distractors"):
 
 # %%
 if not missing("linear"):
-    from vna.grids import study_grid
-    from vna.results import select_groups, summarize
-
-    study = analyses.grid_records(records, study_grid()) if not quick else parts["linear"].iloc[:0]
     ref = held_out(parts["linear"][parts["linear"]["method"] == "trial_template"])
     ref = ref[ref["split"] == "trials"].groupby("dataset")["mean_auc"].mean()
     ceil_rows = []
@@ -321,8 +320,7 @@ if not missing("linear"):
 # %%
 if not missing("settings"):
     st = held_out(parts["settings"])
-    base = analyses.grid_records(records, [c for c in (study_grid() if not quick else [])
-                                           if c.method == "vna" and c.split == "images"])
+    base = study[(study["method"] == "vna") & (study["split"] == "images")] if len(study) else study
     st = pd.concat([st, held_out(base)]).drop_duplicates("key")
     b = analyses.sweep_table(st[(st["latent_dim"] == 128) & st["learn_temperature"]], "batch_size").assign(
         setting="batch size")
