@@ -4,7 +4,7 @@
 #   make publish DIR=site   the tree GitHub Pages serves: the built book and each chapter's notebook beside it
 # VNA_REPOSITORY=owner/name (GitHub) at build time gives every chapter an "Open in Colab" button
 # (book/_ext/vna_book.py); unset, there is none. See book/reproducing.md.
-# Real recordings: VNA_DATA_DIR (default ../shared/data when that folder exists, else ~/.cache/vna).
+# Real recordings: $VNA_DATA_DIR, else shared/data beside the repository, else ~/.cache/vna (vna.data.data_dir).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,20 +14,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-ifeq ($(origin VNA_DATA_DIR), undefined)
-ifneq ($(wildcard ../shared/data/cowley2023_v4),)
-export VNA_DATA_DIR := $(abspath ../shared/data)
-endif
-endif
 
-.PHONY: book test venv notebooks notebooks-quick html publish unit browser-test chromium reproduce bench clean help
+.PHONY: book test venv notebooks notebooks-quick html publish unit browser-test chromium reproduce bench mutation planted clean help
 
 help:
 	@echo "make book   - execute the notebooks and build the book into _build/html (creates .venv if missing)"
 	@echo "make test   - unit tests, quick notebook run, book build and browser test"
 	@echo "make publish DIR=site - the built book plus the notebooks its Colab buttons open (GitHub Pages tree)"
-	@echo "make reproduce [ARGS='--datasets cowley2023-v4 --seeds 0 1 2'] - run the result grid into results/"
+	@echo "make reproduce [ARGS='--datasets cowley2023-v4 --seeds 0 1 2'] - run the study grid into the runs folder"
+	@echo "               (ARGS='--publish --jobs 2' writes the published results/, on purpose)"
 	@echo "make bench  - core benchmark table (AUC speed, training throughput)"
+	@echo "make mutation / make planted - mutation testing / planted audit mistakes (slow; not in CI)"
 
 venv: $(STAMP)
 
@@ -74,6 +71,17 @@ reproduce: venv
 
 bench: venv
 	$(PY) benchmarks/bench_core.py $(ARGS)
+
+# Not part of CI (they take long): mutation testing of the core modules against the unit tests (configured in
+# pyproject.toml [tool.mutmut]; report in tests/mutation/README.md), and the audited mistakes planted one by one.
+mutation: venv
+	rm -rf mutants
+	VNA_DATA_DIR="$$($(PY) -c 'from vna.data import data_dir; print(data_dir())')" $(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results --all true > _build/mutmut-results.txt || true
+	$(PY) tests/mutation/report.py _build/mutmut-results.txt
+
+planted: venv
+	$(PY) tests/mutation/planted_mistakes.py
 
 clean:
 	rm -rf _build book/notebooks/*.ipynb

@@ -13,7 +13,8 @@ Examples::
     python scripts/run_notebooks.py --quick              # smoke test (CI)
     python scripts/run_notebooks.py --only 04_vna -p dataset simulated -p epochs 3 -p seeds "[0, 1]"
 
-``VNA_DATA_DIR`` defaults to ``../shared/data`` next to the repository when that folder exists. The method
+The data folder follows vna's one rule (``vna.data.data_dir``: ``$VNA_DATA_DIR``, else ``shared/data`` beside the
+repository, else ``~/.cache/vna``) and is passed on to the kernels. The method
 notebooks (02-04) save their run records to the untracked runs folder (``vna.results.runs_dir()``:
 ``$VNA_RUNS_DIR``, else ``_build/runs``) unless ``-p results_dir`` says otherwise, so building the book never
 adds files to ``results/``.
@@ -250,14 +251,15 @@ def main(argv=None) -> int:
     # a SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C, so no half-written notebook is left behind
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
-    if "VNA_DATA_DIR" not in os.environ and (REPO.parent / "shared" / "data").is_dir():
-        os.environ["VNA_DATA_DIR"] = str((REPO.parent / "shared" / "data").resolve())
+    sys.path.insert(0, str(REPO))
+    from vna.data.cache import data_dir  # the one data-folder rule (README), passed on to the kernels
+
+    os.environ["VNA_DATA_DIR"] = str(data_dir().resolve())
     if args.threads < 1:
         ap.error(f"--threads must be >= 1; got {args.threads}")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
-    print(f"VNA_DATA_DIR={os.environ.get('VNA_DATA_DIR', '(unset: ~/.cache/vna)')}; {args.threads} CPU thread(s)",
-          flush=True)
+    print(f"VNA_DATA_DIR={os.environ['VNA_DATA_DIR']}; {args.threads} CPU thread(s)", flush=True)
 
     source_dir = Path(args.source).resolve()
     sources = sorted(source_dir.glob("[0-9][0-9]_*.py"))

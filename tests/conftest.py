@@ -1,6 +1,7 @@
 """Shared test fixtures.
 
-* ``VNA_DATA_DIR`` defaults to ``../shared/data`` (the offline copy of the real recordings) when it exists.
+* ``VNA_DATA_DIR`` is set to vna's own data folder (``vna.data.data_dir``: the variable, else ``shared/data``
+  beside the repository, else ``~/.cache/vna``), so that subprocesses and copies of the code find it too.
 * ``shared_data`` gives that folder or skips (naming the missing resource) when there is neither a cache
   nor a network: CI always provides it, so nothing data-related skips there.
 * ``http_server`` serves a folder on 127.0.0.1 (for the pooch download paths).
@@ -15,17 +16,16 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+from vna.data.cache import data_dir
 
-if "VNA_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
-    os.environ["VNA_DATA_DIR"] = str(SHARED_DATA)
+REPO = Path(__file__).resolve().parents[1]
+os.environ["VNA_DATA_DIR"] = str(data_dir())
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder holding the real recordings (``$VNA_DATA_DIR``)."""
-    path = Path(os.environ.get("VNA_DATA_DIR", SHARED_DATA))
+    path = data_dir()
     if not (path / "cowley2023_v4").is_dir():
         if os.environ.get("CI"):
             pytest.fail(f"CI must provide the real data, but {path} has no cowley2023_v4/")
