@@ -175,7 +175,7 @@ def test_colab_install_cell_runs_only_on_colab(monkeypatch):
     publish = _ext("publish")
     cell = publish.install_cell("someone/vna", "0123abc")
     assert 'if "google.colab" in sys.modules:' in cell.source
-    assert "git+https://github.com/someone/vna@0123abc" in cell.source
+    assert '"https://github.com/someone/vna", "/content/vna"' in cell.source and '"origin", "0123abc"' in cell.source
     assert "remove-cell" in cell.metadata["tags"]
     import subprocess
 
@@ -185,8 +185,16 @@ def test_colab_install_cell_runs_only_on_colab(monkeypatch):
     exec(compile(cell.source, "install", "exec"), {})  # noqa: S102 - our own cell
     assert calls == []  # not on Colab: nothing installed
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    import os
+
+    monkeypatch.setattr(os.path, "isdir", lambda p: False)
+    monkeypatch.setattr(os, "chdir", lambda p: calls.append(("chdir", p)))
+    monkeypatch.setattr(sys, "path", list(sys.path))
     exec(compile(cell.source, "install", "exec"), {})  # noqa: S102
-    assert len(calls) == 1 and calls[0][0][-1] == "git+https://github.com/someone/vna@0123abc"
+    commands = [c[0] for c in calls if c[0] != "chdir"]
+    assert commands[0][:5] == ["git", "clone", "--depth", "1", "https://github.com/someone/vna"]
+    assert commands[1][-1] == "0123abc" and commands[2][-2] == "checkout"  # the published commit
+    assert commands[3][-2:] == ["-e", "/content/vna"] and ("chdir", "/content/vna/notebooks") in calls
 
 
 def test_make_publish_and_the_deploy_workflow():
