@@ -149,3 +149,15 @@ def test_linear_methods_run_through_the_pipeline_and_records():
     rec = record_from_output(cfg, out)
     assert rec["history"][0]["alpha"] > 0 and rec["best_epoch"] == 1
     assert 0.5 < rec["metrics"]["decoding_auc"] <= 1 and len(rec["_instances"]["encoding"]) == out.test.n_responses
+
+
+def test_trial_template_with_held_out_validation_images_skips_validation():
+    """In-sample on trial means (Allen): the validation part is held-out images, which have no template;
+    the reference is still computed on the training pairs."""
+    from vna.pipeline import run
+
+    cfg = RunConfig(dataset="simulated", method="trial_template", split="none", responses="mean",
+                    test_responses="mean", val_fraction=0.1,
+                    dataset_options={"n_images": 30, "n_trials": 1, "n_neurons": 8})
+    out = run(cfg, progress=False)
+    assert "val_mean_auc" not in out.history[0] and out.metrics["decoding_auc"] == 1.0

@@ -97,7 +97,7 @@ class _Linear:
         self._fit(train)
         self.fitted = True
         rec: dict[str, Any] = {"epoch": 1, **self.choice}
-        if val is not None:
+        if val is not None and self.can_score(val.images):
             from .train import _validate_epoch
 
             rec.update({k: v for k, v in _validate_epoch(self, val, 64).items() if k != "val_loss"})
@@ -105,6 +105,10 @@ class _Linear:
 
     def eval_loss(self, images, responses, match, batch_size: int) -> float:  # validation loss has no meaning
         return float("nan")
+
+    def can_score(self, images) -> bool:
+        """Whether these images can be scored (always, except by the trial template)."""
+        return True
 
 
 class RidgeEncoder(_Linear):
@@ -214,6 +218,10 @@ class TrialTemplate(_Linear):
         keep = counts > 0
         self.templates = {k: s / c for k, s, c, ok in zip(self._keys(train.images), sums, counts, keep) if ok}
         self.choice = {"templates": int(keep.sum())}
+
+    def can_score(self, images) -> bool:
+        """Only images seen in training have a template (a validation part of held-out images has none)."""
+        return all(k in self.templates for k in self._keys(images))
 
     def score(self, images, responses) -> torch.Tensor:
         self._need_fit()

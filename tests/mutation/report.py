@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""Write tests/mutation/README.md from a finished ``mutmut run`` (the ``mutants/`` folder).
+
+Per core module: mutants, killed (tests failed or timed out), survived, and the share of non-equivalent
+mutants killed. Every survivor is listed with its one-line reason from ``tests/mutation/survivors.csv``
+(``mutant,reason``; a reason starts with ``equivalent:`` -- the mutant cannot change behaviour -- or
+``test added:`` naming the test written for it, which a rerun then kills). A survivor without a reason is
+listed as UNEXPLAINED, and the exit status is 1 when any module is below 90 %.
+
+Usage: ``python tests/mutation/report.py [mutmut results file, ignored: the .meta files are read]``
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MUTANTS = REPO / "mutants"
+OUT = Path(__file__).with_name("README.md")
+REASONS = Path(__file__).with_name("survivors.csv")
+STATUS = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests", 34: "skipped", 36: "timeout",
+          24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"}
+
+
+def load() -> dict[str, dict[str, str]]:
+    by_module: dict[str, dict[str, str]] = defaultdict(dict)
+    for meta in sorted(MUTANTS.rglob("*.py.meta")):
+        module = meta.relative_to(MUTANTS).as_posix()[: -len(".meta")]
+        for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            by_module[module][key] = STATUS.get(code, "suspicious")
+    return by_module
+
+
+def reasons() -> dict[str, str]:
+    if not REASONS.is_file():
+        return {}
+    with REASONS.open(newline="") as f:
+        return {row["mutant"]: row["reason"] for row in csv.DictReader(f)}
+
+
+def main() -> int:
+    if not MUTANTS.is_dir():
+        print("no mutants/ folder: run `make mutation` first", file=sys.stderr)
+        return 2
+    data, why = load(), reasons()
+    lines = ["# Mutation testing of the core modules", "",
+             f"`make mutation` (mutmut, configured in `pyproject.toml` `[tool.mutmut]`), report written "
+             f"{dt.date.today().isoformat()} by `tests/mutation/report.py`. A mutant is *killed* when the unit tests "
+             "fail (or time out) on it. Statements that only word an error, a warning or a progress line are not "
+             "mutated (their wording is checked by pattern in `tests/test_bad_inputs.py`). Survivors are explained "
+             "in `tests/mutation/survivors.csv`: *equivalent* (no input can tell the mutant from the original) or "
+             "*test added* (then killed by a rerun).", "",
+             "| module | mutants | killed | survived | equivalent | no tests / not checked | killed of non-equivalent |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    failing = False
+    detail = []
+    for module, statuses in sorted(data.items()):
+        c = Counter("killed" if s in ("killed", "timeout") else s for s in statuses.values())
+        survivors = sorted(k for k, s in statuses.items() if s == "survived")
+        equivalent = [k for k in survivors if why.get(k, "").startswith("equivalent")]
+        unchecked = c["no tests"] + c["not checked"] + c["skipped"] + c["suspicious"]
+        denominator = len(statuses) - len(equivalent) - unchecked
+        share = c["killed"] / denominator if denominator else float("nan")
+        failing |= not share >= 0.9
+        lines.append(f"| `{module}` | {len(statuses)} | {c['killed']} | {len(survivors)} | {len(equivalent)} | "
+                     f"{unchecked} | {share:.1%} |")
+        if survivors:
+            detail += ["", f"### `{module}`: {len(survivors)} survivor(s)", ""]
+            detail += [f"- `{k}`: {why.get(k, 'UNEXPLAINED')}" for k in survivors]
+    OUT.write_text("\n".join(lines + detail) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"wrote {OUT.relative_to(REPO)}")
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
