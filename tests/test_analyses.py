@@ -41,6 +41,7 @@ def linear_data():
     return _linear_problem(), _linear_problem(n_images=30, image_offset=100)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [RidgeEncoder, RidgeDecoder, CCAAlignment])
 def test_linear_methods_recover_a_planted_linear_mapping(cls, linear_data):
     train, test = linear_data
@@ -74,6 +75,7 @@ def analyses_alphas():
     return list(ALPHAS)
 
 
+@pytest.mark.slow
 def test_cca_scores_are_cosines_of_canonical_projections(linear_data):
     train, test = linear_data
     model = CCAAlignment(train.n_neurons)

@@ -125,6 +125,7 @@ def test_fit_validates_on_the_validation_pairs(planted_parts):
     assert hist[-1]["val_loss"] == pytest.approx(model.eval_loss(val.images, val.responses, val.match, 32))
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_epochs_weights(planted_parts):
     train, val = planted_parts
     model = build_model(RunConfig(method="vna", seed=1, latent_dim=16), train.n_neurons)

@@ -368,6 +368,7 @@ def test_ctrl_c_is_one_line_and_keeps_finished_runs(tmp_path, monkeypatch, capsy
     assert not list((tmp_path / "simulated").glob(".*"))  # no temporary file
 
 
+@pytest.mark.slow
 def test_jobs_runs_side_by_side_into_one_folder(tmp_path):
     grid = study_grid(["simulated"], ["vna", "direct_encoder"], [0], quick=True)
     grid = [c for c in grid if c.split == "images"]  # 2 trainings, 4 records

@@ -17,6 +17,7 @@ def _two_tiny_runs():
     return grid
 
 
+@pytest.mark.slow
 def test_submitit_local_executor_runs_two_tiny_runs_into_one_folder(tmp_path):
     pytest.importorskip("submitit", reason="submitit (pinned in requirements) is not installed")
     grid = _two_tiny_runs()

@@ -18,6 +18,7 @@ def planted_split():
     return planted(n_images=80, seed=0), planted(n_images=30, seed=0, image_offset=500)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["vna", "direct_encoder", "direct_decoder"])
 def test_planted_problem_is_learned_on_held_out_images(method, planted_split):
     train, test = planted_split
@@ -40,6 +41,7 @@ def test_planted_problem_is_learned_on_held_out_images(method, planted_split):
     assert 0 <= after["encoding_top1"] <= after["encoding_top5"] <= 1
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(planted_split):
     train, test = planted_split
     results = []

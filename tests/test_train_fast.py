@@ -338,6 +338,7 @@ def test_nan_in_batch_k_on_the_graph_path_is_batch_k(monkeypatch):
         fit(model, data, epochs=2, batch_size=8, seed=11, device="cpu", progress=False)
 
 
+@pytest.mark.slow
 # ------------------------------------------------------------------------------------------------- bf16
 def test_bf16_autocast_trains_close_to_fp32_and_keeps_fp32_weights(small):
     train, _ = small
@@ -354,6 +355,7 @@ def test_bf16_autocast_trains_close_to_fp32_and_keeps_fp32_weights(small):
     assert S.dtype == torch.float32  # evaluation stays fp32
 
 
+@pytest.mark.slow
 def test_bf16_is_deterministic_on_cpu(small):
     train, _ = small
     runs = []
