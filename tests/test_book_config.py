@@ -96,12 +96,19 @@ def test_generated_notebooks_stay_out_of_git():
 def test_prose_states_the_current_defaults():
     from vna.config import RunConfig
 
+    from vna.grids import STUDY_TRAINING
+
     text = (REPO / "book" / "limitations.md").read_text()
-    grid = int(re.search(r"^\| epochs \| (\d+) for the result grid, `epochs=(\d+)`", text, re.M).group(1))
-    assert grid == RunConfig().epochs
+    row = re.search(r"^\| epochs \| (.*)$", text, re.M).group(1)
+    stated = re.search(r"at most (\d+) epochs, validation on (\d+) % of the \*training\* data, stop (\d+) epochs", row)
+    assert stated, row
+    assert (int(stated[1]), int(stated[2]) / 100, int(stated[3])) == (
+        STUDY_TRAINING["epochs"], STUDY_TRAINING["val_fraction"], STUDY_TRAINING["patience"])
+    assert f"`epochs={STUDY_TRAINING['epochs']}, val_fraction={STUDY_TRAINING['val_fraction']}, " \
+           f"patience={STUDY_TRAINING['patience']}`" in row
     chapters = {int(re.search(r"^epochs = (\d+)", (REPO / "notebooks" / f"{n}.py").read_text(), re.M).group(1))
                 for n in ("02_direct_encoding", "03_direct_decoding", "04_vna")}
-    assert chapters == {int(re.search(r"; (\d+) in the method chapters", text).group(1))}
+    assert chapters == {int(re.search(r"a fixed (\d+) in the method chapters", row).group(1))}
     for name, value in (("latent_dim", 128), ("batch_size", 64), ("lr", 1e-3), ("temperature", 0.07),
                         ("test_fraction", 0.15), ("image_size", 64)):
         assert getattr(RunConfig(), name) == value, f"limitations.md states {name}={value}"
