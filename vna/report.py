@@ -63,11 +63,24 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
         wanted = {signature(c) for c in grid}
         inside = records["signature"].isin(wanted)
         ignored = int((~inside).sum())
+        other = records[~inside]
         records = records[inside]
         have = set(zip(records["signature"], records["seed"]))
         missing = sum((signature(c), c.seed) not in have for c in grid)
         if ignored:
-            notes.append(f"{ignored} record(s) in {path.name}/ belong to other configurations and are not shown")
+            from .grids import get_grid, grid_names
+
+            known = set()
+            for name in grid_names():
+                known |= {signature(c) for c in get_grid(name)()}
+            known -= wanted
+            of_grids = int(other["signature"].isin(known).sum())
+            if of_grids:
+                notes.append(f"{of_grids} record(s) in {path.name}/ belong to the other grids (the analyses) and are "
+                             "not shown here")
+            if ignored - of_grids:
+                notes.append(f"{ignored - of_grids} record(s) in {path.name}/ belong to no grid definition and are "
+                             "not shown")
         if missing:
             notes.append(f"{missing} run(s) of the grid have no record yet")
     table, more = select_groups(summarize(records), grid)
