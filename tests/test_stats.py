@@ -148,3 +148,22 @@ def test_closest_protocol():
     syn = out[out.paper_dataset == "Macaque-synthetic"].set_index("split")
     assert syn.loc["trials", "distance"] == pytest.approx(0.01) and syn.loc["images", "distance"] == pytest.approx(0.2)
     assert bool(syn.loc["trials", "closest"]) and not bool(syn.loc["images", "closest"])
+
+
+def test_report_includes_the_analyses_tables(tmp_path):
+    from vna.analyses import linear_grid
+    from vna.report import build_report
+
+    cfgs = [c for c in linear_grid(["simulated"], ["ridge_encoder"], [0, 1]) if c.split == "trials"]
+    for k, cfg in enumerate(cfgs):
+        m = {"encoding_auc": 0.6 + 0.01 * k, "decoding_auc": 0.7, "mean_auc": 0.65 + 0.005 * k}
+        results.save_record(results.make_record(cfg, m, seconds=1, device="cpu",
+                                                per_instance={"encoding": np.full(4, 0.6), "decoding": np.full(4, 0.7)}),
+                            tmp_path)
+    report = build_report(tmp_path, [], n_boot=10, analyses=True)
+    lin = report.analyses["linear"]
+    assert set(lin["split"]) == {"trials"} and set(lin["n_seeds"]) == {2}
+    assert report.analyses["noise"].empty
+    paths = write_csv(report, tmp_path / "csv")
+    assert (tmp_path / "csv" / "analysis_linear.csv") in paths
+    assert "## Analysis: linear" in to_markdown(report)

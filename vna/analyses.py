@@ -29,7 +29,7 @@ from .grids import GRIDS, STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_co
 __all__ = [
     "NOISE_STEPS", "NOISE_SIMULATED", "TRIAL_COUNTS", "IMAGE_FRACTIONS", "NEURON_FRACTIONS", "DISTRACTORS",
     "BATCH_SIZES", "LATENT_DIMS", "SIZE_SEEDS", "linear_grid", "noise_grid", "trials_grid", "size_grid",
-    "distractors_grid", "settings_grid", "grid_records", "noise_reliability", "sweep_table", "paired_sweep", "oracle_auc",
+    "distractors_grid", "settings_grid", "grid_records", "analysis_tables", "SWEEPS", "noise_reliability", "sweep_table", "paired_sweep", "oracle_auc",
 ]
 
 #: The simulated cortex of the noise analysis: 300 images x 5 trials x 100 neurons, and five noise levels
@@ -206,16 +206,49 @@ def noise_reliability(step: dict, seed: int = 0) -> dict[str, float]:
             "split_half_reliability": float(np.nanmean(split_half_reliability(rec.responses)))}
 
 
-def sweep_table(records: pd.DataFrame, by: str, metric: str = "mean_auc") -> pd.DataFrame:
-    """Mean and 95 % t-interval over seeds of ``metric`` per dataset × method × test responses × ``by``."""
+def sweep_table(records: pd.DataFrame, by: str | Sequence[str], metric: str = "mean_auc") -> pd.DataFrame:
+    """Mean and 95 % t-interval over seeds of ``metric`` per dataset × method × test responses × ``by``
+    (one column name or several)."""
     from .results import _t_halfwidth
 
+    by = [by] if isinstance(by, str) else list(by)
+    keys = ["dataset", "method", "test_responses", *by]
     rows = []
-    for keys, g in records.groupby(["dataset", "method", "test_responses", by], dropna=False, sort=True):
+    for values, g in records.groupby(keys, dropna=False, sort=True):
         v = g[metric].to_numpy(dtype=float)
-        rows.append(dict(zip(["dataset", "method", "test_responses", by], keys), n_seeds=int(g["seed"].nunique()),
-                         mean=float(np.mean(v)), ci=_t_halfwidth(v)))
-    return pd.DataFrame(rows)
+        rows.append(dict(zip(keys, values), n_seeds=int(g["seed"].nunique()), mean=float(np.mean(v)),
+                         ci=_t_halfwidth(v)))
+    return pd.DataFrame(rows, columns=[*keys, "n_seeds", "mean", "ci"])
+
+
+#: What each analysis sweeps (the columns of its table in ``python -m vna report``).
+SWEEPS = {"linear": ["split"], "noise": ["noise_step"], "trials": ["train_trials"],
+          "size": ["train_image_fraction", "neuron_fraction"], "distractors": ["n_distractors"],
+          "settings": ["learn_temperature", "batch_size", "latent_dim"]}
+
+
+def analysis_tables(records: pd.DataFrame, quick: bool = False) -> dict[str, pd.DataFrame]:
+    """Every analysis's table from ``records`` (:func:`vna.results.load_records`): mean average AUC ± 95 %
+    interval over seeds per dataset × method × test responses × swept setting (the distractor table also
+    has decoding top-1 and top-5). Analyses without records give empty tables."""
+    out = {}
+    for name, by in SWEEPS.items():
+        part = grid_records(records, GRIDS[name][0](quick=quick))
+        if part.empty:
+            out[name] = pd.DataFrame()
+            continue
+        part = part.assign(**{col: ["all" if pd.isna(v) else int(v) for v in part[col]] for col in by
+                              if col in ("train_trials", "n_distractors")})
+        table = sweep_table(part, by)
+        if name == "distractors":
+            for metric in ("decoding_top1", "decoding_top5"):
+                extra = sweep_table(part, by, metric)
+                table[f"{metric}"] = extra["mean"].to_numpy()
+        if name == "noise":
+            rel = {i: noise_reliability(step)["split_half_reliability"] for i, step in enumerate(NOISE_STEPS)}
+            table.insert(4, "reliability", table["noise_step"].map(rel))
+        out[name] = table
+    return out
 
 
 def paired_sweep(records: pd.DataFrame, by: str, baseline: str, metric: str = "mean_auc",

@@ -141,7 +141,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if results_dir is None:
         raise ValueError("no results folder: pass --results-dir (vna is not running from a checkout)")
     grid = None if args.grid == "none" else get_grid(args.grid)(quick=args.quick)
-    report = build_report(results_dir, grid, n_boot=args.bootstrap)
+    report = build_report(results_dir, grid, n_boot=args.bootstrap, analyses=args.analyses, quick=args.quick)
     if args.readme:
         from .report import README_END, README_START, readme_markdown
         from .results import _atomic_write_text
@@ -226,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--csv", default=None, metavar="DIR", help="also write results.csv, comparisons.csv, "
                                                                 "verdicts.csv and closest.csv into DIR")
     rp.add_argument("--bootstrap", type=_positive_int, default=2000, help="bootstrap draws (default 2000)")
+    rp.add_argument("--analyses", action="store_true",
+                    help="also print the analyses' tables (and write analysis_<name>.csv with --csv)")
     rp.add_argument("--readme", default=None, metavar="FILE",
                     help="rewrite the results block of FILE (README.md) instead of printing")
     return p

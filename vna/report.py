@@ -13,7 +13,10 @@ Tables (and the CSV files ``--csv DIR`` writes):
 * ``verdicts.csv`` -- :func:`vna.stats.verdicts`: claim, claim_text, dataset, split, test_responses,
   protocol, verdict, evidence;
 * ``closest.csv`` -- :func:`vna.stats.closest_protocols`: dataset, paper_dataset, protocol, split,
-  test_responses, distance, closest.
+  test_responses, distance, closest;
+* with ``--analyses``, ``analysis_<name>.csv`` per analysis (:func:`vna.analyses.analysis_tables`): dataset,
+  method, test_responses, the swept setting(s), n_seeds, mean, ci (and decoding_top1/top5 for distractors,
+  reliability for noise).
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ CSV_FILES = ("results.csv", "comparisons.csv", "verdicts.csv", "closest.csv")
 
 @dataclass
 class Report:
+    """The study's tables and (when asked) the analyses' (:func:`vna.analyses.analysis_tables`)."""
+
     records: pd.DataFrame  # the records shown (one configuration per dataset x method x protocol)
     table: pd.DataFrame  # summarize + select_groups
     comparisons: pd.DataFrame
@@ -45,11 +50,13 @@ class Report:
     notes: list[str] = field(default_factory=list)
     ignored: int = 0  # records of configurations outside the grid
     missing: int = 0  # records the grid names that are not there
+    analyses: dict = field(default_factory=dict)  # name -> table (analysis_<name>.csv)
 
 
 def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | None = None, *,
-                 n_boot: int = 2000) -> Report:
-    """Read ``results_dir`` and compute every table; with ``grid`` only its configurations are shown."""
+                 n_boot: int = 2000, analyses: bool = False, quick: bool = False) -> Report:
+    """Read ``results_dir`` and compute every table; with ``grid`` only its configurations are shown; with
+    ``analyses`` the analyses' tables too (``quick``: their smoke-test configurations)."""
     from .results import PAPER_TABLE1, load_records, select_groups, signature, summarize
     from .stats import closest_protocols, comparisons, verdicts
 
@@ -57,6 +64,11 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     if not path.is_dir():
         raise FileNotFoundError(f"no results folder at {path}")
     records = load_records(path)
+    tables = {}
+    if analyses:
+        from .analyses import analysis_tables
+
+        tables = analysis_tables(records, quick=quick)
     notes: list[str] = []
     ignored = missing = 0
     if grid is not None:
@@ -88,7 +100,7 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     records = records[records["group"].isin(set(table["group"]))] if len(table) else records.iloc[:0]
     comps = comparisons(records, n_boot=n_boot)
     return Report(records, table, comps, verdicts(comps), closest_protocols(table, PAPER_TABLE1), notes, ignored,
-                  missing)
+                  missing, tables)
 
 
 def results_csv_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -140,6 +152,8 @@ def to_markdown(report: Report) -> str:
             ["paper_dataset", "dataset", "protocol", "distance"]].sort_values(["paper_dataset", "dataset"])
     parts += ["\n## Closest protocol to each paper row block (mean |AUC difference| over six numbers)\n",
               _md(cl, ".3f")]
+    for name, table in report.analyses.items():
+        parts += [f"\n## Analysis: {name} (average AUC, mean and 95 % interval over seeds)\n", _md(table, ".4f")]
     if report.notes:
         parts += ["\n" + "\n".join(f"- {n}" for n in report.notes) + "\n"]
     return "\n".join(parts)
@@ -158,10 +172,11 @@ def write_csv(report: Report, folder: str | os.PathLike) -> list[Path]:
         raise NotADirectoryError(f"--csv {folder} is a file, not a folder")
     frames = {"results.csv": results_csv_table(report.table), "comparisons.csv": report.comparisons,
               "verdicts.csv": report.verdicts, "closest.csv": report.closest}
+    frames.update({f"analysis_{name}.csv": table for name, table in report.analyses.items()})
     out = []
-    for name in CSV_FILES:
+    for name, frame in frames.items():
         path = folder / name
-        _atomic_write_text(path, frames[name].to_csv(index=False))
+        _atomic_write_text(path, frame.to_csv(index=False))
         out.append(path)
     return out
 
