@@ -89,6 +89,21 @@ def _published(tmp: Path) -> Path:
     return pub
 
 
+def _user_folder(tmp: Path, trap: str) -> Path:
+    """A small recording folder with one trap in it."""
+    from vna.data import from_arrays, to_folder
+
+    rng = np.random.default_rng(0)
+    rec = from_arrays((rng.random((6, 8, 8)) * 255).astype(np.uint8), rng.random((6, 2, 3)))
+    folder = to_folder(rec, tmp / "rec")
+    if trap == "truncated":
+        data = (folder / "responses.npy").read_bytes()
+        (folder / "responses.npy").write_bytes(data[: len(data) - 40])
+    elif trap == "tiny-floats":
+        np.save(folder / "images.npy", rng.random((6, 8, 8)) * 2.55e-4)
+    return folder
+
+
 def _cli(*args):
     code = main(list(args))
     if code != 2:
@@ -163,6 +178,12 @@ CASES = [
     ("download-offline", lambda t: lambda: fetch("nowhere", "x.npy", "http://127.0.0.1:9/vna-test/x.npy",
                                                  "sha256:" + "0" * 64, progress=False), MissingDataFile,
      r"nowhere/x\.npy is not cached and its download from http://127\.0\.0\.1:9/vna-test/x\.npy failed"),
+    ("folder-truncated-npy", lambda t: (lambda f: lambda: vna.data.from_folder(f))(_user_folder(t, "truncated")),
+     ValueError, r"cannot read .*rec/responses\.npy"),
+    ("folder-tiny-float-images", lambda t: (lambda f: lambda: vna.data.from_folder(f))(_user_folder(t, "tiny-floats")),
+     ValueError, r"rec/images\.npy: float images span only .* would train as blank frames; pass scale="),
+    ("arrays-uint16-images", lambda t: lambda: vna.data.from_arrays(np.full((3, 8, 8), 300, np.uint16), np.zeros((3, 2, 4))),
+     ValueError, r"images are uint16 .*scale="),
     # -- files
     ("load-text-file", lambda t: (lambda p: lambda: load(p))(_text_file(t)), ValueError,
      r"model\.pt is not a vna model file"),
