@@ -32,27 +32,10 @@
 # it with other values with papermill (see [Reproducing](../reproducing.md)).
 
 # %% tags=["remove-cell"]
-# Make `vna` importable: inside the repository use it from there; elsewhere it must be pip-installed.
-import sys
 import warnings
-from pathlib import Path
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
-try:
-    import vna
-except ImportError:
-    for _root in (Path.cwd(), Path.cwd().parent):
-        if (_root / "vna" / "__init__.py").is_file():
-            sys.path.insert(0, str(_root))
-            break
-    try:
-        import vna
-    except ImportError:
-        raise ImportError(
-            "The `vna` package is not importable. Install it from your copy of the repository, e.g. "
-            "`pip install -e /path/to/your/clone` (on Colab: `!git clone <URL of your copy of the repository> vna "
-            "&& pip install -e vna`), restart the kernel and run this notebook again."
-        ) from None
+import vna  # not importable? `pip install -e <your clone of the repository>` (on Colab the first cell does it)
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -30,20 +30,10 @@
 # :::
 
 # %% tags=["remove-cell"]
-# Make `vna` importable: inside the repository use it from there; elsewhere it must be pip-installed.
-import sys
 import warnings
-from pathlib import Path
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
-try:
-    import vna
-except ImportError:
-    for _root in (Path.cwd(), Path.cwd().parent):
-        if (_root / "vna" / "__init__.py").is_file():
-            sys.path.insert(0, str(_root))
-            break
-    import vna
+import vna  # not importable? `pip install -e <your clone of the repository>` (on Colab the first cell does it)
 
 # %% tags=["parameters"]
 results_dir = None  # None: the published grid (results/ of the repository)
@@ -53,6 +43,7 @@ data_dir = None  # not used: this chapter trains nothing
 
 # %% tags=["remove-input"]
 import numpy as np
+from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 

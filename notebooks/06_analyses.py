@@ -34,20 +34,10 @@
 # validation part of the training data).
 
 # %% tags=["remove-cell"]
-# Make `vna` importable: inside the repository use it from there; elsewhere it must be pip-installed.
-import sys
 import warnings
-from pathlib import Path
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
-try:
-    import vna
-except ImportError:
-    for _root in (Path.cwd(), Path.cwd().parent):
-        if (_root / "vna" / "__init__.py").is_file():
-            sys.path.insert(0, str(_root))
-            break
-    import vna
+import vna  # not importable? `pip install -e <your clone of the repository>` (on Colab the first cell does it)
 
 # %% tags=["parameters"]
 results_dir = None  # None: the published grid (results/); in quick mode the runs folder
@@ -56,6 +46,7 @@ data_dir = None  # None: $VNA_DATA_DIR, shared/data beside the repository, or ~/
 
 # %% tags=["remove-cell"]
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd

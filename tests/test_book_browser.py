@@ -31,6 +31,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from book_toc import toc_files
+
 REPO = Path(__file__).resolve().parents[1]
 HTML = REPO / "_build" / "html"
 SHOTS = REPO / "_build" / "screenshots"
@@ -45,23 +47,9 @@ DESKTOP = {"width": 1280, "height": 900}
 pytestmark = pytest.mark.book
 
 
-def _toc_files() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                files.append(e["file"])
-            walk(e.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
 
 
-CHAPTERS = _toc_files()
+CHAPTERS = toc_files()
 
 
 @pytest.fixture(scope="module")

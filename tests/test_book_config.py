@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from book_toc import toc_files
 from vna.results import PAPER_TABLE1, paper_average_check
 
 REPO = Path(__file__).resolve().parents[1]
@@ -14,18 +15,6 @@ CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())
 TOC = yaml.safe_load((REPO / "_toc.yml").read_text())
 
 
-def _toc_files() -> list[str]:
-    files = [TOC["root"]]
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                files.append(e["file"])
-            walk(e.get("sections"))
-
-    for part in TOC.get("parts", []):
-        walk(part.get("chapters"))
-    return files
 
 
 def test_config_renders_without_executing_or_network():
@@ -38,7 +27,7 @@ def test_config_renders_without_executing_or_network():
 
 
 def test_every_toc_entry_has_a_source():
-    files = _toc_files()
+    files = toc_files()
     assert len(files) == len(set(files))
     for f in files:
         if f.startswith("book/notebooks/"):

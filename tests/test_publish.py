@@ -22,6 +22,8 @@ import yaml
 
 from test_book_html import machine_paths, scan
 
+from book_toc import toc_files
+
 REPO = Path(__file__).resolve().parents[1]
 HTML = REPO / "_build" / "html"
 DUMMY = "vna-test/vna-dummy"
@@ -30,19 +32,6 @@ COLAB = re.compile(r'href="(https://colab\.research\.google\.com/github/([^/"]+/
 pytestmark = pytest.mark.book
 
 
-def _chapters() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                files.append(e["file"])
-            walk(e.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return files
 
 
 def _env(**extra) -> dict:
@@ -74,9 +63,9 @@ def published(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_every_notebook_chapter_opens_an_existing_notebook_in_colab(published):
     site, _ = published
-    notebook_pages = [c for c in _chapters() if c.startswith("book/notebooks/")]
+    notebook_pages = [c for c in toc_files() if c.startswith("book/notebooks/")]
     assert len(notebook_pages) >= 5
-    for chapter in _chapters():
+    for chapter in toc_files():
         page = site / f"{chapter}.html"
         assert page.is_file(), f"{chapter}: no page in the published tree"
         links = COLAB.findall(page.read_text())

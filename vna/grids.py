@@ -82,13 +82,20 @@ def study_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
     _check_methods(methods)
     configs = []
     for d in datasets:
-        for split, responses, test in STUDY_PROTOCOLS[d]:
-            for m in methods:
-                for s in seeds:
-                    cfg = RunConfig(dataset=d, method=m, seed=int(s), split=split, responses=responses,
-                                    test_responses=test, device=device, threads=threads,
-                                    **{**STUDY_TRAINING, **overrides})
-                    configs.append(quick_config(cfg) if quick else cfg)
+        configs += _protocol_configs(d, STUDY_PROTOCOLS[d], methods, seeds, quick, device, threads, overrides)
+    return configs
+
+
+def _protocol_configs(dataset: str, protocols, methods, seeds, quick: bool, device: str, threads: int,
+                      overrides: dict) -> list[RunConfig]:
+    """``dataset`` × protocols × methods × seeds as the study trains them (``STUDY_TRAINING``)."""
+    configs = []
+    for split, responses, test in protocols:
+        for m in methods:
+            for s in seeds:
+                cfg = RunConfig(dataset=dataset, method=m, seed=int(s), split=split, responses=responses,
+                                test_responses=test, device=device, threads=threads, **{**STUDY_TRAINING, **overrides})
+                configs.append(quick_config(cfg) if quick else cfg)
     return configs
 
 
@@ -108,16 +115,8 @@ def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[i
 
     _check_methods(methods)
     recording = from_folder(folder, **overrides.get("dataset_options", {}))
-    name = f"folder:{folder}"
-    configs = []
-    for split, responses, test in protocols_for(recording):
-        for m in methods:
-            for s in seeds:
-                cfg = RunConfig(dataset=name, method=m, seed=int(s), split=split, responses=responses,
-                                test_responses=test, device=device, threads=threads,
-                                **{**STUDY_TRAINING, **overrides})
-                configs.append(quick_config(cfg) if quick else cfg)
-    return configs
+    return _protocol_configs(f"folder:{folder}", protocols_for(recording), methods, seeds, quick, device, threads,
+                             overrides)
 
 
 def _check_methods(methods: Sequence[str]) -> None:
