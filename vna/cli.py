@@ -97,7 +97,7 @@ def _grid_configs(args: argparse.Namespace):
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .results import published_dir, runs_dir
+    from .results import check_results_dir, published_dir, runs_dir
     from .runner import parse_shard, run_grid
 
     shard = parse_shard(args.shard)
@@ -109,6 +109,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             raise ValueError("--publish without --results-dir needs a checkout of the repository (results/)")
     else:
         results_dir = runs_dir()
+    check_results_dir(results_dir, publish=args.publish)  # before any output or work
     configs = _grid_configs(args)
     if args.publish and (args.quick or args.epochs is not None or args.folder is not None or args.precision != "fp32"):
         raise ValueError("--publish writes the published grid; --quick, --epochs, --folder and --precision change it, "
