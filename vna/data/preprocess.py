@@ -356,6 +356,9 @@ def zscore(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return (np.asarray(x, dtype=np.float64) - mean) / std
 
 
+_zscore = zscore  # to_paired's argument of the same name hides the function there
+
+
 # ------------------------------------------------------------------------------------------- to_paired
 def _part_rows(r: np.ndarray, mask: np.ndarray, images: np.ndarray, mode: str):
     """Responses of one part: rows ``[R, N]``, match (local image index), trial slot of each row (-1: mean)."""
@@ -517,7 +520,7 @@ def paired_parts(
             neuron_idx, mean, std = neuron_idx[~const], mean[~const], std[~const]
             rows = {k: (v[0][:, ~const], *v[1:]) for k, v in rows.items()}
             report["n_neurons_kept"] = len(neuron_idx)
-        rows = {k: ((v[0] - mean) / std, *v[1:]) for k, v in rows.items()}
+        rows = {k: (_zscore(v[0], mean, std), *v[1:]) for k, v in rows.items()}
         stats.update(zscore_mean=mean.tolist(), zscore_std=std.tolist())
 
     img = prepare_images(recording.images, image_size=image_size, grey=grey)
