@@ -321,3 +321,51 @@ def test_filters_are_off_by_default():
     rec = _recording()
     keep, report = select_neurons(rec)
     assert keep.all() and report["n_neurons_kept"] == rec.n_neurons
+
+
+# ---------------------------------------------------------------------- details the mutation run asked for
+def test_reliability_needs_two_trials_and_one_split_at_least():
+    r = _gaussian_population(60, 2, np.array([1.0, 0.3]), 0.5, seed=5)
+    assert np.isfinite(split_half_reliability(r)).all()  # two trials per image are enough
+    assert np.isfinite(split_half_reliability(r, n_splits=1)).all()
+    with pytest.raises(ValueError, match="n_splits"):
+        split_half_reliability(r, n_splits=0)
+
+
+def test_every_image_with_two_trials_feeds_both_halves_of_every_split():
+    """Two identical recorded trials per image, scattered among NaN slots: each split must put one in each
+    half (recorded slots first, dealt alternately), so the halves agree exactly and the reliability is 1."""
+    rng = np.random.default_rng(0)
+    r = np.full((3, 10, 2), np.nan)
+    for i in range(3):
+        slots = rng.choice(10, size=2, replace=False)
+        r[i, slots] = rng.normal(size=2) * (i + 1)
+    np.testing.assert_allclose(split_half_reliability(r, n_splits=10, seed=3), 1.0, atol=1e-12)
+
+
+def test_noise_ceiling_passes_its_settings_and_clips_negative_reliability():
+    r = _gaussian_population(40, 4, np.array([0.3, 0.2]), 1.0, seed=6)
+    for n_splits, seed in ((3, 5), (7, 1)):
+        expected = np.sqrt(np.clip(split_half_reliability(r, n_splits=n_splits, seed=seed), 0, None))
+        np.testing.assert_array_equal(noise_ceiling(r, n_splits=n_splits, seed=seed), expected)
+    assert not np.array_equal(noise_ceiling(r, n_splits=3, seed=5), noise_ceiling(r, n_splits=7, seed=1))
+    x = np.random.default_rng(1).normal(size=(50, 1, 1))
+    anti = np.concatenate([x, -x], axis=1)  # the two trials of every image disagree: negative reliability
+    assert split_half_reliability(anti)[0] < 0
+    assert noise_ceiling(anti)[0] == 0.0  # a ceiling of 0, not NaN
+
+
+def test_zscore_divides_by_the_standard_deviation():
+    x = np.array([[1.0, 10.0], [5.0, 30.0]])
+    mean, std = np.array([1.0, 10.0]), np.array([2.0, 4.0])
+    np.testing.assert_allclose(zscore(x, mean, std), [[0.0, 0.0], [2.0, 5.0]])
+
+
+def test_to_paired_passes_test_responses_and_verbose(capsys):
+    rec = _recording(n_images=30, n_trials=4)
+    train, test = to_paired(rec, split="images", test_responses="mean", image_size=32)
+    assert test.n_responses == test.n_images and train.n_responses == 4 * train.n_images
+    to_paired(rec, image_size=32, reliability_threshold=-1.0, verbose=False)
+    assert capsys.readouterr().out == ""
+    to_paired(rec, image_size=32, reliability_threshold=-1.0, verbose=True)
+    assert "kept" in capsys.readouterr().out
