@@ -120,11 +120,23 @@ curves = load_histories(main_protocol[main_protocol["test_responses"] == main_pr
 fig = figures.plot_learning_curves(curves, "validation mean AUC per epoch (held-out images; antolik2016-v1: held-out trials)")
 
 # %%
-epochs_table = (records.drop_duplicates(["dataset", "method", "split", "seed"])
-                .groupby(["dataset", "split", "method"])["best_epoch"].agg(["mean", "min", "max"]).round(1)
-                .unstack("method"))
-epochs_table.columns = [f"{plots.METHOD_LABELS.get(m, m)} ({stat})" for stat, m in epochs_table.columns]
-epochs_table
+trainings = load_histories(records)
+last = trainings.groupby(["dataset", "method", "split", "seed"]).agg(best=("best_epoch", "first"),
+                                                                    trained=("epoch", "max")).reset_index()
+last["at the cap"] = last["trained"] >= STUDY_TRAINING["epochs"]
+epochs_table = last.groupby(["dataset", "method"]).agg(
+    runs=("seed", "size"), **{"chosen epoch (mean)": ("best", "mean"), "min": ("best", "min"), "max": ("best", "max"),
+                              "runs stopped by the cap": ("at the cap", "sum")}).round(1)
+epochs_table.index = epochs_table.index.set_levels([figures.SHORT.get(m, m) for m in epochs_table.index.levels[1]],
+                                                   level=1)
+capped = last[last["at the cap"]].groupby(["dataset", "method"]).size()
+display(epochs_table)
+if len(capped):
+    display(Markdown(
+        "Runs still improving when the cap of {} epochs stopped them: ".format(STUDY_TRAINING["epochs"])
+        + ", ".join(f"{n} of {int(epochs_table.loc[(d, figures.SHORT[m]), 'runs'])} {figures.SHORT[m]} runs on `{d}`"
+                    for (d, m), n in capped.items())
+        + ". Their numbers may rise with longer training; every other run stopped on its own."))
 
 # %% [markdown]
 # ## The results, protocol by protocol
