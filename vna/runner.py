@@ -114,8 +114,10 @@ def _run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, pub
     outputs = run_shared(configs, data_dir=data_dir, progress=False)
     done = []
     for c, out in zip(configs, outputs):
+        if is_done(c, results_dir):  # a record the task shares with an earlier grid: kept as it is
+            continue
         record = record_from_output(c, out, source=source)
-        path = save_record(record, results_dir, overwrite=not is_done(c, results_dir), publish=publish)
+        path = save_record(record, results_dir, overwrite=True, publish=publish)
         m = record["metrics"]
         done.append({"dataset": c.dataset, "method": c.method, "protocol": c.protocol, "seed": c.seed,
                      "encoding_auc": m["encoding_auc"], "decoding_auc": m["decoding_auc"],
