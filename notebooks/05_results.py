@@ -17,7 +17,7 @@
 #
 # Every dataset × every protocol it supports × the three methods × five seeds, with paired statistics and a
 # verdict on each of the paper's claims. Everything on this page is computed from the records in `results/`
-# (the published grid, written by `python -m vna report`'s sibling `python -m vna reproduce --publish`);
+# (the published grid, written by `python -m vna reproduce --publish`);
 # this chapter only reads them and never trains. `python -m vna report` prints the same tables from the
 # same functions ({mod}`vna.report`), so the two cannot disagree.
 #
@@ -114,12 +114,12 @@ from myst_nb import glue
 glue("max_epochs", str(STUDY_TRAINING["epochs"]), display=False)
 glue("patience", str(STUDY_TRAINING["patience"]), display=False)
 
-# %%
+# %% tags=["hide-input"]
 main_protocol = records[(records["split"] == "images") | (records["dataset"] == "antolik2016-v1") & (records["split"] == "trials")]
 curves = load_histories(main_protocol[main_protocol["test_responses"] == main_protocol["responses"]])
 fig = figures.plot_learning_curves(curves, "validation mean AUC per epoch (held-out images; antolik2016-v1: held-out trials)")
 
-# %%
+# %% tags=["hide-input"]
 trainings = load_histories(records)
 last = trainings.groupby(["dataset", "method", "split", "seed"]).agg(best=("best_epoch", "first"),
                                                                     trained=("epoch", "max")).reset_index()
@@ -146,7 +146,7 @@ if len(capped):
 # are the linear baselines of the [analyses chapter](06_analyses.ipynb) (ridge regression and CCA, fitted in
 # closed form on the same training pairs); *trial template* is a data-only reference that needs no training.
 
-# %%
+# %% tags=["hide-input"]
 def protocol_tables(table: pd.DataFrame, extra: pd.DataFrame) -> None:
     both = pd.concat([table, extra], ignore_index=True) if len(extra) else table
     order = [("images", "trials"), ("images", "mean"), ("trials", "trials"), ("trials", "mean"), ("none", "trials"),
@@ -173,7 +173,7 @@ protocol_tables(report.table, linear_table)
 # %% [markdown]
 # The same numbers as a figure (the paper's values as crosses where a stand-in exists):
 
-# %%
+# %% tags=["hide-input"]
 fig = plots.plot_results(report.table[report.table["split"] != "none"], PAPER_TABLE1, PAPER_STAND_INS)
 
 # %% [markdown]
@@ -185,11 +185,11 @@ fig = plots.plot_results(report.table[report.table["split"] != "none"], PAPER_TA
 # the test instances within each seed (from the per-instance AUCs stored with every record). With five seeds
 # the smallest possible two-sided Wilcoxon p-value is 0.0625, so it never reaches 0.05: it is shown, not used.
 
-# %%
+# %% tags=["hide-input"]
 held_out = report.comparisons[report.comparisons["split"] != "none"]
 fig = figures.plot_forest(held_out, "VNA − baseline (held-out protocols)")
 
-# %%
+# %% tags=["hide-input"]
 comp = report.comparisons.copy()
 comp["protocol"] = [protocol_label(s, t) for s, t in zip(comp["split"], comp["test_responses"])]
 comp["comparison"] = "VNA − " + comp["baseline"].map(figures.SHORT)
@@ -213,7 +213,7 @@ display(HTML(comp.round(4).to_html(index=False, table_id="comparisons-table", cl
 # %% tags=["remove-cell"]
 glue("c3_margin", f"{C3_MARGIN}", display=False)
 
-# %%
+# %% tags=["hide-input"]
 verdicts = report.verdicts.copy()
 verdicts["protocol"] = [protocol_label(s, t) for s, t in zip(verdicts["split"], verdicts["test_responses"])]
 wide = verdicts.pivot_table(index=["dataset", "protocol"], columns="claim", values="verdict", aggfunc="first")
@@ -221,7 +221,7 @@ display(HTML(wide.reset_index().to_html(index=False, table_id="verdict-table", c
                                         border=0)))
 
 
-# %%
+# %% tags=["hide-input"]
 def claim_paragraph(claim: str) -> str:
     v = verdicts[verdicts["claim"] == claim]
     v = v.assign(_o=v["split"].map({"images": 0, "trials": 1}) * 2 + (v["test_responses"] == "mean"))
@@ -262,7 +262,7 @@ display(Markdown("\n\n".join(claim_paragraph(c) for c in CLAIMS)))
 # a small distance says "this protocol gives numbers like the paper's on data like ours", not that the paper
 # used it.
 
-# %%
+# %% tags=["hide-input"]
 closest = report.closest.copy()
 closest["protocol"] = [protocol_label(s, t) for s, t in zip(closest["split"], closest["test_responses"])]
 dist = closest.pivot_table(index=["paper_dataset", "dataset"], columns="protocol", values="distance").round(3)
@@ -272,7 +272,7 @@ stand = {(v, k) for k, v in PAPER_STAND_INS.items()}
 dist["stand-in"] = ["yes" if idx in stand else "" for idx in dist.index]
 dist
 
-# %%
+# %% tags=["hide-input"]
 def why_sentence() -> str:
     lines = []
     for (paper_name, dataset), row in dist.iterrows():
@@ -308,7 +308,7 @@ display(Markdown(why_sentence()))
 # As printed, with the mean of the encoding and decoding columns beside the printed "average". Only one
 # of the nine printed averages equals that mean; see [Limitations](../limitations.md).
 
-# %%
+# %% tags=["hide-input"]
 check = paper_average_check()
 check["method"] = check["method"].map(plots.METHOD_LABELS)
 check[["paper_dataset", "method", "encoding_auc", "decoding_auc", "average_auc", "mean_of_columns",
@@ -320,14 +320,14 @@ check[["paper_dataset", "method", "encoding_auc", "decoding_auc", "average_auc",
 # Wall time per run (training and evaluation; runs that shared one training with another test-response
 # kind count the training once) and the package versions of the records.
 
-# %%
+# %% tags=["hide-input"]
 ran = (records.groupby(["dataset", "method"])
        .agg(runs=("key", "size"), trainings=("train_seconds", lambda s: int((s > 0).sum())),
             mean_seconds=("seconds", "mean"), total_hours=("seconds", lambda s: s.sum() / 3600))
        .round(3))
 ran
 
-# %%
+# %% tags=["hide-input"]
 import json
 
 versions = records["path"].map(lambda p: json.loads(Path(p).read_text())["versions"])

@@ -107,7 +107,7 @@ def held_out(df: pd.DataFrame, test: str = "trials") -> pd.DataFrame:
 # level is reported by the population's reliability (the split-half reliability of the 5-trial mean,
 # Spearman–Brown corrected; the true value is known for the simulation and agrees).
 
-# %%
+# %% tags=["hide-input"]
 if not missing("noise"):
     rel = pd.DataFrame([{"noise_step": i, **analyses.noise_reliability(step), **step}
                         for i, step in enumerate(analyses.NOISE_STEPS)])
@@ -122,7 +122,7 @@ if not missing("noise"):
         xlabel="population reliability", ylabel="VNA − baseline (average AUC)")
     display(rel[["noise_step", "gain_noise", "peak_rate", "true_reliability", "split_half_reliability"]].round(3))
 
-# %%
+# %% tags=["hide-input"]
 def trend_sentence(diffs: pd.DataFrame, x: str, what: str, low_is: str) -> str:
     out = []
     for b, g in diffs.groupby("baseline"):
@@ -147,7 +147,7 @@ if not parts["noise"].empty:
 # (cowley2023-v4 with held-out images; antolik2016-v1 with held-out trials); the test part stays the same.
 # Fewer training trials means noisier training targets for direct encoding and fewer positive pairs for VNA.
 
-# %%
+# %% tags=["hide-input"]
 if not missing("trials"):
     tr = held_out(parts["trials"]).copy()
     most = {"cowley2023-v4": 10, "antolik2016-v1": 10}
@@ -171,7 +171,7 @@ if not missing("trials"):
 # cowley2023-v4, held-out images; 25, 50 and 100 % of the training images (the test images stay), and random
 # subsets of 10, 25, 50 and 100 % of the neurons (seeded per run), three seeds.
 
-# %%
+# %% tags=["hide-input"]
 if not missing("size"):
     sz = held_out(parts["size"])
     img = sz[sz["neuron_fraction"] == 1.0]
@@ -200,7 +200,7 @@ if not missing("size"):
 # is the fraction of its distractors the true match beats, so its *expectation* does not depend on $K$
 # (only its sampling noise does), while top-1 accuracy falls roughly like $1/(K+1)$ for a weak model.
 
-# %%
+# %% tags=["hide-input"]
 if not missing("distractors"):
     ds = held_out(parts["distractors"]).copy()
     n_all = 299
@@ -240,7 +240,7 @@ if not missing("distractors"):
 # while a model pools what it learned over all images (and VNA compares in a learned space that can discount
 # noisy neurons). It can never exceed the true tuning in expectation.
 
-# %%
+# %% tags=["hide-input"]
 if not missing("linear"):
     ref = held_out(parts["linear"][parts["linear"]["method"] == "trial_template"])
     ref = ref[ref["split"] == "trials"].groupby("dataset")["mean_auc"].mean()
@@ -281,7 +281,7 @@ if not missing("linear"):
 # scored by cosine like VNA) — scikit-learn, regularisation chosen by image-grouped cross-validation on the
 # training set only. They appear as rows marked *linear* in the results chapter's tables.
 
-# %%
+# %% tags=["hide-input"]
 if not missing("linear"):
     lin = parts["linear"][parts["linear"]["method"] != "trial_template"]
     pool = pd.concat([lin, study]) if len(study) else lin
@@ -308,7 +308,7 @@ if not missing("linear"):
 # shared space; the temperature is learned (CLIP's choice) or fixed at its initial 0.07. Five seeds on the
 # simulated cortex and on cowley2023-v4, held-out images.
 
-# %%
+# %% tags=["hide-input"]
 if not missing("settings"):
     st = held_out(parts["settings"])
     base = study[(study["method"] == "vna") & (study["split"] == "images")] if len(study) else study
