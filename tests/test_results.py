@@ -427,3 +427,30 @@ def test_slurm_needs_an_explicit_device_and_keeps_logs_out_of_the_published_grid
     pub = _published(tmp_path)
     assert runner.submitit_log_dir(pub) == tmp_path / "elsewhere" / ".submitit"
     assert runner.submitit_log_dir(tmp_path / "mine") == tmp_path / "mine" / ".submitit"
+
+
+def test_run_or_load_runs_once_then_reads_the_record(tmp_path):
+    cfg = RunConfig(dataset="simulated", method="direct_encoder", epochs=1, batch_size=32,
+                    dataset_options={"n_images": 30, "n_trials": 2, "n_neurons": 6})
+    rec, out = results.run_or_load(cfg, tmp_path, progress=False, source="test")
+    assert out is not None and rec["source"] == "test" and "_instances" not in rec
+    assert results.is_done(cfg, tmp_path) and rec["sizes"]["test_responses"] == out.test.n_responses
+    again, out2 = results.run_or_load(cfg, tmp_path, progress=False)
+    assert out2 is None and again["metrics"] == rec["metrics"]  # read back, not rerun
+    forced, out3 = results.run_or_load(cfg, tmp_path, progress=False, force=True)
+    assert out3 is not None and forced["metrics"] == rec["metrics"]  # same seed, same numbers on the CPU
+    with pytest.raises(results.PublishedResultsError):
+        results.run_or_load(cfg, _published(tmp_path), progress=False)
+
+
+def test_load_histories_one_training_per_shared_task(tmp_path):
+    cfg = RunConfig(dataset="simulated", seed=1)
+    for test in ("trials", "mean"):  # two records of one training
+        rec = _record(cfg.replace(test_responses=test))
+        rec["history"] = [{"epoch": 1, "loss": 2.0, "val_mean_auc": 0.6}, {"epoch": 2, "loss": 1.5, "val_mean_auc": 0.7}]
+        rec["best_epoch"] = 2
+        results.save_record(rec, tmp_path)
+    h = results.load_histories(results.load_records(tmp_path))
+    assert len(h) == 2 and list(h["epoch"]) == [1, 2] and set(h["best_epoch"]) == {2}
+    assert list(h["val_mean_auc"]) == [0.6, 0.7] and set(h["seed"]) == {1} and set(h["method"]) == {"vna"}
+    assert results.group_key(cfg.to_dict()) == cfg.group_key() == results.group_key(cfg.replace(seed=9).to_dict())

@@ -156,3 +156,11 @@ def test_evaluate_with_sampled_distractors(planted_split):
     assert out["encoding_top1"] <= out["encoding_top5"] and out["decoding_top1"] <= out["decoding_top5"]
     with pytest.raises(ValueError, match="too few distractors"):
         vna.evaluate(model, test, n_distractors=test.n_images)
+
+
+def test_history_frame_has_one_row_per_epoch():
+    data = planted(n_images=12, n_trials=2)
+    hist = fit(vna.DirectEncoder(data.n_neurons), data, epochs=2, batch_size=8, device="cpu", progress=False)
+    frame = hist.to_frame()
+    assert list(frame["epoch"]) == [1, 2] and {"loss", "seconds"} <= set(frame.columns)
+    assert frame["loss"].tolist() == [h["loss"] for h in hist] and hist.best_epoch == 2
