@@ -76,9 +76,9 @@ bench: venv
 # pyproject.toml [tool.mutmut]; report in tests/mutation/README.md), and the audited mistakes planted one by one.
 mutation: venv
 	rm -rf mutants
-	VNA_DATA_DIR="$$($(PY) -c 'from vna.data import data_dir; print(data_dir())')" $(VENV)/bin/mutmut run --max-children 2
-	$(VENV)/bin/mutmut results --all true > _build/mutmut-results.txt || true
-	$(PY) tests/mutation/report.py _build/mutmut-results.txt
+	VNA_DATA_DIR="$$($(PY) -c 'from vna.data import data_dir; print(data_dir())')" OMP_NUM_THREADS=1 \
+	  $(PY) tests/mutation/sample.py --per-module $(or $(PER_MODULE),150) --max-children 2
+	$(PY) tests/mutation/report.py
 
 planted: venv
 	$(PY) tests/mutation/planted_mistakes.py

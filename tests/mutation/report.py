@@ -26,13 +26,22 @@ STATUS = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests"
           24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"}
 
 
-def load() -> dict[str, dict[str, str]]:
+def load() -> tuple[dict[str, dict[str, str]], dict[str, int], dict]:
+    """Statuses of the checked mutants per module (the sample's, when ``mutants/sample.json`` names one),
+    each module's total number of mutants, and the sample's description."""
+    sample_file = MUTANTS / "sample.json"
+    sample = json.loads(sample_file.read_text()) if sample_file.is_file() else {}
+    chosen = set(sample.get("names", []))
     by_module: dict[str, dict[str, str]] = defaultdict(dict)
+    totals: dict[str, int] = {}
     for meta in sorted(MUTANTS.rglob("*.py.meta")):
         module = meta.relative_to(MUTANTS).as_posix()[: -len(".meta")]
-        for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
-            by_module[module][key] = STATUS.get(code, "suspicious")
-    return by_module
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        totals[module] = len(codes)
+        for key, code in codes.items():
+            if not chosen or key in chosen:
+                by_module[module][key] = STATUS.get(code, "suspicious")
+    return by_module, totals, sample
 
 
 def reasons() -> dict[str, str]:
@@ -46,15 +55,18 @@ def main() -> int:
     if not MUTANTS.is_dir():
         print("no mutants/ folder: run `make mutation` first", file=sys.stderr)
         return 2
-    data, why = load(), reasons()
+    (data, totals, sample), why = load(), reasons()
     lines = ["# Mutation testing of the core modules", "",
              f"`make mutation` (mutmut, configured in `pyproject.toml` `[tool.mutmut]`), report written "
              f"{dt.date.today().isoformat()} by `tests/mutation/report.py`. A mutant is *killed* when the unit tests "
              "fail (or time out) on it. Statements that only word an error, a warning or a progress line are not "
              "mutated (their wording is checked by pattern in `tests/test_bad_inputs.py`). Survivors are explained "
              "in `tests/mutation/survivors.csv`: *equivalent* (no input can tell the mutant from the original) or "
-             "*test added* (then killed by a rerun).", "",
-             "| module | mutants | killed | survived | no test reaches it | equivalent | killed of non-equivalent |",
+             "*test added* (then killed by a rerun)."
+             + (f" Checked: a seeded random sample (seed {sample.get('seed')}) of at most {sample.get('per_module')} "
+                "mutants per module (`tests/mutation/sample.py`; `--per-module 0` checks all)." if sample else ""), "",
+             "| module | mutants (checked of all) | killed | survived | no test reaches it | equivalent | "
+             "killed of non-equivalent |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     failing = False
     detail = []
@@ -67,8 +79,8 @@ def main() -> int:
         denominator = len(statuses) - len(equivalent) - unchecked
         share = c["killed"] / denominator if denominator else float("nan")
         failing |= not share >= 0.9
-        lines.append(f"| `{module}` | {len(statuses)} | {c['killed']} | {c['survived']} | {c['no tests']} | "
-                     f"{len(equivalent)} | {share:.1%} |")
+        lines.append(f"| `{module}` | {len(statuses)} of {totals[module]} | {c['killed']} | {c['survived']} | "
+                     f"{c['no tests']} | {len(equivalent)} | {share:.1%} |")
         if survivors:
             detail += ["", f"### `{module}`: {len(survivors)} survivor(s)", ""]
             detail += [f"- `{k}` ({statuses[k]}): {why.get(k, 'UNEXPLAINED')}" for k in survivors]
