@@ -157,3 +157,28 @@ def test_vna_learns_its_temperature_only_when_asked(planted_parts):
         fit(model, train, epochs=2, batch_size=16, lr=1e-2, seed=0, device="cpu", progress=False)
         moved = abs(float(model.logit_scale.detach()) - start)
         assert (moved > 1e-3) if learn else (moved == 0.0), (learn, moved)
+
+
+def test_presplit_data_are_used_when_they_match_and_refused_when_not():
+    """Catches: run(cfg, data=...) ignoring or mis-checking the config (validation part included)."""
+    from vna.pipeline import prepare, run
+
+    cfg = _tiny(method="direct_encoder", epochs=1)
+    parts = prepare(cfg)
+    assert run(cfg, data=parts, progress=False).metrics == run(cfg, progress=False).metrics
+    with_val = _tiny(method="direct_encoder", epochs=1, val_fraction=0.2)
+    assert run(with_val, data=prepare(with_val), progress=False).val is not None
+    with pytest.raises(ValueError, match="prepared with val_fraction=0.0 but the config says val_fraction=0.2"):
+        run(with_val, data=parts, progress=False)
+    # pairs built by hand carry no preprocessing record: the validation part is still checked
+    from vna.data.preprocess import PairedParts
+
+    bare = PairedParts(*(PairedData(p.images, p.responses, p.match) for p in parts[:2]))
+    with pytest.raises(ValueError, match="lack a validation part but the config says val_fraction=0.2"):
+        run(with_val, data=bare, progress=False)
+    bare_val = PairedParts(*(PairedData(p.images, p.responses, p.match) for p in prepare(with_val)))
+    with pytest.raises(ValueError, match="have a validation part but the config says val_fraction=0.0"):
+        run(cfg, data=bare_val, progress=False)
+    assert run(cfg, data=bare, progress=False).metrics == run(cfg, progress=False).metrics
+    with pytest.raises(ValueError, match="prepared with seed=0 but the config says seed=3"):
+        run(cfg.replace(seed=3), data=parts, progress=False)

@@ -253,6 +253,16 @@ def test_paper_average_check():
     assert face_de["mean_of_columns"] == pytest.approx((0.8489 + 0.9248) / 2)
     assert face_de["difference"] == pytest.approx(-0.00715)
     assert (t["difference"] <= 0).all()
+    # every row: the two-column mean, the difference rounded to 5 decimals, the implied weight (book's table)
+    np.testing.assert_allclose(t["mean_of_columns"], (t["encoding_auc"] + t["decoding_auc"]) / 2)
+    np.testing.assert_allclose(t["difference"], (t["average_auc"] - t["mean_of_columns"]).round(5), atol=1e-12)
+    weights = t.set_index(["paper_dataset", "method"])["implied_encoding_weight"]
+    assert weights[("Macaque-face", "vna")] == 0.798 and weights[("Macaque-face", "direct_encoder")] == 0.594
+    assert weights[("Mouse-movie", "vna")] == 0.5 and weights[("Macaque-synthetic", "vna")] == 0.667
+    # "consistent" is |difference| within tol (plus float slack): a trailing-5 rounding passes at 5e-5
+    assert list(results.paper_average_check(tol=0.00025)["consistent"]).count(True) == 4  # 0, -0.00015, -0.00025 x2
+    assert list(results.paper_average_check(tol=0.0002)["consistent"]).count(True) == 2
+    assert list(results.paper_average_check(tol=0.0)["consistent"]).count(True) == 1
 
 
 def test_load_records_empty(tmp_path):
