@@ -369,3 +369,14 @@ def test_to_paired_passes_test_responses_and_verbose(capsys):
     assert capsys.readouterr().out == ""
     to_paired(rec, image_size=32, reliability_threshold=-1.0, verbose=True)
     assert "kept" in capsys.readouterr().out
+
+
+def test_reliability_of_a_constant_neuron_is_nan_without_a_warning():
+    import warnings
+
+    r = _gaussian_population(30, 4, np.array([1.0, 1.0]), 0.1, seed=0)
+    r[:, :, 1] = 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 for the constant neuron must not warn
+        rel = split_half_reliability(r)
+    assert np.isnan(rel[1]) and np.isfinite(rel[0])

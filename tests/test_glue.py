@@ -182,3 +182,24 @@ def test_presplit_data_are_used_when_they_match_and_refused_when_not():
     assert run(cfg, data=bare, progress=False).metrics == run(cfg, progress=False).metrics
     with pytest.raises(ValueError, match="prepared with seed=0 but the config says seed=3"):
         run(cfg.replace(seed=3), data=parts, progress=False)
+
+
+def test_evaluate_checks_the_test_pairs_against_the_model():
+    small = PairedData(torch.rand(4, 1, 32, 32), torch.randn(8, 24), torch.arange(4).repeat(2))
+    with pytest.raises(ValueError, match="expects images of 1 x 64 x 64 .* but test has 1 x 32 x 32"):
+        vna.evaluate(vna.VNA(24), small, device="cpu")
+
+
+def test_pipeline_reads_the_data_folder_it_is_given_and_shows_progress_when_asked(tmp_path, monkeypatch, capsys):
+    from vna.data.cache import data_dir
+    from vna.pipeline import run
+
+    real = data_dir()
+    monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path))  # an empty data folder ...
+    cfg = RunConfig(dataset="antolik2016-v1", method="direct_encoder", split="trials", responses="mean",
+                    epochs=1, device="cpu")
+    out = run(cfg, data_dir=real, progress=True)  # ... but the run is pointed at the real one
+    assert out.test.n_images == 50
+    assert "DirectEncoder" in capsys.readouterr().err  # the progress bar
+    run(cfg, data_dir=real, progress=False)
+    assert "DirectEncoder" not in capsys.readouterr().err

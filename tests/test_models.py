@@ -121,3 +121,27 @@ def test_build_model_is_seeded():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     c = build_model(cfg.replace(seed=4), 12)
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+
+
+def test_decoder_ends_in_a_sigmoid_after_four_normalised_layers_and_one_neuron_is_enough():
+    m = DirectDecoder(1)
+    assert isinstance(m.deconv[-1], nn.Sigmoid) and isinstance(m.deconv[-2], nn.ConvTranspose2d)
+    assert sum(isinstance(c, nn.BatchNorm2d) for c in m.deconv) == 4
+    assert sum(isinstance(c, nn.LeakyReLU) for c in m.deconv) == 4
+    for cls in (DirectEncoder, DirectDecoder, VNA):
+        cls(1)  # a single recorded neuron is a valid (if poor) population
+        with pytest.raises(ValueError, match="n_neurons must be >= 1"):
+            cls(0)
+
+
+def test_decoder_scores_are_exact_distances():
+    """The score is the exact Euclidean distance (no matrix-product shortcut, whose cancellation error is
+    about 0.016 here): an image scored against its own reconstruction is exactly 0."""
+    torch.manual_seed(1)
+    m = DirectDecoder(7).eval()
+    y = torch.randn(30, 7)
+    x = m.reconstruct(y)
+    assert torch.equal(m.score(x, y).diag(), torch.zeros(30))
+    enc = DirectEncoder(7).eval()
+    images = torch.rand(30, 1, 64, 64)
+    assert torch.equal(enc.score(images, enc.predict(images)).diag(), torch.zeros(30))

@@ -449,8 +449,11 @@ def test_run_or_load_runs_once_then_reads_the_record(tmp_path):
     assert out2 is None and again["metrics"] == rec["metrics"]  # read back, not rerun
     forced, out3 = results.run_or_load(cfg, tmp_path, progress=False, force=True)
     assert out3 is not None and forced["metrics"] == rec["metrics"]  # same seed, same numbers on the CPU
+    pub = _published(tmp_path)
     with pytest.raises(results.PublishedResultsError):
-        results.run_or_load(cfg, _published(tmp_path), progress=False)
+        results.run_or_load(cfg, pub, progress=False)
+    published, _ = results.run_or_load(cfg, pub, progress=False, publish=True)  # on purpose
+    assert results.is_done(cfg, pub) and published["metrics"] == rec["metrics"]
 
 
 def test_load_histories_one_training_per_shared_task(tmp_path):

@@ -96,6 +96,20 @@ def test_save_load_round_trip(tmp_path, method):
     assert back.config == cfg.to_dict()
 
 
+def test_load_names_the_file_and_what_torch_said(tmp_path):
+    bad = tmp_path / "notes.pt"
+    bad.write_text("hello\n")
+    with pytest.raises(ValueError) as info:
+        load(bad)
+    text = str(info.value)
+    assert text.startswith(f"{bad} is not a vna model file (torch.load could not read it: ")
+    assert "KeyError 101;" in text and "expected a file written by vna.train.save" in text  # torch's own words
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.pt is not a vna model file"):
+        load(empty)
+
+
 def test_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no saved model"):
         load(tmp_path / "missing.pt")

@@ -183,11 +183,11 @@ def test_plan_on_cuda_falls_back_to_eager(why, kwargs, words):
     assert plan.reason.startswith("eager") and words in plan.reason, plan.reason
 
 
-def test_env_turns_cuda_graphs_off(monkeypatch):
-    monkeypatch.setenv("VNA_CUDA_GRAPHS", "0")
-    assert not plan_steps("cuda", batch_size=64, n_pairs=10_000, epochs=5).cuda_graph
-    monkeypatch.setenv("VNA_CUDA_GRAPHS", "1")
-    assert plan_steps("cuda", batch_size=64, n_pairs=10_000, epochs=5).cuda_graph
+@pytest.mark.parametrize("value, graphs", [("0", False), ("false", False), ("No", False), (" OFF ", False),
+                                           ("1", True), ("yes", True), ("", True)])
+def test_env_turns_cuda_graphs_off(monkeypatch, value, graphs):
+    monkeypatch.setenv("VNA_CUDA_GRAPHS", value)
+    assert plan_steps("cuda", batch_size=64, n_pairs=10_000, epochs=5).cuda_graph is graphs
 
 
 def test_bad_precision_is_named(small):
