@@ -155,3 +155,16 @@ def test_chunked_paths_equal_the_definition(task, n_distractors, monkeypatch):
 def test_bad_input_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         discriminative_auc(**kwargs)
+
+
+def test_candidate_scores_match_the_auc_candidate_sets_and_check_k():
+    rng = np.random.default_rng(3)
+    match = np.repeat(np.arange(6), 2)
+    S = rng.normal(size=(6, 12))
+    pos, neg = candidate_scores(S, match, "decoding", 3)
+    pos0, neg0 = candidate_scores(S, match, "decoding", 3, seed=0)  # the default seed is 0
+    assert all(np.array_equal(a, b) for a, b in zip(neg, neg0)) and np.array_equal(pos, pos0)
+    auc = np.array([(n < p).mean() + 0.5 * (n == p).mean() for p, n in zip(pos, neg)])
+    np.testing.assert_allclose(auc, discriminative_auc(S, match, "decoding", 3).per_instance)
+    with pytest.raises(ValueError, match="too few distractors"):
+        candidate_scores(S, match, "decoding", 6)

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from vna import results, runner
@@ -467,3 +468,20 @@ def test_load_histories_one_training_per_shared_task(tmp_path):
     assert len(h) == 2 and list(h["epoch"]) == [1, 2] and set(h["best_epoch"]) == {2}
     assert list(h["val_mean_auc"]) == [0.6, 0.7] and set(h["seed"]) == {1} and set(h["method"]) == {"vna"}
     assert results.group_key(cfg.to_dict()) == cfg.group_key() == results.group_key(cfg.replace(seed=9).to_dict())
+
+
+def test_runs_folder_default_and_table_columns(monkeypatch):
+    monkeypatch.delenv("VNA_RUNS_DIR", raising=False)
+    assert results.runs_dir() == results.published_dir().parent / "_build" / "runs"
+    summary = results.summarize(pd.DataFrame())
+    row = {"dataset": "simulated", "method": "vna", "split": "images", "test_responses": "trials", "n_seeds": 1,
+           "encoding_auc": float("nan"), "encoding_auc_ci": float("nan"), "decoding_auc": 0.7,
+           "decoding_auc_ci": float("nan"), "mean_auc": 0.7, "mean_auc_ci": 0.01}
+    shown = results.format_table(pd.DataFrame([row]))
+    assert list(shown.columns) == ["dataset", "method", "protocol", "seeds", "encoding AUC", "decoding AUC",
+                                   "average AUC", "paper (stand-in for)", "paper enc / dec / avg"]
+    r = shown.iloc[0]
+    assert (r["encoding AUC"], r["decoding AUC"], r["average AUC"]) == ("n/a", "0.7000", "0.7000 ± 0.0100")
+    assert (r["paper (stand-in for)"], r["paper enc / dec / avg"]) == ("—", "—") and r["seeds"] == 1
+    assert list(results.format_table(pd.DataFrame([row]), with_paper=False).columns)[-1] == "average AUC"
+    assert summary.empty
