@@ -185,7 +185,8 @@ def grid_records(records: pd.DataFrame, configs: Sequence[RunConfig]) -> pd.Data
     by_sig: dict[str, RunConfig] = {}
     for c in configs:
         by_sig.setdefault(signature(c), c)
-    out = records[records["signature"].isin(by_sig)].copy()
+    wanted = {(signature(c), c.seed) for c in configs}  # the grid's own seeds, not every seed of a shared config
+    out = records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]].copy()
     cfgs = [by_sig[s] for s in out["signature"]]
     out["noise_step"] = [next((i for i, st in enumerate(NOISE_STEPS)
                                if all(c.dataset_options.get(k) == v for k, v in st.items())), None) for c in cfgs]
