@@ -49,8 +49,9 @@ def main(argv=None) -> int:
         names = []
         for module, keys in mutants.items():
             names += keys if args.per_module <= 0 or len(keys) <= args.per_module else rng.sample(keys, args.per_module)
-    sample_file = MUTANTS / "sample.json"
-    sample_file.write_text(json.dumps({"seed": args.seed, "per_module": args.per_module, "names": sorted(names)}))
+    if not args.only:  # a rerun of some names (e.g. the survivors) keeps the sample it belongs to
+        sample_file = MUTANTS / "sample.json"
+        sample_file.write_text(json.dumps({"seed": args.seed, "per_module": args.per_module, "names": sorted(names)}))
     print(f"running {len(names)} of {sum(map(len, mutants.values()))} mutants", flush=True)
     return subprocess.run([*MUTMUT, "run", "--max-children", str(args.max_children), *sorted(names)], cwd=REPO).returncode
 
