@@ -380,3 +380,90 @@ def test_reliability_of_a_constant_neuron_is_nan_without_a_warning():
         warnings.simplefilter("error")  # 0/0 for the constant neuron must not warn
         rel = split_half_reliability(r)
     assert np.isnan(rel[1]) and np.isfinite(rel[0])
+
+
+# ------------------------------------------------------------- details the mutation sample asked for
+from vna.data.preprocess import paired_parts, subsample  # noqa: E402
+
+
+def test_trials_split_leaves_a_training_trial_of_every_image_even_at_a_large_fraction():
+    rec = _recording(n_images=10, n_trials=2)
+    sp = make_split(rec, "trials", test_fraction=0.9, seed=0)
+    assert (sp.train_mask.sum(axis=1) == 1).all() and (sp.test_mask.sum(axis=1) == 1).all()
+
+
+def test_make_split_defaults_to_held_out_images():
+    sp = make_split(_recording(n_images=20))
+    assert sp.kind == "images" and not set(sp.train_images) & set(sp.test_images)
+
+
+def test_in_sample_validation_holds_out_trials_when_every_image_has_two():
+    sp = make_split(_recording(n_images=20, n_trials=4), "none", val_fraction=0.25, seed=1)
+    assert len(sp.val_images) == 20 and set(sp.val_images) <= set(sp.train_images)
+    assert not (sp.val_mask & sp.train_mask).any()
+
+
+def test_validation_hold_out_of_trials_names_the_dataset_and_the_image():
+    rec = _recording(n_images=6, n_trials=2, name="two-trial set")
+    with pytest.raises(ValueError, match=r"in 'two-trial set' 6 image\(s\) have a single trial, e.g. image id 10"):
+        make_split(rec, "trials", val_fraction=0.2)
+
+
+def test_subsample_keeps_the_asked_share_of_training_images_and_trials():
+    sp = make_split(_recording(n_images=40, n_trials=6), "trials", test_fraction=0.2, seed=0)
+    assert subsample(sp, 0) is sp
+    half = subsample(sp, 3, image_fraction=0.5)
+    assert len(half.train_images) == 20 and set(half.train_images) < set(sp.train_images)
+    assert (half.train_mask <= sp.train_mask).all() and (half.test_mask == sp.test_mask).all()
+    assert list(half.train_images) == list(np.flatnonzero(half.train_mask.any(axis=1)))
+    two = subsample(sp, 3, trials=2)
+    per_image = two.train_mask.sum(axis=1)
+    assert (per_image == np.minimum(2, sp.train_mask.sum(axis=1))).all()
+    assert (two.train_mask <= sp.train_mask).all()
+    assert not (subsample(sp, 4, trials=2).train_mask == two.train_mask).all()  # a seeded random subset
+    assert (subsample(sp, 3, image_fraction=1.0, trials=1).train_mask.sum(axis=1) == 1).all()
+    assert len(subsample(sp, 0, image_fraction=0.01).train_images) == 2  # at least two images
+
+
+def test_paired_parts_meta_and_neuron_subsets():
+    rec = _recording(n_images=30, n_neurons=10)
+    rec = Recording(rec.images, rec.responses, None, rec.image_ids, {"name": "toy", "simulated": True, "lab": "x",
+                                                                     "shape": [1, 2]})
+    parts = paired_parts(rec, image_size=16, test_responses="mean", train_image_fraction=0.5)
+    meta = parts.train.meta
+    assert meta["seed"] == 0 and meta["simulated"] is True and meta["recording"]["lab"] == "x"
+    assert "shape" not in meta["recording"]
+    assert meta["train_image_fraction"] == 0.5 and meta["test_responses"] == "mean"
+    half = paired_parts(rec, image_size=16, neuron_fraction=0.5, seed=2).train
+    assert half.n_neurons == 5 and len(set(half.meta["neuron_ids"])) == 5
+    assert half.meta["neuron_filter"]["n_neurons_kept"] == half.meta["n_neurons_kept"] == 5
+    assert paired_parts(rec, image_size=16, neuron_fraction=0.01).train.n_neurons == 1
+    nc = paired_parts(rec, image_size=16, noise_ceiling_threshold=-1.0, verbose=False).train.meta
+    assert "noise_ceiling" not in nc["neuron_filter"] and nc["neuron_filter"]["noise_ceiling_threshold"] == -1.0
+
+
+def test_dropping_a_constant_neuron_z_scores_the_others():
+    rec = _recording(n_images=30, n_neurons=5)
+    r = rec.responses.copy()
+    r[:, :, 1] = 3.0
+    with pytest.warns(UserWarning, match="dropped 1 neuron"):
+        train = paired_parts(Recording(rec.images, r), image_size=16).train
+    x = train.responses.numpy()
+    assert x.shape[1] == 4 and np.allclose(x.mean(0), 0, atol=1e-5) and np.allclose(x.std(0), 1, atol=1e-4)
+    assert train.meta["neuron_filter"]["n_neurons_kept"] == 4
+
+
+def test_noise_ceiling_filter_on_two_trials_is_seeded_and_drops_constant_neurons():
+    rec = _recording(n_images=30, n_trials=2, n_neurons=6)
+    r = rec.responses.copy()
+    r[:, :, 0] = 1.0
+    rec = Recording(rec.images, r)
+    keep, report = select_neurons(rec, noise_ceiling_threshold=-1.0)
+    assert report["n_neurons_total"] == 6 and not keep[0] and keep[1:].all()
+    many = _recording(n_images=30, n_trials=6, n_neurons=6)
+    assert select_neurons(many, noise_ceiling_threshold=0.0, seed=5)[1]["noise_ceiling"] == \
+        select_neurons(many, noise_ceiling_threshold=0.0, seed=5)[1]["noise_ceiling"]
+    mask = np.ones(many.responses.shape[:2], dtype=int)
+    mask[:, 3:] = 0
+    assert select_neurons(many, reliability_threshold=-1.0, trials=mask)[1]["reliability"] == \
+        select_neurons(many, reliability_threshold=-1.0, trials=mask.astype(bool))[1]["reliability"]

@@ -203,3 +203,116 @@ def test_pipeline_reads_the_data_folder_it_is_given_and_shows_progress_when_aske
     assert "DirectEncoder" in capsys.readouterr().err  # the progress bar
     run(cfg, data_dir=real, progress=False)
     assert "DirectEncoder" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------ the pipeline's wiring (asked for by the mutation sample)
+def test_prepare_passes_every_preprocessing_field_and_the_data_folder(monkeypatch):
+    """Catches: prepare dropping test_fraction, the neuron filter, data-size fields or the data folder."""
+    from vna import pipeline
+
+    base = pipeline.prepare(_tiny())
+    assert base.test.n_images == 6  # 15 % of 40 images
+    assert pipeline.prepare(_tiny(test_fraction=0.5)).test.n_images == 20
+    assert 0 < pipeline.prepare(_tiny(reliability_threshold=0.5)).train.n_neurons < base.train.n_neurons
+    assert pipeline.prepare(_tiny(neuron_fraction=0.5)).train.n_neurons == 6
+    one = pipeline.prepare(_tiny(train_trials=1))
+    assert one.train.n_responses == one.train.n_images == base.train.n_images
+    seen = {}
+    real = pipeline.load_recording
+
+    def spy(cfg, *, data_dir=None):
+        seen["data_dir"] = data_dir
+        return real(cfg, data_dir=data_dir)
+
+    monkeypatch.setattr(pipeline, "load_recording", spy)
+    pipeline.prepare(_tiny(), data_dir="/nowhere/else")
+    assert seen["data_dir"] == "/nowhere/else"
+
+
+def test_run_passes_the_training_settings_to_fit(monkeypatch):
+    """Catches: run dropping lr, weight_decay, patience or the thread count on the way to fit."""
+    from vna import pipeline
+
+    seen = {}
+    real = pipeline.fit
+
+    def spy(model, train, **kw):
+        seen.update(kw, threads=torch.get_num_threads())
+        return real(model, train, **kw)
+
+    monkeypatch.setattr(pipeline, "fit", spy)
+    cfg = _tiny(method="direct_encoder", epochs=2, lr=3e-4, weight_decay=0.01, patience=5, val_fraction=0.2,
+                threads=1)
+    pipeline.run(cfg, progress=False)
+    assert (seen["lr"], seen["weight_decay"], seen["patience"], seen["epochs"]) == (3e-4, 0.01, 5, 2)
+    assert seen["val"] is not None and seen["threads"] == 1
+
+
+def test_shared_training_outputs_carry_the_model_times_and_device():
+    """Catches: run_shared's outputs losing the model, the device, the training time or which run trained."""
+    from vna.pipeline import run_shared
+
+    cfgs = [_tiny(method="direct_encoder", epochs=3), _tiny(method="direct_encoder", epochs=3, test_responses="mean")]
+    first, second = run_shared(cfgs, progress=False)
+    assert first.model is second.model and isinstance(first.model, vna.DirectEncoder)
+    assert vna.evaluate(first.model, first.test, device="cpu")["encoding_auc"] == pytest.approx(
+        first.metrics["encoding_auc"])
+    assert first.device == second.device == "cpu"
+    assert first.train_seconds == second.train_seconds > 0
+    assert (first.shared_training, second.shared_training) == (False, True)
+    assert first.seconds >= first.train_seconds > second.seconds >= 0  # the second run only evaluated
+    assert second.seconds < 1.0
+
+
+def test_linear_baseline_scores_its_validation_part():
+    """Catches: the closed-form baselines never seeing the validation pairs."""
+    from vna.pipeline import run
+
+    out = run(_tiny(method="ridge_encoder", val_fraction=0.2), progress=False)
+    assert 0.0 <= out.history[0]["val_mean_auc"] <= 1.0
+
+
+def test_test_pairs_that_do_not_fit_the_model_are_named():
+    """Catches: run_shared scoring test pairs of another shape without naming them."""
+    from vna.data.preprocess import PairedParts
+    from vna.pipeline import prepare, run
+
+    cfg = _tiny(method="direct_encoder", epochs=1)
+    parts = prepare(cfg)
+    t = parts.test
+    fewer = PairedData(t.images, t.responses[:, :5], t.match, t.meta)
+    with pytest.raises(ValueError, match="DirectEncoder expects 12 neurons but test has 5"):
+        run(cfg, data=PairedParts(parts.train, fewer), progress=False)
+
+
+def test_evaluation_seed_defaults_to_zero_and_top_k_checks_the_candidate_count():
+    """Catches: a default seed other than the config's, and top-k accepting more distractors than exist."""
+    from vna.evaluation import evaluate_scores
+
+    model, data, S, match = _scored(seed=2)
+    assert vna.evaluate(model, data, n_distractors=2, device="cpu") == vna.evaluate(model, data, n_distractors=2,
+                                                                                  seed=0, device="cpu")
+    assert evaluate_scores(S, match, 2).metrics == evaluate_scores(S, match, 2, 0).metrics
+    assert evaluate_scores(S, match, 2).metrics != evaluate_scores(S, match, 2, 1).metrics
+    with pytest.raises(ValueError, match="too few distractors for n_distractors=12 in the decoding task"):
+        top_k_accuracy(S, match, "decoding", 1, n_distractors=12)
+
+
+def test_linear_baselines_fit_under_the_configs_thread_count(monkeypatch):
+    """Catches: the closed-form fit ignoring cfg.threads (BLAS would use every core)."""
+    from threadpoolctl import threadpool_info
+
+    from vna import linear
+    from vna.pipeline import run
+
+    seen = []
+    real = linear.RidgeEncoder.fit_pairs
+
+    def spy(self, train, val=None):
+        seen.append({p["num_threads"] for p in threadpool_info()})
+        return real(self, train, val=val)
+
+    monkeypatch.setattr(linear.RidgeEncoder, "fit_pairs", spy)
+    for threads in (1, 2):
+        run(_tiny(method="ridge_encoder", threads=threads), progress=False)
+    assert seen == [{1}, {2}]

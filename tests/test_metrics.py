@@ -168,3 +168,14 @@ def test_candidate_scores_match_the_auc_candidate_sets_and_check_k():
     np.testing.assert_allclose(auc, discriminative_auc(S, match, "decoding", 3).per_instance)
     with pytest.raises(ValueError, match="too few distractors"):
         candidate_scores(S, match, "decoding", 6)
+
+
+def test_float64_scores_keep_their_precision():
+    """Scores that differ only beyond float32's precision must not be turned into ties."""
+    S = torch.tensor([[1.0 + 1e-12, 1.0], [1.0, 1.0 + 1e-12]], dtype=torch.float64)
+    match = torch.tensor([0, 1])
+    assert discriminative_auc(S, match, "encoding").mean == 1.0
+    assert discriminative_auc(S, match, "decoding").mean == 1.0
+    assert discriminative_auc(S.float(), match, "decoding").mean == 0.5  # the same scores in float32 tie
+    ints = torch.tensor([[3, 1], [2, 5]])
+    assert discriminative_auc(ints, match, "decoding").mean == 1.0

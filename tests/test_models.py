@@ -145,3 +145,39 @@ def test_decoder_scores_are_exact_distances():
     enc = DirectEncoder(7).eval()
     images = torch.rand(30, 1, 64, 64)
     assert torch.equal(enc.score(images, enc.predict(images)).diag(), torch.zeros(30))
+
+
+def test_defaults_are_the_papers():
+    """Latent size 128, hidden 512, one grey channel, temperature 0.07 (sections 3.1 and 4.2)."""
+    assert ImageEncoder()(torch.zeros(2, 1, 64, 64)).shape == (2, 128)
+    spike = SpikeEncoder(10)
+    assert spike(torch.zeros(2, 10)).shape == (2, 128)
+    assert [m.out_features for m in spike.modules() if isinstance(m, nn.Linear)][0] == 512
+    model = VNA(10)
+    assert model.encode_images(torch.zeros(2, 1, 64, 64)).shape == (2, 128)
+    assert float(model.logit_scale.detach()) == pytest.approx(math.log(1 / 0.07))
+    with pytest.raises(ValueError, match="temperature must be > 0; got 0"):
+        VNA(10, temperature=0)
+
+
+def test_chunked_mean_weights_chunks_by_their_size():
+    from vna.models import _chunked_mean
+
+    assert _chunked_mean(lambda b: b.float().mean(), 10, 4, "cpu") == pytest.approx(4.5)
+    assert _chunked_mean(lambda b: b.float().mean(), 10, 4, "cpu", minimum=3) == pytest.approx(3.5)
+
+
+def test_check_pairs_says_what_to_change():
+    from vna.data import PairedData
+
+    def pairs(c, s, n=5):
+        return PairedData(torch.rand(2, c, s, s), torch.randn(4, n), torch.tensor([0, 0, 1, 1]))
+
+    grey = DirectEncoder(5)
+    with pytest.raises(ValueError, match=r"but data has 1 x 32 x 32; prepare the images with image_size=64 \("):
+        grey.check_pairs(pairs(1, 32))
+    with pytest.raises(ValueError, match=r"but data has 3 x 64 x 64; prepare the images with grey=True \("):
+        grey.check_pairs(pairs(3, 64))
+    two = DirectEncoder(5, in_channels=2)
+    with pytest.raises(ValueError, match=r"expects images of 2 x 64 x 64 .* with in_channels=3 \("):
+        two.check_pairs(pairs(3, 64))

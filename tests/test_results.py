@@ -485,3 +485,75 @@ def test_runs_folder_default_and_table_columns(monkeypatch):
     assert (r["paper (stand-in for)"], r["paper enc / dec / avg"]) == ("—", "—") and r["seeds"] == 1
     assert list(results.format_table(pd.DataFrame([row]), with_paper=False).columns)[-1] == "average AUC"
     assert summary.empty
+
+
+# ---------------------------------------------------------- details the mutation sample asked for
+def test_record_fields_and_the_loaded_columns(tmp_path):
+    """What a record stores and what load_records reads back from it, column by column."""
+    cfg = RunConfig(dataset="cowley2023-v4", method="vna", seed=2, threads=2)
+    rec = results.make_record(cfg, METRICS, seconds=3.0, device="cpu", simulated=True,
+                              history=[{"epoch": np.int64(1), "loss": np.float32(2.5), "note": "x"}])
+    assert rec["training_key"] == cfg.replace(device="cpu").training_key() and rec["shared_training"] is False
+    assert rec["simulated"] is True  # told so, whatever the dataset's name
+    assert rec["history"] == [{"epoch": 1.0, "loss": 2.5, "note": "x"}]
+    assert type(rec["history"][0]["loss"]) is float and type(rec["history"][0]["epoch"]) is float
+    rec["source"] = "side"
+    path = results.save_record(rec, tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by the group that shares the grid
+    row = results.load_records(tmp_path).iloc[0]
+    assert (row["seconds"], row["device"], row["threads"], row["source"], row["simulated"]) == (3.0, "cpu", 2,
+                                                                                                 "side", True)
+
+
+def test_record_from_a_plain_output(tmp_path):
+    """record_from_output takes any object with the run's parts (e.g. a user's own loop's output)."""
+    from types import SimpleNamespace
+
+    from vna.data import PairedData
+    import torch
+
+    def part(n, simulated=False):
+        return PairedData(torch.zeros(n, 1, 8, 8), torch.zeros(2 * n, 3), torch.arange(n).repeat(2),
+                          {"simulated": simulated})
+
+    cfg = RunConfig(dataset="cowley2023-v4", method="direct_encoder")
+    plain = SimpleNamespace(train=part(6), test=part(4, simulated=True), metrics=METRICS, seconds=2.0, history=[])
+    rec = results.record_from_output(cfg, plain)
+    assert rec["source"] == "grid" and rec["shared_training"] is False and rec["train_seconds"] == 2.0
+    assert rec["simulated"] is True and rec["sizes"]["test_images"] == 4 and "val_images" not in rec["sizes"]
+    full = SimpleNamespace(**vars(plain), val=part(3), train_seconds=1.5, shared_training=True)
+    rec = results.record_from_output(cfg, full)
+    assert rec["sizes"]["val_images"] == 3 and rec["train_seconds"] == 1.5 and rec["shared_training"] is True
+    ran_on = SimpleNamespace(**vars(plain), device="cpu")  # the device the run used, not the config's wish
+    assert results.record_from_output(cfg.replace(device="cuda"), ran_on)["device"] == "cpu"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the CPU-only answer")
+def test_resolved_device_on_a_machine_without_a_gpu():
+    assert results.resolved_device() == results.resolved_device("auto") == "cpu"
+    assert results.published_dir().name == "results" and results.published_dir().is_dir()
+
+
+def test_histories_skip_only_the_repeated_training(tmp_path):
+    for seed in (1, 2):
+        cfg = RunConfig(dataset="simulated", seed=seed)
+        for test in ("trials", "mean"):
+            rec = _record(cfg.replace(test_responses=test))
+            rec["history"] = [{"epoch": 1, "loss": float(seed)}]
+            results.save_record(rec, tmp_path)
+    h = results.load_histories(results.load_records(tmp_path).sort_values("seed"))
+    assert sorted(h["seed"]) == [1, 2] and {"split", "test_responses"} <= set(h.columns)
+
+
+def test_summary_and_table_columns_hold_when_a_metric_is_missing_or_nothing_matches(tmp_path):
+    for s in range(2):
+        results.save_record(_record(RunConfig(dataset="simulated", seed=s), encoding_auc=float("nan")), tmp_path)
+    results.save_record(_record(RunConfig(dataset="simulated", seed=0, epochs=9)), tmp_path)
+    summary = results.summarize(results.load_records(tmp_path))
+    assert list(summary.columns) == list(results.summarize(pd.DataFrame()).columns)
+    assert "responses" in summary.columns and summary["encoding_auc"].isna().sum() == 1
+    table, notes = results.select_groups(summary)
+    assert "index" not in table.columns and len(notes) == 1
+    assert f"not {RunConfig(dataset='simulated', epochs=9).group_key()} (1 seeds)" in notes[0]
+    nothing, _ = results.select_groups(summary, [RunConfig(dataset="simulated", epochs=99)])
+    assert nothing.empty and list(nothing.columns) == list(summary.columns)

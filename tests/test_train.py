@@ -178,3 +178,54 @@ def test_history_frame_has_one_row_per_epoch():
     frame = hist.to_frame()
     assert list(frame["epoch"]) == [1, 2] and {"loss", "seconds"} <= set(frame.columns)
     assert frame["loss"].tolist() == [h["loss"] for h in hist] and hist.best_epoch == 2
+
+
+def test_validation_scores_encoding_with_two_images():
+    from vna.train import _validate_epoch
+
+    val = PairedData(torch.rand(2, 1, 64, 64), torch.randn(6, 5), torch.tensor([0, 0, 0, 1, 1, 1]))
+    rec = _validate_epoch(build_model(RunConfig(method="direct_encoder"), 5), val, 4)
+    assert 0 <= rec["val_encoding_auc"] <= 1
+    assert rec["val_mean_auc"] == pytest.approx((rec["val_encoding_auc"] + rec["val_decoding_auc"]) / 2)
+
+
+def test_fit_defaults_are_batch_64_on_the_available_device_with_a_progress_bar(planted_split, capsys):
+    train, val = planted_split
+    weights = []
+    for kw in ({}, {"batch_size": 64, "device": "cpu", "progress": False}):
+        model = build_model(RunConfig(method="direct_encoder", seed=0), train.n_neurons)
+        hist = fit(model, train, epochs=1, seed=0, val=val, **kw)
+        weights.append((hist[-1]["loss"], model.head.weight.detach().clone()))
+    assert weights[0][0] == weights[1][0] and torch.equal(weights[0][1], weights[1][1])
+    err = capsys.readouterr().err
+    assert "DirectEncoder" in err and "val_loss=" in err  # the bar and its postfix, from the first call only
+
+
+def test_fit_names_the_bad_argument_and_part(planted_split):
+    train, val = planted_split
+    model = build_model(RunConfig(method="direct_encoder"), train.n_neurons)
+    with pytest.raises(ValueError, match="lr must be a finite number in \\(0, 1\\]; got True"):
+        fit(model, train, epochs=1, lr=True, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="patience must be"):
+        fit(model, train, epochs=1, patience=0, val=val, device="cpu", progress=False)
+    few = PairedData(val.images, val.responses[:, :3], val.match)
+    with pytest.raises(ValueError, match="DirectEncoder expects .* neurons but val has 3"):
+        fit(model, train, epochs=1, val=few, device="cpu", progress=False)
+
+
+def test_a_non_finite_epoch_names_its_batch_and_learning_rate(planted_split):
+    from vna.train import NonFiniteLossError, _finish_epoch
+
+    train, _ = planted_split
+    model = build_model(RunConfig(method="direct_encoder"), train.n_neurons)
+    losses = torch.tensor([1.0, float("inf"), float("nan")])
+    with pytest.raises(NonFiniteLossError, match=r"loss became inf at epoch 4, batch 1; .*\(lr=1000000000000\.0\)"):
+        _finish_epoch(model, train, None, losses, torch.ones(3), torch.arange(4), 4, "DirectEncoder", 1e12, 32)
+
+
+def test_fit_reports_a_non_finite_loss_with_the_runs_learning_rate(planted_split, monkeypatch):
+    train, _ = planted_split
+    monkeypatch.setattr(vna.train, "_eager_step", lambda *a: torch.tensor(float("nan")))
+    model = build_model(RunConfig(method="direct_encoder"), train.n_neurons)
+    with pytest.raises(NonFiniteLossError, match=r"at epoch 1, batch 0; try a lower learning rate \(lr=0\.25\)"):
+        fit(model, train, epochs=1, lr=0.25, device="cpu", progress=False)

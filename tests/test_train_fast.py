@@ -422,3 +422,23 @@ def test_paired_data_for_the_poisoned_model_is_valid():
     bad[0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         PairedData(data.images, bad, data.match)
+
+
+def test_plan_counts_full_size_steps_over_all_epochs(monkeypatch):
+    """2 full-size steps per epoch: 1 epoch is all warm-up (the default), 2 epochs leave one step to replay."""
+    monkeypatch.delenv("VNA_CUDA_GRAPHS", raising=False)
+    assert not plan_steps("cuda", batch_size=64, n_pairs=150).cuda_graph
+    graph = plan_steps("cuda", batch_size=64, n_pairs=150, epochs=2)
+    assert graph.cuda_graph and graph.reason == ("CUDA graph of the batch-64 step after 3 eager warm-up steps; "
+                                                 "smaller batches eager")
+
+
+def test_the_plans_optimizer_and_autocast_are_built_as_planned():
+    """Fused Adam when planned (PyTorch also has it on the CPU), and autocast without its weight cache (a
+    cached cast would be captured once into a CUDA graph and go stale)."""
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    fused = train_mod._make_optimizer(params, StepPlan("cuda", fused_adam=True), 1e-3, 0.0)
+    assert fused.defaults["fused"] is True and not fused.defaults["capturable"]
+    assert not train_mod._make_optimizer(params, StepPlan("cpu"), 1e-3, 0.0).defaults["fused"]
+    ctx = train_mod._autocast(StepPlan("cpu", "bf16", autocast=True))
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16 and ctx._cache_enabled is False
