@@ -316,3 +316,16 @@ def test_linear_baselines_fit_under_the_configs_thread_count(monkeypatch):
     for threads in (1, 2):
         run(_tiny(method="ridge_encoder", threads=threads), progress=False)
     assert seen == [{1}, {2}]
+
+
+def test_in_sample_scores_of_the_direct_decoder_sit_above_held_out_ones():
+    """The in-sample protocol (issue 16) scores the pairs the model was fitted on: on the simulated cortex
+    the direct decoder is then clearly better than on held-out images of the same run setting."""
+    from vna.pipeline import run
+
+    cfg = _tiny(method="direct_decoder", epochs=8, seed=1)
+    inside = run(cfg.replace(split="none"), progress=False)
+    held = run(cfg.replace(split="images"), progress=False)
+    assert torch.equal(inside.test.responses, inside.train.responses)
+    for task in ("encoding_auc", "decoding_auc"):
+        assert inside.metrics[task] >= held.metrics[task] + 0.05, (task, inside.metrics, held.metrics)
