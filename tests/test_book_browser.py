@@ -29,12 +29,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import yaml
 
-from book_toc import toc_files
-
-REPO = Path(__file__).resolve().parents[1]
-HTML = REPO / "_build" / "html"
+from book_toc import HTML, REPO, built_book, toc_files
 SHOTS = REPO / "_build" / "screenshots"
 CHROMIUM = os.environ.get("VNA_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -54,10 +50,7 @@ CHAPTERS = toc_files()
 
 @pytest.fixture(scope="module")
 def site() -> str:
-    if not (HTML / "index.html").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must build the book first: {HTML / 'index.html'} is missing")
-        pytest.skip(f"the built book is absent ({HTML / 'index.html'}); run `make book` first")
+    built_book()
     if not Path(CHROMIUM).is_file() and not shutil.which(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail(f"no Chromium at {CHROMIUM}")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-HTML = REPO / "_build" / "html"
+from book_toc import REPO, built_book
 TEXT_SUFFIXES = {".html", ".js", ".txt", ".md", ".ipynb", ".css", ".json", ".svg", ".py", ".yml", ".buildinfo"}
 
 pytestmark = pytest.mark.book
@@ -21,11 +20,7 @@ pytestmark = pytest.mark.book
 
 @pytest.fixture(scope="module")
 def html() -> Path:
-    if not (HTML / "index.html").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must build the book first: {HTML / 'index.html'} is missing")
-        pytest.skip(f"the built book is absent ({HTML / 'index.html'}); run `make book` first")
-    return HTML
+    return built_book()
 
 
 def machine_paths() -> re.Pattern:

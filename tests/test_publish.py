@@ -18,14 +18,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 from test_book_html import machine_paths, scan
 
-from book_toc import toc_files
-
-REPO = Path(__file__).resolve().parents[1]
-HTML = REPO / "_build" / "html"
+from book_toc import REPO, built_book, toc_files
 DUMMY = "vna-test/vna-dummy"
 COLAB = re.compile(r'href="(https://colab\.research\.google\.com/github/([^/"]+/[^/"]+)/blob/([^/"]+)/([^"]+))"')
 
@@ -42,10 +38,7 @@ def _env(**extra) -> dict:
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> tuple[Path, dict]:
-    if not (HTML / "index.html").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must build the book first: {HTML / 'index.html'} is missing")
-        pytest.skip(f"the built book is absent ({HTML / 'index.html'}); run `make book` first")
+    built_book()
     tmp = tmp_path_factory.mktemp("publish")
     env = _env(VNA_REPOSITORY=DUMMY, VNA_REPOSITORY_REF="0123456789abcdef")
     build = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "--path-output", str(tmp),
@@ -120,8 +113,7 @@ def test_publish_does_not_replace_a_folder_it_did_not_write(published, tmp_path)
 
 def test_without_a_repository_there_is_no_colab_button(tmp_path):
     """The book built without ``VNA_REPOSITORY`` has no button (checked on the pages of the normal build)."""
-    if not (HTML / "index.html").is_file():
-        pytest.skip("the built book is absent")
+    built_book()
     if os.environ.get("VNA_REPOSITORY"):
         pytest.skip("VNA_REPOSITORY is set in this environment")
     site = tmp_path / "site"
