@@ -90,6 +90,19 @@ class _Linear:
         k = int(min(N_PCA, len(pixels) - 1, pixels.shape[1]))
         return PCA(n_components=max(k, 1), random_state=self.seed).fit(pixels)
 
+    def _image_pcs(self, train) -> tuple[np.ndarray, np.ndarray]:
+        """Fit ``self.pca`` on the training images' pixels: ``(PCs of each training image, match)``."""
+        pixels = self._pixels(train.images)
+        self.pca = self._pca(pixels)
+        return self.pca.transform(pixels), _np(train.match).astype(int)
+
+    def _fit_ridge(self, X: np.ndarray, y: np.ndarray, m: np.ndarray) -> None:
+        """``self.ridge``: ridge regression of ``y`` on ``X``, its alpha chosen by image-grouped CV."""
+        from sklearn.linear_model import RidgeCV
+
+        self.ridge = RidgeCV(alphas=ALPHAS, cv=_group_folds(m), scoring="neg_mean_squared_error").fit(X, y)
+        self.choice = {"alpha": float(self.ridge.alpha_), "pca_components": int(self.pca.n_components_)}
+
     def fit_pairs(self, train, val=None) -> list[dict]:
         """Fit on the training pairs (regularisation by grouped cross-validation on them); returns a
         one-entry history with the chosen hyperparameters. ``val`` is scored for the record when given."""
@@ -115,15 +128,8 @@ class RidgeEncoder(_Linear):
     """Images (PCA of pixels) -> responses by ridge regression; scored like direct encoding."""
 
     def _fit(self, train) -> None:
-        from sklearn.linear_model import RidgeCV
-
-        pixels = self._pixels(train.images)
-        self.pca = self._pca(pixels)
-        m = _np(train.match).astype(int)
-        X = self.pca.transform(pixels)[m]
-        y = _np(train.responses)
-        self.ridge = RidgeCV(alphas=ALPHAS, cv=_group_folds(m), scoring="neg_mean_squared_error").fit(X, y)
-        self.choice = {"alpha": float(self.ridge.alpha_), "pca_components": int(self.pca.n_components_)}
+        pcs, m = self._image_pcs(train)
+        self._fit_ridge(pcs[m], _np(train.responses), m)
 
     def predict(self, images) -> np.ndarray:
         self._need_fit()
@@ -137,14 +143,8 @@ class RidgeDecoder(_Linear):
     """Responses -> the images' PCA coefficients by ridge regression; scored like direct decoding."""
 
     def _fit(self, train) -> None:
-        from sklearn.linear_model import RidgeCV
-
-        pixels = self._pixels(train.images)
-        self.pca = self._pca(pixels)
-        m = _np(train.match).astype(int)
-        target = self.pca.transform(pixels)[m]
-        self.ridge = RidgeCV(alphas=ALPHAS, cv=_group_folds(m), scoring="neg_mean_squared_error").fit(_np(train.responses), target)
-        self.choice = {"alpha": float(self.ridge.alpha_), "pca_components": int(self.pca.n_components_)}
+        pcs, m = self._image_pcs(train)
+        self._fit_ridge(_np(train.responses), pcs[m], m)
 
     def score(self, images, responses) -> torch.Tensor:
         self._need_fit()
@@ -168,10 +168,7 @@ class CCAAlignment(_Linear):
     def _fit(self, train) -> None:
         from .metrics import discriminative_auc
 
-        pixels = self._pixels(train.images)
-        self.pca = self._pca(pixels)
-        m = _np(train.match).astype(int)
-        Xi = self.pca.transform(pixels)
+        Xi, m = self._image_pcs(train)
         Y = _np(train.responses)
         limit = min(Xi.shape[1], Y.shape[1], len(np.unique(m)) - 1)
         options = [k for k in CCA_COMPONENTS if k <= limit] or [max(1, limit)]
