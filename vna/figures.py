@@ -14,12 +14,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .plots import METHOD_COLORS
 from .results import protocol_label
 
 __all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "COLORS", "SHORT"]
 
-COLORS = {"vna": "tab:green", "direct_encoder": "tab:blue", "direct_decoder": "tab:red", "ridge_encoder": "tab:cyan",
-          "ridge_decoder": "tab:pink", "cca": "tab:olive", "trial_template": "0.3"}
+#: the paper's methods in the method chapters' colours, and the analyses' baselines beside them
+COLORS = {**METHOD_COLORS, "ridge_encoder": "tab:cyan", "ridge_decoder": "tab:pink", "cca": "tab:olive",
+          "trial_template": "0.3"}
 SHORT = {"vna": "VNA", "direct_encoder": "DE", "direct_decoder": "DD", "ridge_encoder": "ridge enc. (linear)",
          "ridge_decoder": "ridge dec. (linear)", "cca": "CCA (linear)", "trial_template": "trial template"}
 TASK_MARKERS = {"encoding": "o", "decoding": "s", "average": "D"}
