@@ -5,7 +5,6 @@ Each test names the planted mistake it catches.
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

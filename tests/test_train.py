@@ -1,7 +1,6 @@
 """Training, evaluation, determinism, save/load and input validation (issue 'Foundation')."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

@@ -147,9 +147,5 @@ def get_grid(name: str) -> Callable[..., list[RunConfig]]:
 
 
 def _register_analyses() -> None:
-    """Import the analyses' grids (they register themselves in GRIDS), if that module exists."""
-    try:
-        from . import analyses  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - only while the analyses module does not exist yet
-        if "analyses" not in str(exc):
-            raise
+    """Import the analyses' grids (they register themselves in GRIDS)."""
+    from . import analyses  # noqa: F401

@@ -27,9 +27,8 @@ import math
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd

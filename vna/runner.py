@@ -310,11 +310,10 @@ def _run_submitit(todo, args, executor, slurm, results_dir, finished, failed, fa
     else:
         ex = submitit.LocalExecutor(folder=folder)
         ex.update_parameters(timeout_min=int(slurm.get("time_min", 60)))
-    submitted = []
+    jobs = []
     with ex.batch():  # one job array, not one job per training
         for task in todo:
-            submitted.append((ex.submit(run_task, *args(task)), task))
-    jobs = submitted
+            jobs.append((ex.submit(run_task, *args(task)), task))
     for job, task in jobs:
         try:
             finished(job.result())
