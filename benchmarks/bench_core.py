@@ -11,7 +11,7 @@
    when cuDNN may use it, as PyTorch allows by default, bf16 for bf16 runs). Each row runs
    ``1 + --epochs-timed`` epochs and times the later ones (the first pays for warm-up and CUDA-graph capture;
    it is reported separately).
-3. ``grid``: ``--grid-runs`` short runs (simulated data, small) through :func:`vna.runner.run_grid` with
+3. ``grid``: ``--grid-runs`` short runs (simulated data, small) through :func:`vna.study.runner.run_grid` with
    ``jobs=1`` and with ``jobs=2`` into temporary folders: wall times and their ratio.
 4. ``--profile``: a ``torch.profiler`` table of the VNA training step (batch 64) on the device.
 
@@ -196,7 +196,7 @@ def bench_training(device: torch.device, scales, batch_sizes, methods, precision
 # ---------------------------------------------------------------------------------------------------- grid
 def grid_configs(n_runs: int, epochs: int, device: str) -> list[RunConfig]:
     """``n_runs`` short, independent trainings on the small simulated set (one record each)."""
-    from vna.grids import quick_options
+    from vna.study.grids import quick_options
 
     methods = ("vna", "direct_encoder")
     configs = [RunConfig(dataset="simulated", method=methods[i % 2], seed=i // 2, split="images", epochs=epochs,
@@ -207,7 +207,7 @@ def grid_configs(n_runs: int, epochs: int, device: str) -> list[RunConfig]:
 
 
 def bench_grid(n_runs: int, epochs: int, device: str) -> dict:
-    from vna.runner import run_grid
+    from vna.study.runner import run_grid
 
     configs = grid_configs(n_runs, epochs, device)
     out = {"runs": n_runs, "epochs": epochs, "device": device}

@@ -16,7 +16,7 @@ import pandas as pd
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from vna import RunConfig  # noqa: E402
 from vna.data import load, to_paired  # noqa: E402
-from vna.pipeline import run  # noqa: E402
+from vna.study.pipeline import run  # noqa: E402
 
 CASES = [  # (dataset, options, splits): trial-mean data support only split="images"
     ("simulated", {}, ("images", "trials")),

@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from vna import plots
+from vna.chapters import plots
 from vna.data import available, load
 from vna.data.preprocess import make_split, noise_ceiling, prepare_images, split_half_reliability, to_paired
-from vna.grids import STUDY_PROTOCOLS
-from vna.notebook import available_datasets, data_chapter
+from vna.study.grids import STUDY_PROTOCOLS
+from vna.chapters.notebook import available_datasets, data_chapter
 
 # %% tags=["parameters"]
 dataset = "auto"  # "auto": cowley2023-v4 when available, else simulated

@@ -40,9 +40,9 @@ import vna  # not importable? `pip install -e <your clone of the repository>` (o
 
 import torch
 
-from vna import plots
-from vna.notebook import method_chapter
-from vna.pipeline import prepare
+from vna.chapters import plots
+from vna.chapters.notebook import method_chapter
+from vna.study.pipeline import prepare
 
 # %% tags=["parameters"]
 dataset = "auto"  # "auto": cowley2023-v4 when available, else simulated
@@ -59,7 +59,7 @@ data_dir = None  # None: $VNA_DATA_DIR or ~/.cache/vna
 results_dir = None  # None: the untracked runs folder (_build/runs)
 quick = False  # True: a smoke test (2 epochs at most, small data), not saved
 # %% [markdown]
-# `vna.notebook.method_chapter` turns these parameters into one `RunConfig` per seed and says where the data
+# `vna.chapters.notebook.method_chapter` turns these parameters into one `RunConfig` per seed and says where the data
 # and the compute come from:
 
 # %%
@@ -68,7 +68,7 @@ chapter = method_chapter("direct_decoder", globals())
 # %% [markdown]
 # ## Data
 #
-# `vna.pipeline.prepare` loads the dataset and turns it into training and test pairs (see
+# `vna.study.pipeline.prepare` loads the dataset and turns it into training and test pairs (see
 # [the data chapter](01_data.ipynb)). Every test response is one instance of each task.
 
 # %%
@@ -95,7 +95,7 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 # ## Training
 #
 # Adam on mini-batches of (single-trial response, image) pairs, mean squared error over pixels.
-# `vna.pipeline.run` trains and then evaluates on the test pairs; `chapter.run` calls it once per seed and
+# `vna.study.pipeline.run` trains and then evaluates on the test pairs; `chapter.run` calls it once per seed and
 # saves each run's record in the untracked runs folder.
 
 # %%

@@ -19,7 +19,7 @@
 # verdict on each of the paper's claims. Everything on this page is computed from the records in `results/`
 # (the published grid, written by `python -m vna reproduce --publish`);
 # this chapter only reads them and never trains. `python -m vna report` prints the same tables from the
-# same functions ({mod}`vna.report`), so the two cannot disagree.
+# same functions ({mod}`vna.study.report`), so the two cannot disagree.
 #
 # :::{important}
 # Our datasets are **stand-ins** for the paper's (see [Datasets](../datasets.md)): `allen-2p-ns118` shows
@@ -47,16 +47,16 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from vna import figures, plots
-from vna.analyses import linear_grid
-from vna.grids import STUDY_TRAINING, study_grid
-from vna.notebook import show_path
-from vna.report import build_report
-from vna.results import (
+from vna.chapters import figures, plots
+from vna.study.analyses import linear_grid
+from vna.study.grids import STUDY_TRAINING, study_grid
+from vna.chapters.notebook import show_path
+from vna.study.report import build_report
+from vna.study.results import (
     PAPER_STAND_INS, PAPER_TABLE1, format_table, load_histories, load_records, paper_average_check, protocol_label,
     published_dir, select_groups, summarize,
 )
-from vna.stats import C3_MARGIN, CLAIMS
+from vna.study.stats import C3_MARGIN, CLAIMS
 
 results_path = Path(results_dir) if results_dir else published_dir()
 if results_path is None or not results_path.is_dir():

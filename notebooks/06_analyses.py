@@ -27,7 +27,7 @@
 # 5. **Linear baselines** — what does a linear method reach on the same task?
 # 6. **VNA's own settings** — temperature, batch size, latent dimension.
 #
-# Each analysis is a named grid ({mod}`vna.analyses`; `python -m vna reproduce --grid NAME --publish`
+# Each analysis is a named grid ({mod}`vna.study.analyses`; `python -m vna reproduce --grid NAME --publish`
 # regenerates it) whose records sit in `results/` beside the study's. Every number and every conclusion
 # sentence below is computed from those records. Unless said otherwise, runs use the held-out-images
 # protocol with single-trial test responses and train exactly as in the study (early stopping on a
@@ -52,11 +52,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from vna import analyses, figures, plots
-from vna.grids import study_grid
-from vna.notebook import show_path
-from vna.results import load_records, published_dir, runs_dir
-from vna.runner import run_grid
+from vna.chapters import figures, plots
+from vna.study import analyses
+from vna.study.grids import study_grid
+from vna.chapters.notebook import show_path
+from vna.study.results import load_records, published_dir, runs_dir
+from vna.study.runner import run_grid
 
 if data_dir:
     os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
@@ -103,7 +104,7 @@ def held_out(df: pd.DataFrame, test: str = "trials") -> pd.DataFrame:
 # encoding overfits noisy single responses. If so, VNA's advantage should *grow* as responses get noisier.
 #
 # **(a) The simulated cortex with its noise turned up.** Five levels of shared trial gain and firing rate
-# ({data}`vna.analyses.NOISE_STEPS`), 300 images × 5 trials × 100 neurons, every method, five seeds. Each
+# ({data}`vna.study.analyses.NOISE_STEPS`), 300 images × 5 trials × 100 neurons, every method, five seeds. Each
 # level is reported by the population's reliability (the split-half reliability of the 5-trial mean,
 # Spearman–Brown corrected; the true value is known for the simulation and agrees).
 
@@ -357,7 +358,7 @@ if not missing("settings"):
         f = g[~g["learn_temperature"].astype(bool)].set_index("seed")["mean_auc"]
         seeds = sorted(set(a.index) & set(f.index))
         if seeds:
-            from vna.stats import paired_difference
+            from vna.study.stats import paired_difference
 
             dd = paired_difference(a.loc[seeds], f.loc[seeds])
             temp_diff.append(f"`{d}` {dd['mean']:+.3f} [{dd['low']:+.3f}, {dd['high']:+.3f}]")

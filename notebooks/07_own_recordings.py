@@ -42,14 +42,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from vna import plots
+from vna.chapters import plots
 from vna.data import from_arrays, from_folder, load, prepare_images, split_half_reliability, to_folder
 from vna.data.user import folder_hash
-from vna.grids import folder_grid, protocols_for
-from vna.notebook import show_path
-from vna.pipeline import prepare, run
-from vna.results import format_table, load_records, protocol_label, runs_dir, select_groups, summarize
-from vna.runner import run_grid
+from vna.study.grids import folder_grid, protocols_for
+from vna.chapters.notebook import show_path
+from vna.study.pipeline import prepare, run
+from vna.study.results import format_table, load_records, protocol_label, runs_dir, select_groups, summarize
+from vna.study.runner import run_grid
 
 # %% tags=["parameters"]
 folder = None  # your recording folder (layout below); None: export `dataset` into the runs folder and use that
@@ -278,8 +278,8 @@ display(HTML(refusals.to_html(index=False, classes="vna-refusals", border=0, jus
 #
 # Records go to the untracked runs folder (`_build/runs`, or `--results-dir`) under
 # `folder-<content hash>/`: moving or renaming the folder keeps its records, changing any byte in it makes
-# it a new recording. In Python the same grid is `vna.grids.folder_grid(path, seeds=...)`, run by
-# `vna.runner.run_grid`; this cell does that with the parameters above:
+# it a new recording. In Python the same grid is `vna.study.grids.folder_grid(path, seeds=...)`, run by
+# `vna.study.runner.run_grid`; this cell does that with the parameters above:
 
 # %%
 results_path = Path(results_dir).expanduser() if results_dir else runs_dir()
@@ -331,7 +331,7 @@ fig = plots.plot_results(table.assign(dataset=folder_path.name + (" (QUICK: not 
 #
 # To examine a single model (its score matrix, its ROC curves, its candidates, as in the
 # [VNA chapter](04_vna.ipynb)), run one configuration on the recording in memory:
-# `vna.pipeline.run(cfg, recording=rec)` applies the config's preprocessing (split, training and test
+# `vna.study.pipeline.run(cfg, recording=rec)` applies the config's preprocessing (split, training and test
 # responses, validation part, z-scoring, image size, colour) to the `Recording`, as the grid did, so with
 # the same configuration and seed it gives the same numbers as the grid's record. (Pairs prepared
 # beforehand can be passed as `run(cfg, data=...)`; a pair whose preprocessing differs from the config is

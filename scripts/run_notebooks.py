@@ -15,7 +15,7 @@ Examples::
 
 The data folder follows vna's one rule (``vna.data.data_dir``: ``$VNA_DATA_DIR``, else ``shared/data`` beside the
 repository, else ``~/.cache/vna``) and is passed on to the kernels. The method
-notebooks (02-04) save their run records to the untracked runs folder (``vna.results.runs_dir()``:
+notebooks (02-04) save their run records to the untracked runs folder (``vna.study.results.runs_dir()``:
 ``$VNA_RUNS_DIR``, else ``_build/runs``) unless ``-p results_dir`` says otherwise, so building the book never
 adds files to ``results/``.
 
@@ -226,7 +226,7 @@ def run_one(src: Path, params: dict, out_dir: Path, timeout: int, kernel: str, f
         rewritten = finish_for_book(Path(partial), src, final)
         if rewritten:
             print(f"  note: {rewritten} absolute path(s) in the outputs of {_show(src)} were rewritten relative to "
-                  "the repository; print paths with vna.notebook.show_path instead", flush=True)
+                  "the repository; print paths with vna.chapters.notebook.show_path instead", flush=True)
         os.chmod(partial, 0o644)  # mkstemp creates 0600
         os.replace(partial, final)
     return seconds

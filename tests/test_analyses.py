@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from vna import RunConfig, analyses
+from vna import RunConfig
+from vna.study import analyses
 from vna.data import PairedData
 from vna.linear import CCAAlignment, RidgeDecoder, RidgeEncoder, TrialTemplate
 from vna.metrics import discriminative_auc, top_k_accuracy
@@ -122,7 +123,7 @@ def test_analysis_grids_are_keyed_by_their_settings():
     trials = analyses.trials_grid(methods=["vna"], seeds=[0])
     assert {c.train_trials for c in trials} == {1, 2, 4, None}
     assert len({c.key() for c in trials}) == len(trials)
-    study = {c.key() for c in __import__("vna.grids", fromlist=["x"]).study_grid()}
+    study = {c.key() for c in __import__("vna.study.grids", fromlist=["x"]).study_grid()}
     shared = [c for c in trials if c.train_trials is None]
     assert shared and all(c.key() in study for c in shared)  # "all trials" is the study's own run
     size = analyses.size_grid(methods=["vna"], seeds=[0])
@@ -142,8 +143,8 @@ def test_analysis_grids_are_keyed_by_their_settings():
 
 
 def test_linear_methods_run_through_the_pipeline_and_records():
-    from vna.pipeline import run
-    from vna.results import record_from_output
+    from vna.study.pipeline import run
+    from vna.study.results import record_from_output
 
     cfg = RunConfig(dataset="simulated", method="ridge_encoder", split="trials", val_fraction=0.1,
                     dataset_options={"n_images": 40, "n_trials": 3, "n_neurons": 12})
@@ -156,7 +157,7 @@ def test_linear_methods_run_through_the_pipeline_and_records():
 def test_trial_template_with_held_out_validation_images_skips_validation():
     """In-sample on trial means (Allen): the validation part is held-out images, which have no template;
     the reference is still computed on the training pairs."""
-    from vna.pipeline import run
+    from vna.study.pipeline import run
 
     cfg = RunConfig(dataset="simulated", method="trial_template", split="none", responses="mean",
                     test_responses="mean", val_fraction=0.1,

@@ -12,7 +12,8 @@ import inspect
 
 import pytest
 
-from vna import RunConfig, evaluation, losses, metrics, models, pipeline, results, train
+from vna import RunConfig, evaluation, losses, methods, metrics, models, train
+from vna.study import pipeline, results
 from vna.data import preprocess
 
 CFG = RunConfig()
@@ -48,7 +49,7 @@ DEFAULTS = {
     train.fit: {"batch_size": CFG.batch_size, "lr": CFG.lr, "seed": CFG.seed, "device": CFG.device, "progress": True,
                 "val": None, "weight_decay": CFG.weight_decay, "patience": CFG.patience, "precision": CFG.precision},
     train.resolve_device: {"device": CFG.device},
-    train.load: {"device": "cpu"},
+    methods.load: {"device": "cpu"},
     evaluation.evaluate: {"n_distractors": CFG.n_distractors, "seed": CFG.seed, "device": CFG.device,
                           "return_scores": False},
     evaluation.evaluate_scores: {"n_distractors": CFG.n_distractors, "seed": CFG.seed},

@@ -17,13 +17,14 @@ import torch
 import vna
 from vna import RunConfig
 from vna.cli import main
-from vna.config import ConfigError
+from vna.study.config import ConfigError
 from vna.data import PairedData, Recording
 from vna.data.cache import MissingDataFile, fetch
 from vna.losses import contrastive_loss
 from vna.metrics import discriminative_auc, top_k_accuracy
-from vna.results import PublishedResultsError, make_record, read_record, save_record
-from vna.train import CollapsedEmbeddingError, NonFiniteLossError, fit, load
+from vna.study.results import PublishedResultsError, make_record, read_record, save_record
+from vna.methods import load
+from vna.train import CollapsedEmbeddingError, NonFiniteLossError, fit
 
 from planted import planted
 
@@ -60,7 +61,7 @@ def _collapsing_model():
 
 
 def _presplit_mismatch():
-    from vna.pipeline import prepare, run
+    from vna.study.pipeline import prepare, run
 
     cfg = RunConfig(dataset="simulated", split="trials", epochs=1, dataset_options={"n_images": 30, "n_trials": 3,
                                                                                      "n_neurons": 8})
@@ -225,9 +226,9 @@ def test_bad_input_gives_one_clear_line_and_writes_nothing(case, tmp_path, monke
     name, setup, exc_type, pattern = case
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VNA_RUNS_DIR", str(tmp_path / "runs"))
-    import vna.runner
+    import vna.study.runner
 
-    monkeypatch.setattr(vna.runner, "run_task", lambda *a, **k: pytest.fail("no training may start"))
+    monkeypatch.setattr(vna.study.runner, "run_task", lambda *a, **k: pytest.fail("no training may start"))
     call = setup(tmp_path)
     before = _snapshot(tmp_path)
     with pytest.raises(exc_type) as info:

@@ -15,7 +15,7 @@ What the results chapter (notebooks/05_results.py) must keep for these tests: th
 ``protocol``) and cells ``0.1234`` or ``0.1234 ± 0.0123`` under ``encoding AUC``, ``decoding AUC`` and
 ``average AUC`` (for each dataset, a row for each of the paper's three methods); ``id="results-source"``
 (``data-path``, if any, relative to the repository or to ``notebooks/``); the results figure
-(``vna.plots.plot_results``) as the first figure after that table, or in an element ``id="results-figure"``.
+(``vna.chapters.plots.plot_results``) as the first figure after that table, or in an element ``id="results-figure"``.
 """
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ def test_results_table_one_row_per_dataset_and_method(browser, site):
         where = source.get_attribute("data-path")
         assert where is None or not Path(where).is_absolute(), f"the page names an absolute path: {where}"
         if where is not None and source.get_attribute("data-trained") == "false":
-            from vna.results import load_records
+            from vna.study.results import load_records
 
             folder = _records_folder(where)
             if folder.is_dir():  # the book was built on this machine: compare with the records it read

@@ -1,4 +1,4 @@
-"""vna.notebook: a chapter's set-up in one call (parameters -> RunConfigs, data note, compute note)."""
+"""vna.chapters.notebook: a chapter's set-up in one call (parameters -> RunConfigs, data note, compute note)."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,10 +7,10 @@ import types
 
 import pytest
 
-from vna import notebook
-from vna.config import RunConfig
-from vna.grids import QUICK, quick_config
-from vna.notebook import PARAMETERS, config_changes, data_chapter, method_chapter
+from vna.chapters import notebook
+from vna.study.config import RunConfig
+from vna.study.grids import QUICK, quick_config
+from vna.chapters.notebook import PARAMETERS, config_changes, data_chapter, method_chapter
 
 GIVEN = {"dataset": "simulated", "split": "trials", "responses": "mean", "seeds": [3, 4], "epochs": 7,
          "batch_size": 32, "lr": 3e-4, "latent_dim": 16, "n_distractors": 5, "device": "cpu", "data_dir": None,
@@ -110,7 +110,7 @@ def test_run_saves_one_record_per_seed_and_prints_no_absolute_path(tmp_path, cap
 
 
 def test_the_published_grid_is_refused_before_training():
-    from vna.results import PublishedResultsError, published_dir
+    from vna.study.results import PublishedResultsError, published_dir
 
     pub = published_dir()
     if pub is None:

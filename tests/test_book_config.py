@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from book_toc import toc_files
-from vna.results import PAPER_TABLE1, paper_average_check
+from vna.study.results import PAPER_TABLE1, paper_average_check
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())
@@ -83,9 +83,9 @@ def test_generated_notebooks_stay_out_of_git():
 
 
 def test_prose_states_the_current_defaults():
-    from vna.config import RunConfig
+    from vna.study.config import RunConfig
 
-    from vna.grids import STUDY_TRAINING
+    from vna.study.grids import STUDY_TRAINING
 
     text = (REPO / "book" / "limitations.md").read_text()
     row = re.search(r"^\| epochs \| (.*)$", text, re.M).group(1)

@@ -72,7 +72,7 @@ def _tiny(**kw):
 
 def test_pipeline_uses_the_configs_n_distractors():
     """Catches: pipeline.run ignoring cfg.n_distractors."""
-    from vna.pipeline import run
+    from vna.study.pipeline import run
 
     out = run(_tiny(method="direct_encoder", n_distractors=2, seed=3), progress=False)
     S, match = out.scores, out.test.match
@@ -83,7 +83,7 @@ def test_pipeline_uses_the_configs_n_distractors():
 
 def test_pipeline_uses_the_configs_zscore():
     """Catches: pipeline.run / prepare ignoring cfg.zscore."""
-    from vna.pipeline import prepare
+    from vna.study.pipeline import prepare
 
     z = prepare(_tiny(zscore=True)).train.responses
     raw = prepare(_tiny(zscore=False)).train.responses
@@ -95,7 +95,7 @@ def test_pipeline_uses_the_configs_zscore():
 
 def test_pipeline_uses_split_responses_and_test_responses():
     """Catches: a config's protocol fields silently ignored."""
-    from vna.pipeline import prepare
+    from vna.study.pipeline import prepare
 
     trials = prepare(_tiny(split="trials"))
     assert trials.train.n_images == trials.test.n_images == TINY["n_images"]  # every image in both parts
@@ -160,7 +160,7 @@ def test_vna_learns_its_temperature_only_when_asked(planted_parts):
 
 def test_presplit_data_are_used_when_they_match_and_refused_when_not():
     """Catches: run(cfg, data=...) ignoring or mis-checking the config (validation part included)."""
-    from vna.pipeline import prepare, run
+    from vna.study.pipeline import prepare, run
 
     cfg = _tiny(method="direct_encoder", epochs=1)
     parts = prepare(cfg)
@@ -191,7 +191,7 @@ def test_evaluate_checks_the_test_pairs_against_the_model():
 
 def test_pipeline_reads_the_data_folder_it_is_given_and_shows_progress_when_asked(tmp_path, monkeypatch, capsys):
     from vna.data.cache import data_dir
-    from vna.pipeline import run
+    from vna.study.pipeline import run
 
     real = data_dir()
     monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path))  # an empty data folder ...
@@ -207,7 +207,7 @@ def test_pipeline_reads_the_data_folder_it_is_given_and_shows_progress_when_aske
 # ------------------------------------------------------ the pipeline's wiring (asked for by the mutation sample)
 def test_prepare_passes_every_preprocessing_field_and_the_data_folder(monkeypatch):
     """Catches: prepare dropping test_fraction, the neuron filter, data-size fields or the data folder."""
-    from vna import pipeline
+    from vna.study import pipeline
 
     base = pipeline.prepare(_tiny())
     assert base.test.n_images == 6  # 15 % of 40 images
@@ -230,7 +230,7 @@ def test_prepare_passes_every_preprocessing_field_and_the_data_folder(monkeypatc
 
 def test_run_passes_the_training_settings_to_fit(monkeypatch):
     """Catches: run dropping lr, weight_decay, patience or the thread count on the way to fit."""
-    from vna import pipeline
+    from vna.study import pipeline
 
     seen = {}
     real = pipeline.fit
@@ -249,7 +249,7 @@ def test_run_passes_the_training_settings_to_fit(monkeypatch):
 
 def test_shared_training_outputs_carry_the_model_times_and_device():
     """Catches: run_shared's outputs losing the model, the device, the training time or which run trained."""
-    from vna.pipeline import run_shared
+    from vna.study.pipeline import run_shared
 
     cfgs = [_tiny(method="direct_encoder", epochs=3), _tiny(method="direct_encoder", epochs=3, test_responses="mean")]
     first, second = run_shared(cfgs, progress=False)
@@ -265,7 +265,7 @@ def test_shared_training_outputs_carry_the_model_times_and_device():
 
 def test_linear_baseline_scores_its_validation_part():
     """Catches: the closed-form baselines never seeing the validation pairs."""
-    from vna.pipeline import run
+    from vna.study.pipeline import run
 
     out = run(_tiny(method="ridge_encoder", val_fraction=0.2), progress=False)
     assert 0.0 <= out.history[0]["val_mean_auc"] <= 1.0
@@ -274,7 +274,7 @@ def test_linear_baseline_scores_its_validation_part():
 def test_test_pairs_that_do_not_fit_the_model_are_named():
     """Catches: run_shared scoring test pairs of another shape without naming them."""
     from vna.data.preprocess import PairedParts
-    from vna.pipeline import prepare, run
+    from vna.study.pipeline import prepare, run
 
     cfg = _tiny(method="direct_encoder", epochs=1)
     parts = prepare(cfg)
@@ -302,7 +302,7 @@ def test_linear_baselines_fit_under_the_configs_thread_count(monkeypatch):
     from threadpoolctl import threadpool_info
 
     from vna import linear
-    from vna.pipeline import run
+    from vna.study.pipeline import run
 
     seen = []
     real = linear.RidgeEncoder.fit_pairs
@@ -320,7 +320,7 @@ def test_linear_baselines_fit_under_the_configs_thread_count(monkeypatch):
 def test_in_sample_scores_of_the_direct_decoder_sit_above_held_out_ones():
     """The in-sample protocol (issue 16) scores the pairs the model was fitted on: on the simulated cortex
     the direct decoder is then clearly better than on held-out images of the same run setting."""
-    from vna.pipeline import run
+    from vna.study.pipeline import run
 
     cfg = _tiny(method="direct_decoder", epochs=8, seed=1)
     inside = run(cfg.replace(split="none"), progress=False)

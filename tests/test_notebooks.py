@@ -12,7 +12,7 @@ import jupytext
 import nbformat
 import pytest
 
-from vna.config import RunConfig
+from vna.study.config import RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -74,7 +74,7 @@ METHODS = {"02_direct_encoding": "direct_encoder", "03_direct_decoding": "direct
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem in METHODS], ids=lambda p: p.stem)
 def test_method_chapters_share_their_setup_through_the_library(path):
-    """Each method chapter shows its parameters and one short line; the set-up lives in vna.notebook."""
+    """Each method chapter shows its parameters and one short line; the set-up lives in vna.chapters.notebook."""
     nb = jupytext.read(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "remove-cell" in code[0].metadata.get("tags", []), "the import cell is not shown in the book"
@@ -83,7 +83,7 @@ def test_method_chapters_share_their_setup_through_the_library(path):
     src = path.read_text()
     for repeated in ("RunConfig(", "quick_config", "record_from_output", "save_record", "resolve_dataset",
                      "os.environ", "compute_note", "pd.Series(cfg.to_dict()"):
-        assert repeated not in src, f"{path.name} repeats set-up that belongs in vna.notebook: {repeated}"
+        assert repeated not in src, f"{path.name} repeats set-up that belongs in vna.chapters.notebook: {repeated}"
     for plot in ("plot_history", "plot_score_matrix", "plot_roc", "plot_decoding_candidates",
                  "plot_encoding_candidates", "plot_topk"):
         assert f"plots.{plot}(" in src, f"{path.name} lacks {plot}"
@@ -175,7 +175,7 @@ def test_run_notebooks_hides_the_plumbing_and_prints_no_machine_path(tmp_path):
     src, out = tmp_path / "nbs", tmp_path / "out"
     src.mkdir()
     path = _write(src, "01_paths", "from pathlib import Path\nprint('here:', Path.cwd().resolve())\n"
-                  f"print('repo:', Path({str(REPO.parent)!r}) / {REPO.name!r} / 'vna' / 'notebook.py')\n")
+                  f"print('repo:', Path({str(REPO.parent)!r}) / {REPO.name!r} / 'vna' / 'chapters' / 'notebook.py')\n")
     bootstrap = "# %%\nimport sys\n\ntry:\n    import vna\nexcept ImportError:\n    pass\n"
     text = path.read_text().replace("# %%\nimport sys\n", bootstrap, 1)
     path.write_text(text)
@@ -191,7 +191,7 @@ def test_run_notebooks_hides_the_plumbing_and_prints_no_machine_path(tmp_path):
     raw = (out / "01_paths.ipynb").read_text()
     assert str(tmp_path) not in raw and str(REPO) not in raw
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "repo: vna/notebook.py" in printed and "here: $TMPDIR/" in printed, printed
+    assert "repo: vna/chapters/notebook.py" in printed and "here: $TMPDIR/" in printed, printed
     assert nb.metadata.papermill["input_path"].endswith("01_paths.py")
     assert not nb.metadata.papermill["input_path"].startswith("/")
 

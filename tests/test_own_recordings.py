@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from vna.cli import main
-from vna.config import RunConfig
+from vna.study.config import RunConfig
 from vna.data import from_arrays, from_folder, to_folder
 from vna.data.simulated import load_simulated
 from vna.data.user import folder_hash
-from vna.pipeline import prepare, run
-from vna.results import load_records, record_path
+from vna.study.pipeline import prepare, run
+from vna.study.results import load_records, record_path
 
 
 @pytest.fixture(scope="module")

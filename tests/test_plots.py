@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from vna import plots  # noqa: E402
+from vna.chapters import plots  # noqa: E402
 from vna.data import from_arrays  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def _table(datasets=("simulated", "cowley2023-v4"), protocols=(("images", "trial
 
 
 def test_results_figure_has_one_panel_per_task_on_the_same_rows():
-    from vna.results import PAPER_STAND_INS, PAPER_TABLE1
+    from vna.study.results import PAPER_STAND_INS, PAPER_TABLE1
 
     fig = plots.plot_results(_table(), PAPER_TABLE1, PAPER_STAND_INS)
     assert len(fig.axes) == 2  # encoding beside decoding, sharing the rows

@@ -1,6 +1,6 @@
 """The published grid in results/: complete, current, and what the README says (issue "The reproduction study").
 
-* every record in results/ belongs to a grid definition of today (vna.grids, vna.analyses): a record made
+* every record in results/ belongs to a grid definition of today (vna.study.grids, vna.study.analyses): a record made
   with another definition of a grid is stale and fails here;
 * every run of the study grid has its record, so every group the results chapter shows has five seeds;
 * the README's result block is exactly what `python -m vna report --readme` writes from these records.
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from vna import analyses
-from vna.grids import STUDY_SEEDS, study_grid
-from vna.report import README_END, README_START, build_report, readme_markdown
-from vna.results import PUBLISHED_MARKER, load_records, published_dir, read_instances, signature
+from vna.study import analyses
+from vna.study.grids import STUDY_SEEDS, study_grid
+from vna.study.report import README_END, README_START, build_report, readme_markdown
+from vna.study.results import PUBLISHED_MARKER, load_records, published_dir, read_instances, signature
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""The results store (vna.results), the grid runner (vna.runner) and the `reproduce` command (issue "Trust")."""
+"""The results store (vna.study.results), the grid runner (vna.study.runner) and the `reproduce` command (issue "Trust")."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vna import results, runner
+from vna.study import results, runner
 from vna.cli import main
-from vna.config import RunConfig
-from vna.grids import STUDY_PROTOCOLS, quick_config, study_grid
+from vna.study.config import RunConfig
+from vna.study.grids import STUDY_PROTOCOLS, quick_config, study_grid
 
 METRICS = {"encoding_auc": 0.8, "decoding_auc": 0.9, "mean_auc": 0.85, "encoding_top1": 0.1,
            "encoding_top5": 0.3, "decoding_top1": 0.2, "decoding_top5": 0.5}
@@ -169,7 +169,7 @@ def test_side_run_leaves_the_published_table_unchanged(tmp_path, monkeypatch, ca
     assert main(side + ["--results-dir", str(pub)]) == 2  # the published folder needs --publish
     err = capsys.readouterr().err
     assert "published result grid" in err and "Traceback" not in err and _files(pub) == before
-    from vna.notebook import default_results_dir
+    from vna.chapters.notebook import default_results_dir
 
     assert default_results_dir() == runs  # the notebooks' default is the runs folder too
     table1 = results.main_table(results.summarize(results.load_records(pub)), grid)
@@ -344,7 +344,7 @@ def test_reproduce_exits_nonzero_when_a_run_fails(tmp_path, monkeypatch, capsys)
 
 
 def test_missing_dataset_fails_the_grid_once(tmp_path, monkeypatch, capsys):
-    import vna.pipeline
+    import vna.study.pipeline
 
     calls = []
 
@@ -352,7 +352,7 @@ def test_missing_dataset_fails_the_grid_once(tmp_path, monkeypatch, capsys):
         calls.append(cfg.seed)
         raise FileNotFoundError("dataset file cowley2023_v4/x.npy is not cached")
 
-    monkeypatch.setattr(vna.pipeline, "load_recording", no_data)
+    monkeypatch.setattr(vna.study.pipeline, "load_recording", no_data)
     monkeypatch.setattr(runner, "run_task", lambda *a, **k: pytest.fail("no run may start"))
     args = ["reproduce", "--datasets", "cowley2023-v4", "--methods", "vna", "--seeds", "0", "1", "2", "--quick",
             "--results-dir", str(tmp_path), "--no-progress"]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from vna import results, runner
-from vna.grids import study_grid
+from vna.study import results, runner
+from vna.study.grids import study_grid
 
 
 def _two_tiny_runs():
@@ -46,7 +46,7 @@ def test_shards_run_into_one_folder_write_each_record_once(tmp_path, monkeypatch
     written: list[str] = []
 
     def fake_run_task(cfg_dicts, results_dir, data_dir, publish, source):
-        from vna.config import RunConfig
+        from vna.study.config import RunConfig
 
         out = []
         for d in cfg_dicts:

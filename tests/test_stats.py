@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from vna import results, stats
+from vna.study import results, stats
 from vna.cli import main
-from vna.config import RunConfig
-from vna.report import CSV_FILES, build_report, to_markdown, write_csv
+from vna.study.config import RunConfig
+from vna.study.report import CSV_FILES, build_report, to_markdown, write_csv
 
 
 def test_paired_difference_equals_scipy_on_a_tiny_table():
@@ -151,8 +151,8 @@ def test_closest_protocol():
 
 
 def test_report_includes_the_analyses_tables(tmp_path):
-    from vna.analyses import linear_grid
-    from vna.report import build_report
+    from vna.study.analyses import linear_grid
+    from vna.study.report import build_report
 
     cfgs = [c for c in linear_grid(["simulated"], ["ridge_encoder"], [0, 1]) if c.split == "trials"]
     for k, cfg in enumerate(cfgs):

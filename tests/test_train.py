@@ -7,7 +7,8 @@ import torch
 import vna
 from vna import RunConfig, build_model
 from vna.data import PairedData
-from vna.train import NonFiniteLossError, fit, load, save
+from vna.methods import load, save
+from vna.train import NonFiniteLossError, fit
 
 from planted import planted
 
@@ -102,7 +103,7 @@ def test_load_names_the_file_and_what_torch_said(tmp_path):
         load(bad)
     text = str(info.value)
     assert text.startswith(f"{bad} is not a vna model file (torch.load could not read it: ")
-    assert "KeyError 101;" in text and "expected a file written by vna.train.save" in text  # torch's own words
+    assert "KeyError 101;" in text and "expected a file written by vna.methods.save" in text  # torch's own words
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
     with pytest.raises(ValueError, match="empty.pt is not a vna model file"):

@@ -1,7 +1,8 @@
 """Command line: ``python -m vna {datasets, reproduce, report}`` (argument parsing only).
 
 * ``datasets`` lists the named datasets, whether they are available offline, and where it looked.
-* ``reproduce`` runs a grid (default: the reproduction study, :mod:`vna.grids`) with :func:`vna.runner.run_grid`:
+* ``reproduce`` runs a grid (default: the reproduction study, :mod:`vna.study.grids`) with
+  :func:`vna.study.runner.run_grid`:
   into the untracked runs folder by default, into the published ``results/`` only with ``--publish``;
   finished runs are skipped, so an interrupted grid resumes where it stopped.
 * ``report`` prints the study's tables from records alone (:mod:`vna.report`), in seconds.
@@ -16,7 +17,16 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .config import ALL_METHODS, METHODS
+import pandas as pd
+
+from .data.cache import data_dir_sources
+from .data.registry import available
+from .methods import ALL_METHODS, METHODS
+from .study.grids import folder_grid
+from .study.registry import get_grid, grid_names
+from .study.report import build_report, to_markdown, update_readme, write_csv
+from .study.results import check_results_dir, published_dir, runs_dir
+from .study.runner import GridInterrupted, parse_shard, plan_tasks, run_grid
 
 __all__ = ["main", "build_parser"]
 
@@ -57,11 +67,6 @@ _seed = _int_at_least(0, "a non-negative integer")
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from .data.cache import data_dir_sources
-    from .data.registry import available
-
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         table = available()
         print(table[["name", "species", "area", "kind", "status", "size"]].to_string(index=False))
@@ -73,8 +78,6 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _grid_configs(args: argparse.Namespace):
-    from .grids import folder_grid, get_grid
-
     kwargs = {"quick": args.quick, "device": args.device, "threads": args.threads}
     if args.precision != "fp32":
         kwargs["precision"] = args.precision
@@ -97,9 +100,6 @@ def _grid_configs(args: argparse.Namespace):
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .results import check_results_dir, published_dir, runs_dir
-    from .runner import parse_shard, run_grid
-
     shard = parse_shard(args.shard)
     if args.results_dir is not None:
         results_dir = Path(args.results_dir)
@@ -119,8 +119,6 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"grid {args.grid!r}: {len(configs)} runs -> {results_dir}"
           + (f" (shard {shard[0]}/{shard[1]})" if shard else "") + (f", {args.jobs} jobs" if args.jobs > 1 else ""))
     if args.dry_run:
-        from .runner import plan_tasks
-
         tasks = plan_tasks(configs, shard)
         print(f"{sum(len(t) for t in tasks)} runs in {len(tasks)} trainings (dry run: nothing ran)")
         return 0
@@ -133,27 +131,14 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .grids import get_grid
-    from .report import build_report, to_markdown, write_csv
-    from .results import published_dir
-
     results_dir = Path(args.results_dir) if args.results_dir else published_dir()
     if results_dir is None:
         raise ValueError("no results folder: pass --results-dir (vna is not running from a checkout)")
     grid = None if args.grid == "none" else get_grid(args.grid)(quick=args.quick)
     report = build_report(results_dir, grid, n_boot=args.bootstrap, analyses=args.analyses, quick=args.quick)
     if args.readme:
-        from .report import README_END, README_START, readme_markdown
-        from .results import _atomic_write_text
-
-        readme = Path(args.readme)
-        text = readme.read_text(encoding="utf-8")
-        if text.count(README_START) != 1 or text.count(README_END) != 1:
-            raise ValueError(f"{readme} needs one line {README_START!r} and one {README_END!r} around the results")
-        head, rest = text.split(README_START)
-        _, tail = rest.split(README_END)
-        _atomic_write_text(readme, f"{head}{README_START}\n{readme_markdown(report)}{README_END}{tail}")
-        print(f"updated the results block of {readme}", file=sys.stderr)
+        update_readme(report, args.readme)
+        print(f"updated the results block of {args.readme}", file=sys.stderr)
         return 0
     print(to_markdown(report))
     if args.csv:
@@ -163,8 +148,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .grids import grid_names
-
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p = _Parser(prog="python -m vna", description="Visual-Neural Alignment reproduction",
@@ -249,8 +232,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_report(args)
         return _cmd_reproduce(args)
     except KeyboardInterrupt as exc:
-        from .runner import GridInterrupted
-
         print(str(exc) if isinstance(exc, GridInterrupted) else "interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, RuntimeError, LookupError) as exc:

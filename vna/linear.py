@@ -25,6 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .metrics import discriminative_auc
+from .models import _Model
+from .train import _validate_epoch
+
 __all__ = ["RidgeEncoder", "RidgeDecoder", "CCAAlignment", "TrialTemplate", "LINEAR_MODELS", "ALPHAS",
            "CCA_COMPONENTS", "N_PCA"]
 
@@ -73,8 +77,6 @@ class _Linear:
         return self
 
     def check_pairs(self, data, what: str = "data") -> None:
-        from .models import _Model
-
         _Model.check_pairs(self, data, what)  # the same checks and messages as the deep models
 
     def _need_fit(self) -> None:
@@ -111,8 +113,6 @@ class _Linear:
         self.fitted = True
         rec: dict[str, Any] = {"epoch": 1, **self.choice}
         if val is not None and self.can_score(val.images):
-            from .train import _validate_epoch
-
             rec.update({k: v for k, v in _validate_epoch(self, val, 64).items() if k != "val_loss"})
         return [rec]
 
@@ -166,8 +166,6 @@ class CCAAlignment(_Linear):
         return CCA(n_components=k, max_iter=1000, tol=1e-6).fit(X, Y)
 
     def _fit(self, train) -> None:
-        from .metrics import discriminative_auc
-
         Xi, m = self._image_pcs(train)
         Y = _np(train.responses)
         limit = min(Xi.shape[1], Y.shape[1], len(np.unique(m)) - 1)

@@ -14,7 +14,7 @@ from torch import nn
 
 from .losses import MAX_LOGIT_SCALE, contrastive_loss, mse_loss
 
-__all__ = ["ImageEncoder", "SpikeEncoder", "VNA", "DirectEncoder", "DirectDecoder", "build_model", "MODELS"]
+__all__ = ["ImageEncoder", "SpikeEncoder", "VNA", "DirectEncoder", "DirectDecoder"]
 
 CHANNELS = (16, 32, 64, 128, 256)
 _SCORE_CHUNK = 1024
@@ -275,21 +275,3 @@ class DirectDecoder(_Model):
     def eval_loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor, batch_size: int) -> float:
         """Mean eval-mode MSE over all pairs."""
         return float(mse_loss(self.reconstruct(responses), images[match]))
-
-
-MODELS = {"vna": VNA, "direct_encoder": DirectEncoder, "direct_decoder": DirectDecoder}
-
-
-def build_model(cfg, n_neurons: int) -> _Model:
-    """The model ``cfg.method`` names, initialised deterministically from ``cfg.seed`` (the linear
-    baselines and the trial template of :mod:`vna.linear` included)."""
-    from .linear import LINEAR_MODELS
-
-    if cfg.method in LINEAR_MODELS:
-        return LINEAR_MODELS[cfg.method](n_neurons, cfg.in_channels, cfg.image_size, seed=cfg.seed)
-    torch.manual_seed(cfg.seed)
-    if cfg.method == "vna":
-        return VNA(n_neurons, cfg.in_channels, cfg.latent_dim, cfg.temperature, cfg.learn_temperature, cfg.image_size)
-    if cfg.method in MODELS:
-        return MODELS[cfg.method](n_neurons, cfg.in_channels, cfg.image_size)
-    raise ValueError(f"unknown method {cfg.method!r}; known: {sorted(MODELS) + sorted(LINEAR_MODELS)}")

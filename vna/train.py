@@ -1,14 +1,12 @@
-"""Training for all three methods (paper section 4.3: Adam) and saving/loading trained models."""
+"""Training for all three methods (paper section 4.3: Adam); saving and loading are in :mod:`vna.methods`."""
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import math
 import os
-import tempfile
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,10 +14,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .data.paired import PairedData
-from .models import MODELS
 
 __all__ = ["fit", "History", "TrainingDivergedError", "NonFiniteLossError", "CollapsedEmbeddingError",
-           "resolve_device", "check_lr", "save", "load", "StepPlan", "plan_steps", "PRECISIONS"]
+           "resolve_device", "check_lr", "StepPlan", "plan_steps", "PRECISIONS"]
 
 #: ``fit(precision=...)``: ``"fp32"`` (default; what every record so far used) or ``"bf16"`` (autocast).
 PRECISIONS = ("fp32", "bf16")
@@ -426,48 +423,3 @@ def _finish_epoch(model, data: PairedData, val_data: PairedData | None, losses: 
     if val_data is not None:
         rec.update(_validate_epoch(model, val_data, batch_size))
     return rec
-
-
-def save(model: torch.nn.Module, path: str | os.PathLike, config: dict | Any | None = None) -> Path:
-    """Write ``model`` (class, constructor arguments, weights) and ``config`` to ``path``, atomically."""
-    path = Path(path)
-    name = next((k for k, cls in MODELS.items() if type(model) is cls), None)
-    if name is None:
-        raise ValueError(f"save() knows {sorted(MODELS)} models; got {type(model).__name__}")
-    if config is not None and hasattr(config, "to_dict"):
-        config = config.to_dict()
-    payload = {"method": name, "init_kwargs": model.init_kwargs, "state_dict": model.state_dict(), "config": config}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A model written by :func:`save` (read with ``weights_only=True``), in eval mode; its config is
-    available as ``model.config``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no saved model at {path}")
-    try:
-        payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickle/zip/unpickler errors all mean "not a model file"
-        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path} is not a vna model file (torch.load could not read it: {type(exc).__name__} {first}; "
-                         "expected a file written by vna.train.save)") from None
-    try:
-        cls = MODELS[payload["method"]]
-        model = cls(**payload["init_kwargs"])
-        model.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as exc:
-        raise ValueError(f"{path} is not a vna model file ({type(exc).__name__}: {exc})"[:300]) from None
-    model.config = payload.get("config")
-    return model.to(resolve_device(device)).eval()
-
-

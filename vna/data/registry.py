@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .recording import Recording
+from .user import from_folder
 
 __all__ = ["DatasetInfo", "DATASETS", "load", "available"]
 
@@ -93,8 +94,6 @@ def load(name: str, **options) -> Recording:
     """Load a named dataset as a :class:`Recording` (options are passed to its loader); ``"folder:PATH"``
     reads a recording folder with :func:`vna.data.from_folder`."""
     if isinstance(name, str) and name.startswith("folder:"):
-        from .user import from_folder
-
         return from_folder(name[len("folder:"):], **options)
     return _info(name).load(**options)
 

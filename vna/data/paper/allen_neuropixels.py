@@ -27,19 +27,19 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from urllib.parse import quote
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
 from ..cache import CacheError, data_dir, fetch, is_cached
-from ..recording import Recording
 from ..preprocess import split_half_reliability
-from ._common import IMAGE_SUFFIXES, fetch_unverified, natural_key, read_image, stack_images
+from ..recording import Recording
+from ._common import IMAGE_SUFFIXES, fetch_unverified, natural_key, read_image, stack_images, to_grey
 
 __all__ = [
     "load_allen_neuropixels", "status", "binned_counts", "count_spikes", "select_units", "trial_onsets",
@@ -628,8 +628,6 @@ def load_natural_scene_templates(images=None, *, progress: bool = True) -> np.nd
                 raise ValueError(f"{path}: expected one dataset shaped [{N_SCENES}, H, W]; found {found}")
             stack = np.asarray(h5[found[0]][()])
     if stack.ndim == 4:
-        from ._common import to_grey
-
         stack = np.stack([to_grey(im) for im in stack])
     if stack.ndim != 3 or stack.shape[0] != N_SCENES:
         raise ValueError(f"{path}: natural-scene templates must be [{N_SCENES}, H, W]; got {stack.shape}")

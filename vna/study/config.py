@@ -21,15 +21,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunConfig", "METHODS", "LINEAR_METHODS", "REFERENCE_METHODS", "ALL_METHODS", "SPLITS", "PROTOCOL_LABELS",
+from ..data.registry import DATASETS
+from ..data.user import folder_hash
+from ..methods import ALL_METHODS
+
+__all__ = ["RunConfig", "SPLITS", "PROTOCOL_LABELS",
            "device_kind", "ConfigError"]
 
-#: The paper's three methods (section 4).
-METHODS = ("vna", "direct_encoder", "direct_decoder")
-#: Linear baselines beside them and a data-only reference (the analyses chapter; vna.linear).
-LINEAR_METHODS = ("ridge_encoder", "ridge_decoder", "cca")
-REFERENCE_METHODS = ("trial_template",)
-ALL_METHODS = METHODS + LINEAR_METHODS + REFERENCE_METHODS
 SPLITS = ("images", "trials", "none")
 
 #: How each split is named everywhere (book, report, CSVs): the protocol of the reproduction study.
@@ -250,8 +248,6 @@ class RunConfig:
             if d[name] == default:
                 del d[name]
         if self.dataset.startswith("folder:"):  # a recording folder is keyed by its content, not its path
-            from .data.user import folder_hash
-
             d["dataset"] = f"folder:{folder_hash(self.dataset[len('folder:'):])}"
         return d
 
@@ -274,8 +270,6 @@ class RunConfig:
 
 
 def _check_dataset(name: Any) -> None:
-    from .data.registry import DATASETS
-
     if isinstance(name, str) and (name in DATASETS or (name.startswith("folder:") and len(name) > 7)):
         return
     raise ConfigError(f"RunConfig.dataset must be one of {', '.join(DATASETS)} or 'folder:<path>'; "

@@ -26,6 +26,8 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from .results import read_instances
+
 __all__ = [
     "LEVEL", "C3_MARGIN", "CLAIMS", "TASK_COLUMNS", "VERDICTS", "paired_difference", "hierarchical_bootstrap",
     "comparisons", "verdict", "verdicts", "closest_protocols",
@@ -116,7 +118,7 @@ def comparisons(records: pd.DataFrame, *, level: float = LEVEL, n_boot: int = 20
     ci_low, ci_high, t_p, wilcoxon_p, boot_low, boot_high.
     """
     if instances is None:
-        from .results import read_instances as instances
+        instances = read_instances
     cols = ["dataset", "split", "test_responses", "protocol", "method", "baseline", "task", "n_seeds", "mean_diff",
             "ci_low", "ci_high", "t_p", "wilcoxon_p", "boot_low", "boot_high"]
     rows = []

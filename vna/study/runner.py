@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import RunConfig
+from . import pipeline
+from .results import check_results_dir, is_done, is_published, record_from_output, runs_dir, save_record
 
 __all__ = ["run_grid", "GridReport", "GridInterrupted", "plan_tasks", "parse_shard", "shard_of", "run_task",
            "submitit_log_dir"]
@@ -107,11 +109,8 @@ def run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publ
 
 
 def _run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publish: bool, source: str) -> list[dict]:
-    from .pipeline import run_shared
-    from .results import is_done, record_from_output, save_record
-
     configs = [RunConfig.from_dict(d) for d in cfg_dicts]
-    outputs = run_shared(configs, data_dir=data_dir, progress=False)
+    outputs = pipeline.run_shared(configs, data_dir=data_dir, progress=False)
     done = []
     for c, out in zip(configs, outputs):
         if is_done(c, results_dir):  # a record the task shares with an earlier grid: kept as it is
@@ -145,8 +144,6 @@ def _one_line(exc: BaseException) -> str:
 
 def _check_datasets(tasks: list[list[RunConfig]], data_dir: str | None) -> dict[str, str]:
     """Load every dataset (with its options) the tasks need once; ``{dataset: reason}`` for those that fail."""
-    from .pipeline import load_recording
-
     bad: dict[str, str] = {}
     tried = set()
     for task in tasks:
@@ -156,7 +153,7 @@ def _check_datasets(tasks: list[list[RunConfig]], data_dir: str | None) -> dict[
             continue
         tried.add(sig)
         try:
-            load_recording(c, data_dir=data_dir)
+            pipeline.load_recording(c, data_dir=data_dir)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - any loading failure skips that dataset, named once
@@ -186,8 +183,6 @@ def run_grid(
     ``fail_fast``.
     """
     from tqdm.auto import tqdm
-
-    from .results import check_results_dir, is_done
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1; got {jobs!r}")
@@ -284,8 +279,6 @@ def _run_pool(todo, args, jobs, finished, failed, fail_fast) -> None:
 def submitit_log_dir(results_dir: str | os.PathLike, log_dir: str | os.PathLike | None = None) -> Path:
     """Where submitit keeps its job logs: ``log_dir``, else ``.submitit`` beside the records, except for the
     published grid, whose logs go to the runs folder (never into the tracked ``results/``)."""
-    from .results import is_published, runs_dir
-
     if log_dir is not None:
         return Path(log_dir).expanduser()
     return (runs_dir() / ".submitit") if is_published(results_dir) else Path(results_dir) / ".submitit"

@@ -27,10 +27,24 @@ from typing import Sequence
 
 import pandas as pd
 
+from .analyses import analysis_tables
 from .config import RunConfig
+from .registry import get_grid, grid_names
+from .results import (
+    PAPER_STAND_INS,
+    PAPER_TABLE1,
+    _atomic_write_text,
+    format_table,
+    load_records,
+    protocol_label,
+    select_groups,
+    signature,
+    summarize,
+)
+from .stats import closest_protocols, comparisons, verdicts
 
 __all__ = ["Report", "build_report", "results_csv_table", "to_markdown", "write_csv", "readme_markdown",
-           "CSV_FILES", "README_START", "README_END"]
+           "CSV_FILES", "README_START", "README_END", "update_readme"]
 
 README_START = "<!-- results: written by `python -m vna report --readme` from results/; do not edit by hand -->"
 README_END = "<!-- end of results -->"
@@ -57,17 +71,12 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
                  n_boot: int = 2000, analyses: bool = False, quick: bool = False) -> Report:
     """Read ``results_dir`` and compute every table; with ``grid`` only its configurations are shown; with
     ``analyses`` the analyses' tables too (``quick``: their smoke-test configurations)."""
-    from .results import PAPER_TABLE1, load_records, select_groups, signature, summarize
-    from .stats import closest_protocols, comparisons, verdicts
-
     path = Path(results_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"no results folder at {path}")
     records = load_records(path)
     tables = {}
     if analyses:
-        from .analyses import analysis_tables
-
         tables = analysis_tables(records, quick=quick)
     notes: list[str] = []
     ignored = missing = 0
@@ -80,8 +89,6 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
         have = set(zip(records["signature"], records["seed"]))
         missing = sum((signature(c), c.seed) not in have for c in grid)
         if ignored:
-            from .grids import get_grid, grid_names
-
             known = set()
             for name in grid_names():
                 known |= {signature(c) for c in get_grid(name)()}
@@ -105,8 +112,6 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
 
 def results_csv_table(table: pd.DataFrame) -> pd.DataFrame:
     """``results.csv``: the table's numbers with the paper's Table 1 beside them (module docstring)."""
-    from .results import PAPER_STAND_INS, PAPER_TABLE1
-
     cols = ["dataset", "method", "split", "test_responses", "protocol", "n_seeds", "seeds", "encoding_auc",
             "encoding_auc_ci", "decoding_auc", "decoding_auc_ci", "mean_auc", "mean_auc_ci", "best_epoch"]
     out = table[cols].copy() if len(table) else pd.DataFrame(columns=cols)
@@ -130,8 +135,6 @@ def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
 
 def to_markdown(report: Report) -> str:
     """The three tables (and the closest-protocol table) as Markdown."""
-    from .results import format_table, protocol_label
-
     parts = ["## Results (mean ± 95 % t-interval over seeds)\n", _md(format_table(report.table))]
     c = report.comparisons.copy()
     if len(c):
@@ -165,8 +168,6 @@ def _label(method: str) -> str:
 
 def write_csv(report: Report, folder: str | os.PathLike) -> list[Path]:
     """Write the four CSV files (module docstring) into ``folder``, each atomically."""
-    from .results import _atomic_write_text
-
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--csv {folder} is a file, not a folder")
@@ -185,8 +186,6 @@ def readme_markdown(report: Report) -> str:
     """The README's result block: the held-out protocols with single-trial test responses (mean ± 95 %
     interval over seeds, the paper's row beside it) and the verdict on each claim, from the same
     functions as the results chapter and ``python -m vna report``."""
-    from .results import format_table, protocol_label
-
     t = report.table
     main = t[(t["split"].isin(["images", "trials"])) & (t["test_responses"] == "trials")]
     if main.empty:
@@ -206,3 +205,16 @@ def readme_markdown(report: Report) -> str:
                   "VNA's or above; rule: the 95 % interval of the paired difference over seeds):", "",
                   wide.to_markdown(index=False), ""]
     return "\n".join(lines)
+
+
+def update_readme(report: Report, readme: str | os.PathLike) -> Path:
+    """Replace the results block of ``readme`` (between :data:`README_START` and :data:`README_END`) with
+    :func:`readme_markdown`, atomically."""
+    readme = Path(readme)
+    text = readme.read_text(encoding="utf-8")
+    if text.count(README_START) != 1 or text.count(README_END) != 1:
+        raise ValueError(f"{readme} needs one line {README_START!r} and one {README_END!r} around the results")
+    head, rest = text.split(README_START)
+    _, tail = rest.split(README_END)
+    _atomic_write_text(readme, f"{head}{README_START}\n{readme_markdown(report)}{README_END}{tail}")
+    return readme

@@ -1,8 +1,8 @@
 """Grid definitions: which runs make the published study (and each analysis), defined once (DESIGN.md).
 
-A grid is a list of :class:`~vna.config.RunConfig`. The CLI (``python -m vna reproduce --grid NAME``),
+A grid is a list of :class:`~vna.study.config.RunConfig`. The CLI (``python -m vna reproduce --grid NAME``),
 ``python -m vna report``, the results chapter and the test that checks ``results/`` all read the grids
-from here, so that they cannot disagree about what was run.
+from here (by name through :mod:`vna.study.registry`), so that they cannot disagree about what was run.
 
 The reproduction study (issue "The reproduction study"): every dataset × the protocols it supports × the
 three methods × five seeds. A seed fixes the split, the initialisation and the batch order, so runs with one
@@ -19,13 +19,15 @@ stopping on a validation part carved out of the *training* data (``STUDY_TRAININ
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
-from .config import METHODS, RunConfig
+from ..data.user import from_folder
+from ..methods import ALL_METHODS, METHODS
+from .config import RunConfig
 
 __all__ = [
-    "GRIDS", "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
-    "study_grid", "folder_grid", "protocols_for", "quick_config", "quick_options", "get_grid", "grid_names",
+    "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
+    "study_grid", "folder_grid", "protocols_for", "quick_config", "quick_options",
 ]
 
 STUDY_SEEDS = (0, 1, 2, 3, 4)
@@ -111,8 +113,6 @@ def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[i
                 quick: bool = False, device: str = "auto", threads: int = 1, **overrides) -> list[RunConfig]:
     """The study's grid on a recording folder (:func:`vna.data.from_folder` layout): the protocols it
     supports × methods × seeds. Records are keyed by the folder's content, not its path."""
-    from .data.user import from_folder
-
     _check_methods(methods)
     recording = from_folder(folder, **overrides.get("dataset_options", {}))
     return _protocol_configs(f"folder:{folder}", protocols_for(recording), methods, seeds, quick, device, threads,
@@ -120,32 +120,6 @@ def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[i
 
 
 def _check_methods(methods: Sequence[str]) -> None:
-    from .config import ALL_METHODS
-
     bad = [m for m in methods if m not in ALL_METHODS]
     if bad:
         raise ValueError(f"unknown method(s) {bad}; known: {', '.join(ALL_METHODS)}")
-
-
-#: Every named grid: name -> (builder, one-line description). Analyses add theirs (vna.analyses).
-GRIDS: dict[str, tuple[Callable[..., list[RunConfig]], str]] = {
-    "study": (study_grid, "the reproduction study: datasets x protocols x 3 methods x 5 seeds"),
-}
-
-
-def grid_names() -> list[str]:
-    _register_analyses()
-    return list(GRIDS)
-
-
-def get_grid(name: str) -> Callable[..., list[RunConfig]]:
-    """The builder of the grid called ``name`` (ValueError naming the known ones otherwise)."""
-    _register_analyses()
-    if name not in GRIDS:
-        raise ValueError(f"unknown grid {name!r}; known: {', '.join(GRIDS)}")
-    return GRIDS[name][0]
-
-
-def _register_analyses() -> None:
-    """Import the analyses' grids (they register themselves in GRIDS)."""
-    from . import analyses  # noqa: F401

@@ -18,6 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from ..data.cache import data_dir
+from ..data.registry import DATASETS
+from ..methods import ALL_METHODS
+from ..study.config import RunConfig
+from ..study.grids import QUICK, STUDY_TRAINING, quick_config
+from ..study.pipeline import run
+from ..study.results import check_results_dir, record_from_output, runs_dir, save_record
+from .plots import METHOD_LABELS, compute_note, dataset_label
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from IPython.display import Markdown
@@ -47,10 +56,8 @@ def on_colab() -> bool:
 def show_path(path: str | Path) -> str:
     """``path`` as a reader should see it: relative to the data folder, the repository or ``~``, never an
     absolute path of the machine that built the book."""
-    from .data.cache import data_dir
-
     p = Path(path).expanduser().resolve()
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     for base, label in ((data_dir().expanduser().resolve(), "$VNA_DATA_DIR"), (repo, ""),
                         (Path.home().resolve(), "~")):
         try:
@@ -68,9 +75,6 @@ def resolve_dataset(dataset: str = "auto") -> tuple[str, str]:
     """``(name, explanation)``: ``"auto"`` is the real ``cowley2023-v4`` when its files are in the data
     folder (or on Colab, where its pinned files are downloaded on first use), else the simulated set; any
     other name is kept."""
-    from .data.cache import data_dir
-    from .data.registry import DATASETS
-
     if dataset != "auto":
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; known: auto, {', '.join(DATASETS)}")
@@ -95,15 +99,11 @@ def resolve_dataset(dataset: str = "auto") -> tuple[str, str]:
 def default_results_dir() -> Path:
     """Where a chapter saves its runs: the untracked runs folder (:func:`vna.results.runs_dir`), never the
     published grid."""
-    from .results import runs_dir
-
     return runs_dir()
 
 
 def available_datasets(kinds: Sequence[str] = ("simulated", "stand-in", "paper")) -> list[str]:
     """Names of the datasets usable on this machine without a download (status "embedded" or "cached")."""
-    from .data.registry import DATASETS
-
     names = []
     for name, info in DATASETS.items():
         if info.kind not in kinds:
@@ -120,8 +120,6 @@ def available_datasets(kinds: Sequence[str] = ("simulated", "stand-in", "paper")
 def config_changes(cfg) -> dict[str, Any]:
     """The fields of ``cfg`` that differ from :class:`~vna.config.RunConfig`'s defaults, in field order."""
     import dataclasses
-
-    from .config import RunConfig
 
     default = RunConfig()
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
@@ -199,9 +197,6 @@ class Chapter:
         """Train and evaluate every seed's config with :func:`vna.pipeline.run` (the first seed on ``data``
         when given), save one record per seed into the runs folder (not in quick mode), print one line per
         seed, and return the :class:`~vna.pipeline.RunOutput` of each."""
-        from .pipeline import run
-        from .results import check_results_dir, record_from_output, save_record
-
         if self.method is None:
             raise ValueError("this chapter has no method to train (data_chapter)")
         if not self.quick:
@@ -229,8 +224,6 @@ class Chapter:
         """The chapter's closing paragraph for the first seed's output (Markdown)."""
         from IPython.display import Markdown
 
-        from .plots import METHOD_LABELS
-
         m, cfg = out.metrics, self.cfg
         name = METHOD_LABELS.get(self.method, self.method)
         name = name if self.method == "vna" else name.lower()
@@ -246,10 +239,6 @@ class Chapter:
 
 
 def _chapter(method: str | None, params: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> Chapter:
-    from .config import RunConfig
-    from .grids import QUICK, STUDY_TRAINING, quick_config
-    from .plots import compute_note, dataset_label
-
     p = _parameters(params, overrides)
     if p["data_dir"]:
         os.environ["VNA_DATA_DIR"] = str(Path(p["data_dir"]).expanduser().resolve())
@@ -297,8 +286,6 @@ def method_chapter(method: str, params: Mapping[str, Any] | None = None, /, *, s
     (:func:`resolve_dataset`), builds one RunConfig per seed (shrunk by :func:`vna.grids.quick_config` when
     ``quick``) and says where the data, the compute and the records come from: in a notebook it displays
     those notes (``show=False``: it does not)."""
-    from .config import ALL_METHODS
-
     if method not in ALL_METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(ALL_METHODS)}")
     chapter = _chapter(method, params, overrides)

@@ -1,6 +1,6 @@
 """Beyond the paper: the analyses its argument needs (issue "Beyond the paper"), as named grids and tables.
 
-Each analysis is a grid of RunConfigs (registered in :data:`vna.grids.GRIDS`, so that
+Each analysis is a grid of RunConfigs (named in :data:`ANALYSIS_GRIDS` and so in :data:`vna.study.registry.GRIDS`, so that
 ``python -m vna reproduce --grid NAME`` regenerates it and its records sit in ``results/`` beside the
 study's) and a function that turns records into the chapter's table. New settings are RunConfig fields
 (``train_trials``, ``train_image_fraction``, ``neuron_fraction``, ``dataset_options``) or methods
@@ -23,8 +23,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .config import LINEAR_METHODS, METHODS, RunConfig
-from .grids import GRIDS, STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_config
+from ..data.preprocess import make_split, split_half_reliability
+from ..data.simulated import load_simulated
+from ..evaluation import evaluate_scores
+from ..methods import LINEAR_METHODS, METHODS
+from .config import RunConfig
+from .grids import STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_config
+from .results import _t_halfwidth, signature
+from .stats import paired_difference
 
 __all__ = [
     "NOISE_STEPS", "NOISE_SIMULATED", "TRIAL_COUNTS", "IMAGE_FRACTIONS", "NEURON_FRACTIONS", "DISTRACTORS",
@@ -162,16 +168,15 @@ def settings_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] 
     return configs
 
 
-GRIDS.update({
+#: The analyses' grids: name -> (builder, one-line description); :mod:`vna.study.registry` adds the study's.
+ANALYSIS_GRIDS = {
     "linear": (linear_grid, "linear baselines and the trial-template reference on the study's datasets and protocols"),
     "noise": (noise_grid, "the simulated cortex at five noise levels, every method, 5 seeds"),
     "trials": (trials_grid, "1, 2, 4 or all training trials per image (cowley2023-v4, antolik2016-v1)"),
     "size": (size_grid, "fractions of the training images and of the neurons (cowley2023-v4, 3 seeds)"),
     "distractors": (distractors_grid, "candidate-set sizes K = 1 ... all from the same models (simulated)"),
     "settings": (settings_grid, "VNA: fixed temperature, batch size, latent dimension (simulated, cowley2023-v4)"),
-})
-
-ANALYSIS_GRIDS = ("linear", "noise", "trials", "size", "distractors", "settings")
+}
 
 
 # --------------------------------------------------------------------------------------------- tables
@@ -180,8 +185,6 @@ def grid_records(records: pd.DataFrame, configs: Sequence[RunConfig]) -> pd.Data
     with the settings the analyses sweep as columns: ``noise_step``, ``train_trials``,
     ``train_image_fraction``, ``neuron_fraction``, ``n_distractors``, ``batch_size``, ``latent_dim``,
     ``learn_temperature``."""
-    from .results import signature
-
     by_sig: dict[str, RunConfig] = {}
     for c in configs:
         by_sig.setdefault(signature(c), c)
@@ -199,9 +202,6 @@ def grid_records(records: pd.DataFrame, configs: Sequence[RunConfig]) -> pd.Data
 def noise_reliability(step: dict, seed: int = 0) -> dict[str, float]:
     """The population's reliability at one noise step: the true (analytic) trial-mean reliability and the
     split-half estimate, averaged over neurons."""
-    from .data.preprocess import split_half_reliability
-    from .data.simulated import load_simulated
-
     rec = load_simulated(**{**NOISE_SIMULATED, **step, "seed": seed})
     return {"true_reliability": float(np.nanmean(rec.meta["true_reliability"])),
             "split_half_reliability": float(np.nanmean(split_half_reliability(rec.responses)))}
@@ -210,8 +210,6 @@ def noise_reliability(step: dict, seed: int = 0) -> dict[str, float]:
 def sweep_table(records: pd.DataFrame, by: str | Sequence[str], metric: str = "mean_auc") -> pd.DataFrame:
     """Mean and 95 % t-interval over seeds of ``metric`` per dataset × method × test responses × ``by``
     (one column name or several)."""
-    from .results import _t_halfwidth
-
     by = [by] if isinstance(by, str) else list(by)
     keys = ["dataset", "method", "test_responses", *by]
     rows = []
@@ -234,7 +232,7 @@ def analysis_tables(records: pd.DataFrame, quick: bool = False) -> dict[str, pd.
     has decoding top-1 and top-5). Analyses without records give empty tables."""
     out = {}
     for name, by in SWEEPS.items():
-        part = grid_records(records, GRIDS[name][0](quick=quick))
+        part = grid_records(records, ANALYSIS_GRIDS[name][0](quick=quick))
         if part.empty:
             out[name] = pd.DataFrame()
             continue
@@ -255,8 +253,6 @@ def analysis_tables(records: pd.DataFrame, quick: bool = False) -> dict[str, pd.
 def paired_sweep(records: pd.DataFrame, by: str, baseline: str, metric: str = "mean_auc",
                  method: str = "vna") -> pd.DataFrame:
     """``method - baseline`` paired by seed at each value of ``by`` (per dataset × test responses)."""
-    from .stats import paired_difference
-
     rows = []
     for keys, g in records.groupby(["dataset", "test_responses", by], dropna=False, sort=True):
         a = g[g["method"] == method].set_index("seed")[metric]
@@ -275,10 +271,6 @@ def oracle_auc(seed: int = 0, n_distractors=None) -> dict[str, float]:
     test trials by the distance between the *true* tuning (mean rates, z-scored with the training trials'
     statistics) and each trial. No model can know more than the true rates."""
     import torch
-
-    from .data.preprocess import make_split
-    from .data.simulated import load_simulated
-    from .evaluation import evaluate_scores
 
     rec = load_simulated(seed=0)
     sp = make_split(rec, "images", RunConfig.test_fraction, seed, STUDY_TRAINING["val_fraction"])

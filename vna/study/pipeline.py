@@ -16,13 +16,14 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from ..data import load
+from ..data.paired import PairedData
+from ..data.preprocess import PairedParts, paired_parts
+from ..data.recording import Recording
+from ..evaluation import evaluate_scores
+from ..methods import build_model
+from ..train import History, fit, resolve_device
 from .config import RunConfig
-from .data.paired import PairedData
-from .data.preprocess import PairedParts
-from .data.recording import Recording
-from .evaluation import evaluate_scores
-from .models import build_model
-from .train import History, fit, resolve_device
 
 __all__ = ["run", "run_shared", "prepare", "load_recording", "RunOutput", "torch_threads"]
 
@@ -76,8 +77,6 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def load_recording(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None) -> Recording:
     """The recording ``cfg.dataset`` names, with ``cfg.dataset_options``."""
-    from .data import load
-
     with _data_dir(data_dir):
         return load(cfg.dataset, **cfg.dataset_options)
 
@@ -108,8 +107,6 @@ def prepare(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None,
             recording: Recording | None = None) -> PairedParts:
     """``(train, test, val)`` pairs of ``cfg``: its dataset (or ``recording``) through its preprocessing
     (split, training and test responses, validation part, z-scoring, image size, colour, neuron filter)."""
-    from .data.preprocess import paired_parts
-
     if recording is None:
         recording = load_recording(cfg, data_dir=data_dir)
     elif not isinstance(recording, Recording):

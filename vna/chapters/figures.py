@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..study.results import protocol_label
 from .plots import METHOD_COLORS
-from .results import protocol_label
 
 __all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "COLORS", "SHORT"]
 

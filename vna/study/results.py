@@ -33,7 +33,11 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .config import PROTOCOL_LABELS, RunConfig
+import vna
+
+from ..data.user import folder_hash
+from .config import PROTOCOL_LABELS, RunConfig, device_kind
+from .pipeline import run as run_pipeline
 
 __all__ = [
     "SCHEMA", "METRICS", "METHOD_LABELS", "PAPER_TABLE1", "PAPER_STAND_INS", "PUBLISHED_MARKER",
@@ -61,7 +65,7 @@ class PublishedResultsError(PermissionError):
 
 
 def _repo() -> Path | None:
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     return repo if (repo / "vna" / "__init__.py").is_file() and (repo / "pyproject.toml").is_file() else None
 
 
@@ -143,8 +147,6 @@ def versions() -> dict[str, str]:
     """Versions of python, torch, numpy and vna (stored in every record)."""
     import torch
 
-    import vna
-
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -176,8 +178,6 @@ def record_path(cfg: RunConfig, results_dir: str | os.PathLike) -> Path:
     cfg = _check_cfg(cfg)
     folder = cfg.dataset
     if folder.startswith("folder:"):  # a recording folder: by its content, wherever it lies
-        from .data.user import folder_hash
-
         folder = f"folder-{folder_hash(folder[len('folder:'):])}"
     return Path(results_dir) / folder / f"{cfg.method}-{cfg.key()}.json"
 
@@ -224,8 +224,6 @@ def make_record(
     for k, v in metrics.items():
         v = float(v)
         clean[k] = v if math.isfinite(v) else None
-    from .config import device_kind
-
     if cfg.device == "auto":  # store the kind that ran it, so that the record reads the same on any machine
         cfg = cfg.replace(device=device_kind(cfg.device))
     rec = {
@@ -361,8 +359,6 @@ def run_or_load(
     path = record_path(cfg, results_dir)
     if is_done(cfg, results_dir) and not force:
         return read_record(path), None
-    from .pipeline import run as run_pipeline
-
     out = run_pipeline(cfg, data_dir=data_dir, progress=progress)
     record = record_from_output(cfg, out, source=source)
     save_record(record, results_dir, overwrite=True, publish=publish)

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .metrics import candidate_scores, top_k_accuracy
+from ..data.preprocess import split_half_reliability
+from ..metrics import candidate_scores, top_k_accuracy
+from ..study.results import protocol_label, resolved_device
 
 __all__ = [
     "dataset_label",
@@ -47,8 +49,6 @@ def dataset_label(name: str, simulated: bool | None = None) -> str:
 
 def compute_note(device: str = "auto") -> str:
     """Where a notebook trains: the resolved device and, on the CPU, the number of threads."""
-    from .results import resolved_device
-
     name = resolved_device(device)
     on_gpu = name.startswith("cuda") and torch.cuda.is_available()
     return name if on_gpu else f"{name}, {torch.get_num_threads()} thread(s)"
@@ -176,8 +176,6 @@ def _trial_range(counts) -> str:
 def plot_dataset_overview(recording, label: str, n_images: int = 6, seed: int = 0) -> plt.Figure:
     """One dataset at a glance: sample images, the image x neuron mean-response heat map, and (with single
     trials) the split-half reliability and the Fano factor (variance / mean over trials) of every neuron."""
-    from .data.preprocess import split_half_reliability
-
     rec = recording
     trials = rec.n_trials > 1
     fig = plt.figure(figsize=(12, 4.6))
@@ -442,8 +440,6 @@ def _group_label(group: tuple) -> str:
     name = group[0] + (" (SIMULATED)" if group[0] == "simulated" else "")
     if len(group) == 1:
         return name
-    from .results import protocol_label
-
     return f"{name}\n{protocol_label(group[1], group[2])}"
 
 

@@ -1,0 +1,31 @@
+"""Every named grid, by name: the study's (:mod:`vna.study.grids`) and the analyses' (:mod:`vna.study.analyses`).
+
+``python -m vna reproduce --grid NAME`` and ``python -m vna report`` look grids up here. This module imports
+both grid modules; neither imports it, so the registry has no circle.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .analyses import ANALYSIS_GRIDS
+from .config import RunConfig
+from .grids import study_grid
+
+__all__ = ["GRIDS", "grid_names", "get_grid"]
+
+#: Every named grid: name -> (builder, one-line description).
+GRIDS: dict[str, tuple[Callable[..., list[RunConfig]], str]] = {
+    "study": (study_grid, "the reproduction study: datasets x protocols x 3 methods x 5 seeds"),
+    **ANALYSIS_GRIDS,
+}
+
+
+def grid_names() -> list[str]:
+    return list(GRIDS)
+
+
+def get_grid(name: str) -> Callable[..., list[RunConfig]]:
+    """The builder of the grid called ``name`` (ValueError naming the known ones otherwise)."""
+    if name not in GRIDS:
+        raise ValueError(f"unknown grid {name!r}; known: {', '.join(GRIDS)}")
+    return GRIDS[name][0]
