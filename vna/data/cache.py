@@ -3,17 +3,15 @@
 Layout: ``<data_dir>/<dataset folder>/<upstream relative path>``, so that a folder prepared in advance
 (``VNA_DATA_DIR=../shared/data`` in CI) is used without any network. Every file is checked against its
 known hash each time it is used (memoised by path, size and modification time). Downloads go through
-pooch into a temporary folder inside the cache and are moved into place with :func:`os.replace` only
-after their hash matched, so a failed, truncated or corrupted download leaves nothing behind.
+:mod:`vna.data.download`: the bytes collect in ``<file>.part`` (a dropped connection resumes with an HTTP
+Range request), and the file is moved into place with :func:`os.replace` only after its hash matched, so a
+failed, truncated or corrupted download never leaves a file under the final name.
 """
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 __all__ = ["data_dir", "data_dir_sources", "fetch", "is_cached", "file_hash", "CacheError", "MissingDataFile", "CorruptDataFile"]
@@ -143,70 +141,30 @@ def fetch(folder: str, relpath: str, url: str, known_hash: str, *, progress: boo
     return target
 
 
-def _reason(exc: Exception) -> str:
-    """A one-line reason for a failed download (requests' messages run to several lines of nested causes)."""
-    import requests  # a pooch dependency
-
-    response = getattr(exc, "response", None)
-    if response is not None and getattr(response, "status_code", None):
-        return f"HTTP {response.status_code} {getattr(response, 'reason', '')}".strip()
-    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-        host = getattr(getattr(exc, "request", None), "url", "") or ""
-        host = host.split("/")[2] if host.count("/") >= 2 else "the server"
-        return f"{type(exc).__name__}: no connection to {host} (offline?)"
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text[:160]}{'...' if len(text) > 160 else ''}"
-
-
 def _download(url: str, folder: str, relpath: str, algorithm: str, digest: str, *, progress: bool) -> None:
-    import pooch  # imported lazily: only needed when something is missing
+    """One verified download into the cache through :func:`vna.data.download.download` (resumable,
+    retried, atomic: the bytes collect in ``<target>.part`` and take the final name only once verified)."""
+    from .download import DownloadCorrupt, DownloadError, download, part_path
 
     target = data_dir() / folder / relpath
     name = f"{folder}/{relpath}"
     where = _how_to_provide(folder, relpath, url)
+    if progress:
+        print(f"vna: downloading {name} into {data_dir()}", file=sys.stderr)
     try:
-        root = data_dir()
-        created = not root.exists()
-        root.mkdir(parents=True, exist_ok=True)
-        tmpdir = Path(tempfile.mkdtemp(prefix=".vna-download-", dir=root))
+        download(url, target, known_hash=f"{algorithm}:{digest}", progress=progress, desc=name)
+    except DownloadCorrupt as exc:
+        raise CorruptDataFile(
+            f"download of {name} from {url} failed its hash check ({exc.reason}): truncated or changed "
+            f"upstream; nothing was written to the cache (the partial file {part_path(target).name} was "
+            f"deleted). {where}", reason=exc.reason) from None
+    except DownloadError as exc:
+        raise MissingDataFile(
+            f"dataset file {target} is not cached and its download from {url} failed ({exc.reason}). {where}",
+            reason=exc.reason) from None  # the message names the cause; the requests/urllib3 chain only buries it
     except OSError as exc:
         raise MissingDataFile(
-            f"{target} is not cached and the data folder is not writable ({exc}); download {url} by hand. {where}",
-            reason=f"cache folder not writable: {exc}",
-        ) from exc
-    logger = pooch.get_logger()
-    level = logger.level
-    try:
-        if progress:
-            print(f"vna: downloading {name} into {data_dir()}", file=sys.stderr)
-        logger.setLevel(logging.WARNING)  # we print our own line and check the hash ourselves
-        try:
-            got = Path(pooch.retrieve(url, known_hash=None, fname=target.name, path=tmpdir, progressbar=progress))
-        except Exception as exc:  # noqa: BLE001 - requests/HTTP/OS errors all mean "could not download"
-            raise MissingDataFile(
-                f"dataset file {target} is not cached and its download from {url} failed "
-                f"({_reason(exc)}). {where}",
-                reason=_reason(exc),
-            ) from None  # the message names the cause; the requests/urllib3 chain only buries it
-        actual = file_hash(got, algorithm)
-        if actual != digest:
-            raise CorruptDataFile(
-                f"download of {name} from {url} failed its hash check ({got.stat().st_size} bytes, "
-                f"{algorithm} {actual}, expected {digest}): truncated or changed upstream; nothing was "
-                f"written to the cache. {where}",
-                reason=f"the download has {algorithm} {actual}, not {digest}",
-            )
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(got, target)
-        except OSError as exc:
-            raise MissingDataFile(f"could not move the download of {name} into {target} ({exc}). {where}",
-                                  reason=f"could not write {target}: {exc}") from exc
-    finally:
-        logger.setLevel(level)
-        shutil.rmtree(tmpdir, ignore_errors=True)
-        if created:  # leave no empty cache folder behind after a failed first download
-            try:
-                root.rmdir()
-            except OSError:
-                pass
+            f"{target} is not cached and could not be written ({exc}); download {url} by hand. {where}",
+            reason=f"cache folder not writable: {exc}") from None
+    st = target.stat()
+    _HASH_MEMO[(str(target.resolve()), st.st_size, st.st_mtime_ns, algorithm)] = digest

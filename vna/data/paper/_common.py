@@ -1,62 +1,45 @@
 """Helpers shared by the paper-dataset loaders: downloads without a published hash, image files."""
 from __future__ import annotations
 
-import logging
 import os
 import re
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..cache import MissingDataFile, data_dir
+from ..cache import CorruptDataFile, MissingDataFile, data_dir
+from ..download import DownloadCorrupt, DownloadError, download
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif")
 
 
-def fetch_unverified(folder: str, relpath: str, url: str, *, progress: bool = True) -> Path:
-    """Like :func:`vna.data.cache.fetch` for a file whose upstream publishes no hash.
+def fetch_unverified(folder: str, relpath: str, url: str, *, progress: bool = True, size: int | None = None) -> Path:
+    """Like :func:`vna.data.cache.fetch` for a file whose upstream publishes no hash (checked by ``size``
+    when the caller knows it, else by the server's ``Content-Length``).
 
     Used for the DANDI asset metadata (which carries the NWB file's sha256) and the Allen stimulus
-    templates. Cached copies are used as they are; a download goes to a temporary folder inside the
-    cache and is moved into place with :func:`os.replace`, so nothing partial is ever left behind.
+    templates. Cached copies are used as they are; a download goes through
+    :func:`vna.data.download.download` (``<file>.part``, resumed with HTTP Range, retried, moved into place
+    with :func:`os.replace`), so nothing partial ever has the final name.
     """
     target = data_dir() / folder / relpath
     if target.is_file():
         return target
-    import pooch  # lazily: only needed when something is missing
-
     where = (
         f"To provide it without a network, download {url} to {target} "
         f"(or set VNA_DATA_DIR to a folder laid out as <folder>/{folder}/{relpath})."
     )
     try:
-        root = data_dir()
-        root.mkdir(parents=True, exist_ok=True)
-        tmpdir = Path(tempfile.mkdtemp(prefix=".vna-download-", dir=root))
+        download(url, target, size=size, progress=progress, desc=f"{folder}/{relpath}")
+    except DownloadCorrupt as exc:
+        raise CorruptDataFile(f"download of {folder}/{relpath} from {url} failed its check ({exc.reason}); "
+                              f"nothing was written to the cache. {where}", reason=exc.reason) from None
+    except DownloadError as exc:
+        raise MissingDataFile(f"{target} is not cached and could not be downloaded from {url} "
+                              f"({exc.reason}). {where}", reason=exc.reason) from None
     except OSError as exc:
         raise MissingDataFile(f"{target} is not cached and the cache folder {data_dir()} is not writable "
                               f"({exc}). {where}") from exc
-    logger = pooch.get_logger()
-    level = logger.level
-    try:
-        if progress:
-            print(f"vna: downloading {url} -> {target}", file=sys.stderr)
-        logger.setLevel(logging.WARNING)
-        try:
-            got = Path(pooch.retrieve(url, known_hash=None, fname=target.name, path=tmpdir, progressbar=progress))
-        except Exception as exc:  # noqa: BLE001 - any requests/HTTP/OS error means "could not download"
-            raise MissingDataFile(
-                f"{target} is not cached and could not be downloaded from {url} "
-                f"({type(exc).__name__}: {exc}). {where}"
-            ) from exc
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(got, target)
-    finally:
-        logger.setLevel(level)
-        shutil.rmtree(tmpdir, ignore_errors=True)
     return target
 
 
