@@ -15,7 +15,7 @@ import pandas as pd
 from .recording import Recording
 from .user import from_folder
 
-__all__ = ["DatasetInfo", "DATASETS", "load", "available"]
+__all__ = ["DatasetInfo", "DATASETS", "SESSIONS", "load", "available", "sessions"]
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,25 @@ def available() -> pd.DataFrame:
         rows.append(dict(name=d.name, species=d.species, area=d.area, size=d.size, kind=d.kind,
                          status=status, citation=d.citation, license=d.license))
     return pd.DataFrame(rows)
+
+
+#: Datasets with several recordings (issue 23): name -> (the loader's option, "module:function" listing them
+#: as :func:`vna.data.real.cowley_sessions` does).
+SESSIONS = {
+    "cowley2023-v4": ("session", "vna.data.real:cowley_sessions"),
+    "antolik2016-v1": ("region", "vna.data.real:antolik_regions"),
+}
+
+
+def sessions() -> pd.DataFrame:
+    """One row per session / region of every dataset in :data:`SESSIONS` (pinned or found in the data
+    folder): dataset, session, animal, neurons, images, repeats_per_image, image_types, responses ("single
+    trials" / "trial means"), pinned, status, option (the loader's keyword) and value (its value)."""
+    frames = []
+    for name, (option, lister) in SESSIONS.items():
+        module, func = lister.split(":")
+        table = getattr(importlib.import_module(module), func)()
+        if len(table):
+            values = table["session"].map(lambda s: int(s[6:]) if s.startswith("region") else str(s))
+            frames.append(table.assign(option=option, value=values))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
