@@ -279,6 +279,148 @@ def test_a_real_capture_without_cuda_fails_cleanly(monkeypatch, small):
     _assert_same_state(new_model, ref_model)
 
 
+# ------------------------------------------------------ the graph's self-check (stand-in capture objects)
+class _StandInCapture:
+    """A capture object for check_graph_step: one weight vector trained by SGD on a fixed batch. ``replay``
+    runs the step as a graph would, with ``graph_error`` added to the update and ``loss_error`` to the
+    loss (a wrong graph); ``fail`` makes the capture raise."""
+
+    def __init__(self, graph_error=0.0, loss_error=0.0, fail=None):
+        self.w = torch.linspace(-1.0, 1.0, 5)
+        self.graph_error, self.loss_error, self.fail = graph_error, loss_error, fail
+        self.calls = []
+
+    def _update(self, error=0.0):
+        loss = (self.w ** 2).sum()
+        self.w -= 0.1 * 2 * self.w + error
+        return loss
+
+    def state(self):
+        return [self.w]
+
+    def snapshot(self):
+        return [self.w.clone()]
+
+    def restore(self, snapshot):
+        self.calls.append("restore")
+        self.w.copy_(snapshot[0])
+
+    def capture(self):
+        self.calls.append("capture")
+        if self.fail:
+            raise self.fail
+
+    def replay(self):
+        self.calls.append("replay")
+        return self._update(self.graph_error) + self.loss_error
+
+    def eager(self):
+        self.calls.append("eager")
+        return self._update()
+
+
+def _eager_result():
+    ref = _StandInCapture()
+    loss = ref.eager()
+    return loss, ref.w
+
+
+def test_self_check_accepts_a_graph_that_computes_the_eager_step():
+    cap = _StandInCapture(graph_error=1e-8)  # float rounding: far inside the fp32 tolerance
+    loss, why = train_mod.check_graph_step(cap, "fp32")
+    ref_loss, ref_w = _eager_result()
+    assert why is None
+    assert cap.calls == ["capture", "replay", "restore", "eager"]  # graph and eager from the same state
+    assert torch.equal(loss, ref_loss) and torch.equal(cap.w, ref_w)  # the run goes on from the eager step
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(graph_error=1e-3), "state tensor 0 differs by 0.001"),  # a whole update off (e.g. a stale batch)
+    (dict(loss_error=0.5), "the loss differs by 0.5"),
+    (dict(graph_error=float("nan")), "state tensor 0 differs by inf"),
+])
+def test_self_check_rejects_a_graph_that_differs_and_keeps_the_eager_state(kwargs, words):
+    cap = _StandInCapture(**kwargs)
+    loss, why = train_mod.check_graph_step(cap, "fp32")
+    ref_loss, ref_w = _eager_result()
+    assert why.startswith("the captured step differs from the eager step: ") and words in why
+    assert "rtol 1e-05, atol 1e-06" in why  # the tolerance it was held to
+    assert torch.equal(loss, ref_loss) and torch.equal(cap.w, ref_w)  # no trace of the bad graph
+
+
+def test_self_check_falls_back_on_a_capture_error():
+    cap = _StandInCapture(fail=RuntimeError("operation not permitted when stream is capturing\nmore lines"))
+    loss, why = train_mod.check_graph_step(cap, "fp32")
+    ref_loss, ref_w = _eager_result()
+    assert why == "capture failed (RuntimeError: operation not permitted when stream is capturing)"
+    assert cap.calls == ["capture", "restore", "eager"] and torch.equal(cap.w, ref_w) and torch.equal(loss, ref_loss)
+
+
+def test_self_check_tolerance_is_looser_for_bf16_than_fp32():
+    fp32, bf16 = train_mod.GRAPH_CHECK_TOLERANCE["fp32"], train_mod.GRAPH_CHECK_TOLERANCE["bf16"]
+    assert fp32 == {"rtol": 1e-5, "atol": 1e-6} and bf16["rtol"] > fp32["rtol"] and bf16["atol"] > fp32["atol"]
+    assert bf16["atol"] < 1e-3  # still far below one Adam update at lr 1e-3: a wrong graph is caught
+    assert train_mod.check_graph_step(_StandInCapture(graph_error=3e-5), "bf16")[1] is None
+    assert train_mod.check_graph_step(_StandInCapture(graph_error=3e-5), "fp32")[1] is not None
+    assert train_mod.check_graph_step(_StandInCapture(graph_error=1e-3), "bf16")[1] is not None
+
+
+class _WrongBatchGraph(_StandInGraph):
+    """A graph that trains on the wrong batch (as a stale index buffer would)."""
+
+    def replay(self):
+        self.replays += 1
+        s = self.step
+        s.static_loss = train_mod._eager_step(s.model, s.opt, s.data, s.static_idx.flip(0)[:-1], s.plan)
+
+
+def test_fit_drops_a_graph_that_fails_its_self_check_with_one_warning(monkeypatch, small):
+    train, val = small
+
+    def capture(self):
+        self.graph = _WrongBatchGraph(self)
+
+    routes = _graph_plan_on_cpu(monkeypatch, capture)
+    ref_model, new_model = _model("vna", train), _model("vna", train)
+    ref_hist, _ = reference_fit(ref_model, train, epochs=3, batch_size=16, seed=5, val=val)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hist = fit(new_model, train, epochs=3, batch_size=16, seed=5, val=val, device="cpu", progress=False)
+    mine = [w for w in caught if "CUDA graph" in str(w.message)]
+    assert len(mine) == 1 and issubclass(mine[0].category, RuntimeWarning)
+    assert "CUDA graph self-check failed (the captured step differs from the eager step: " in str(mine[0].message)
+    assert "training continues with eager steps" in str(mine[0].message)
+    assert routes.count("capture") == 1 and "replay" not in routes
+    assert not hist.plan.cuda_graph and hist.plan.reason.startswith("eager: the captured step differs")
+    assert _records(hist) == ref_hist  # the rejected graph's step left no trace: bit-identical to the plain loop
+    _assert_same_state(new_model, ref_model)
+
+
+def test_a_passing_self_check_restores_adam_state_exactly(monkeypatch, small):
+    """The check replays, restores and steps again: Adam's moments and step count must come back bit for
+    bit, or the run would drift from the plain loop (the routing test checks the loss curve; this the state)."""
+    train, _ = small
+
+    def capture(self):
+        self.graph = _StandInGraph(self)
+
+    _graph_plan_on_cpu(monkeypatch, capture)
+    model = _model("direct_decoder", train)
+    plan = StepPlan("cpu", cuda_graph=True)
+    opt = train_mod._make_optimizer(list(model.parameters()), plan, 1e-3, 0.0)
+    ref_model = _model("direct_decoder", train)
+    ref_opt = train_mod._make_optimizer(list(ref_model.parameters()), plan, 1e-3, 0.0)
+    step = train_mod._GraphStep(model, opt, train, 16, plan, warmup=1)
+    model.train(), ref_model.train()
+    for idx in (torch.arange(16), torch.arange(16, 32)):
+        step.step(idx)  # warm-up, then capture + self-check
+        train_mod._eager_step(ref_model, ref_opt, train, idx, plan)
+    assert step.failed is None and step.graph is not None
+    _assert_same_state(model, ref_model)
+    for a, b in zip(opt.state.values(), ref_opt.state.values()):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 # ------------------------------------------------------------------------------ a NaN in batch k is batch k
 class _PoisonedEncoder(vna.DirectEncoder):
     """A DirectEncoder whose loss is NaN for any batch that holds image ``poison`` (no host sync: the NaN is

@@ -188,10 +188,70 @@ def _eager_step(model, opt, data: PairedData, idx: torch.Tensor, plan: StepPlan)
     return loss.detach()
 
 
+#: The self-check's tolerance (``torch.allclose``: ``|graph - eager| <= atol + rtol * |eager|``, elementwise)
+#: between the first captured step and an eager step from the same state and batch: the loss and every
+#: updated parameter and buffer. The graph replays the eager step's own kernels on the same inputs, so the two
+#: agree to float rounding (atomics in a backward kernel can reorder a sum); a wrong graph (a stale batch
+#: buffer, a missed Adam step, a cached cast) is off by a whole update, about ``lr`` (1e-3) per weight.
+GRAPH_CHECK_TOLERANCE = {"fp32": {"rtol": 1e-5, "atol": 1e-6}, "bf16": {"rtol": 1e-3, "atol": 1e-4}}
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:200]
+
+
+def _mismatch(name: str, graph: torch.Tensor, eager: torch.Tensor, tol: dict) -> str | None:
+    """``None`` when ``graph`` and ``eager`` agree within ``tol``, else what differs and by how much."""
+    g, e = graph.detach().float(), eager.detach().float()
+    if g.shape != e.shape:
+        return f"{name}: shape {tuple(g.shape)} vs {tuple(e.shape)}"
+    if torch.allclose(g, e, rtol=tol["rtol"], atol=tol["atol"], equal_nan=False):
+        return None
+    d = (g - e).abs()
+    d = torch.where(torch.isnan(d), torch.full_like(d, math.inf), d)
+    k = int(d.argmax())
+    return (f"{name} differs by {float(d.flatten()[k]):.3g} (graph {float(g.flatten()[k]):.6g}, eager "
+            f"{float(e.flatten()[k]):.6g}; rtol {tol['rtol']:g}, atol {tol['atol']:g})")
+
+
+def check_graph_step(step, precision: str = "fp32") -> tuple[torch.Tensor, str | None]:
+    """The self-check of a CUDA-graph training step, run once at its capture: ``(loss, None)`` when the
+    graph may be replayed from now on, ``(loss, reason)`` when training must go on eagerly.
+
+    ``step`` is the capture object (:class:`_GraphStep`, or a stand-in in the tests) with ``snapshot()``
+    (copies of the training state), ``restore(snapshot)`` (copied back in place), ``capture()``,
+    ``replay()`` (the captured step once; its loss), ``eager()`` (the plain step on the same batch; its loss)
+    and ``state()`` (the live tensors a step updates: parameters, buffers). The captured step is replayed
+    once from the state before it, the state is put back and the eager step runs from it: both losses and
+    updated states are compared within :data:`GRAPH_CHECK_TOLERANCE` of ``precision``. Whatever the outcome,
+    the run continues from the *eager* step's state and loss, so a bad graph never leaves a trace in it.
+    """
+    tol = GRAPH_CHECK_TOLERANCE[_check_precision(precision)]
+    before = step.snapshot()
+    try:
+        step.capture()
+        graph_loss = step.replay().detach().clone()
+        graph_state = [t.detach().clone() for t in step.state()]
+    except Exception as exc:  # noqa: BLE001 - any capture or replay failure falls back to the eager step
+        step.restore(before)
+        return step.eager(), f"capture failed ({_short(exc)})"
+    step.restore(before)
+    loss = step.eager()
+    why = _mismatch("the loss", graph_loss, loss, tol)
+    if why is None:
+        for k, (g, e) in enumerate(zip(graph_state, step.state())):
+            why = _mismatch(f"state tensor {k}", g, e, tol)
+            if why is not None:
+                break
+    return loss, (None if why is None else f"the captured step differs from the eager step: {why}")
+
+
 class _GraphStep:
     """The full-size training step as a CUDA graph: eager warm-up steps on a side stream, one capture
-    (forward, backward and the capturable fused Adam step, with the batch's indices in a static buffer),
-    then replays. A capture that fails leaves ``failed`` set and training continues eagerly."""
+    (forward, backward and the capturable fused Adam step, with the batch's indices in a static buffer)
+    checked against an eager step (:func:`check_graph_step`), then replays. A capture that fails or a
+    graph that disagrees leaves ``failed`` set (one warning) and training continues eagerly."""
 
     def __init__(self, model, opt, data: PairedData, batch_size: int, plan: StepPlan,
                  warmup: int = CUDA_GRAPH_WARMUP):
@@ -217,20 +277,44 @@ class _GraphStep:
         if route == "warmup":
             self.warmup_left -= 1
             return self._side_stream(lambda: _eager_step(self.model, self.opt, self.data, idx, self.plan))
+        self.static_idx.copy_(idx)
         if route == "capture":
-            self.static_idx.copy_(idx)
-            try:
-                self._capture()
-            except Exception as exc:  # noqa: BLE001 - any capture failure falls back to the eager step
-                self.graph = None
-                self.failed = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                warnings.warn(f"CUDA graph capture of the training step failed ({self.failed[:200]}); training "
-                              "continues with eager steps", RuntimeWarning, stacklevel=3)
-                return _eager_step(self.model, self.opt, self.data, idx, self.plan)
-        else:
-            self.static_idx.copy_(idx)
+            loss, why = check_graph_step(self, self.plan.precision)
+            if why is not None:
+                self.graph, self.failed, self._keep = None, why, []
+                what = ("CUDA graph capture of the training step failed" if why.startswith("capture failed")
+                        else "CUDA graph self-check failed")
+                warnings.warn(f"{what} ({why}); training continues with eager steps", RuntimeWarning, stacklevel=3)
+            return loss
+        return self.replay()
+
+    # the capture object of check_graph_step
+    def state(self) -> list[torch.Tensor]:
+        """The live tensors a training step updates: the model's parameters and buffers, Adam's state."""
+        opt_state = [v for s in self.opt.state.values() for v in s.values() if torch.is_tensor(v)]
+        return list(self.model.state_dict().values()) + opt_state
+
+    def snapshot(self) -> list[torch.Tensor]:
+        return [t.detach().clone() for t in self.state()]
+
+    @torch.no_grad()
+    def restore(self, snapshot: list[torch.Tensor]) -> None:
+        live = self.state()
+        if len(live) != len(snapshot):  # pragma: no cover - Adam's state exists after the warm-up
+            raise RuntimeError(f"training state changed shape during the CUDA graph check ({len(snapshot)} -> "
+                               f"{len(live)} tensors)")
+        for t, saved in zip(live, snapshot):
+            t.copy_(saved)  # in place: the graph keeps these addresses
+
+    def capture(self) -> None:
+        self._capture()
+
+    def replay(self) -> torch.Tensor:
         self.graph.replay()
         return self.static_loss  # the caller copies it before the next replay
+
+    def eager(self) -> torch.Tensor:
+        return _eager_step(self.model, self.opt, self.data, self.static_idx, self.plan)
 
     def _side_stream(self, fn):
         if self.plan.device_type != "cuda":
@@ -308,7 +392,9 @@ def fit(
     How the steps run is decided once by :func:`plan_steps` (``History.plan``). On CPU in fp32 it is the
     plain loop, bit-identical to earlier versions of vna for a seed. On CUDA: fused Adam, channels-last,
     and the full-size step captured as a CUDA graph and replayed (the last, smaller batch of an epoch runs
-    eagerly; a capture that fails falls back to eager steps with a warning). ``precision="bf16"`` runs the
+    eagerly). The first captured step checks itself against an eager step from the same state and batch
+    (:func:`check_graph_step`); a capture that fails or a graph that disagrees falls back to eager steps with
+    one warning naming why (``History.plan.reason``). ``precision="bf16"`` runs the
     forward pass under bf16 autocast (CUDA or CPU; weights, Adam and evaluation stay fp32); its numbers
     differ from fp32 in the third digit, so keep the default for results compared with fp32 records.
 
@@ -390,8 +476,7 @@ def fit(
         if plan.channels_last:
             model.to(memory_format=torch.contiguous_format)
     if graph_step is not None and graph_step.failed is not None:
-        history.plan = dataclasses.replace(plan, cuda_graph=False,
-                                           reason=f"eager: capture failed ({graph_step.failed})")
+        history.plan = dataclasses.replace(plan, cuda_graph=False, reason=f"eager: {graph_step.failed}")
     if best_state is not None:
         model.load_state_dict(best_state)
     else:
