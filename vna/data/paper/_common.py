@@ -11,6 +11,28 @@ from ..cache import CorruptDataFile, MissingDataFile, data_dir
 from ..download import DownloadCorrupt, DownloadError, download
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif")
+#: A JSON file replacing the pinned sources of the paper datasets (a mirror, or the quick mode's local
+#: fixture server): ``{"allen-neuropixels": {"dandi_api", "template_url"}, "majajhong2015": {"base_url",
+#: "files": {key: [name, hash]}}}``; entries left out keep the pinned values.
+SOURCES_ENV = "VNA_PAPER_SOURCES"
+
+
+def source_override(dataset: str) -> dict:
+    """The ``dataset`` entry of the file named by ``$VNA_PAPER_SOURCES`` (``{}`` when it is not set)."""
+    import json
+
+    value = os.environ.get(SOURCES_ENV, "").strip()
+    if not value:
+        return {}
+    path = Path(value).expanduser()
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"${SOURCES_ENV}={value}: not a readable JSON file ({exc})") from None
+    entry = doc.get(dataset, {}) if isinstance(doc, dict) else {}
+    if not isinstance(entry, dict):
+        raise ValueError(f"${SOURCES_ENV}={value}: the entry for {dataset!r} must be an object")
+    return entry
 
 
 def fetch_unverified(folder: str, relpath: str, url: str, *, progress: bool = True, size: int | None = None) -> Path:

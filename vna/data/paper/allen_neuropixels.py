@@ -39,7 +39,8 @@ import pandas as pd
 from ..cache import CacheError, data_dir, fetch, is_cached
 from ..preprocess import split_half_reliability
 from ..recording import Recording
-from ._common import IMAGE_SUFFIXES, fetch_unverified, natural_key, read_image, stack_images, to_grey
+from ._common import (IMAGE_SUFFIXES, fetch_unverified, natural_key, read_image, source_override, stack_images,
+                      to_grey)
 
 __all__ = [
     "load_allen_neuropixels", "status", "binned_counts", "count_spikes", "select_units", "trial_onsets",
@@ -133,6 +134,16 @@ LOOKUP_SESSIONS: tuple[int, ...] = (797828357, 798911424)
 ALL_SESSIONS: tuple[int, ...] = tuple(SESSIONS) + LOOKUP_SESSIONS
 #: The default small set (~6 GB): a session often used in public NWB/DANDI examples and the two smallest files.
 DEFAULT_SESSIONS: tuple[int, ...] = (715093703, 721123822, 754312389)
+
+def dandi_api() -> str:
+    """:data:`DANDI_API`, unless ``$VNA_PAPER_SOURCES`` names another (:func:`._common.source_override`)."""
+    return source_override("allen-neuropixels").get("dandi_api", DANDI_API)
+
+
+def template_url() -> str:
+    """:data:`TEMPLATE_URL`, unless ``$VNA_PAPER_SOURCES`` names another."""
+    return source_override("allen-neuropixels").get("template_url", TEMPLATE_URL)
+
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
@@ -475,13 +486,13 @@ def binned_counts(nwb, *, areas: Sequence[str] = VISUAL_AREAS, isi_violations_ma
 
 # ----------------------------------------------------------------------------------------- sources
 def _asset_metadata(asset_id: str, *, progress: bool) -> dict:
-    path = fetch_unverified(FOLDER, f"dandi_assets/{asset_id}.json", f"{DANDI_API}/assets/{asset_id}/",
+    path = fetch_unverified(FOLDER, f"dandi_assets/{asset_id}.json", f"{dandi_api()}/assets/{asset_id}/",
                             progress=progress)
     try:
         meta = json.loads(Path(path).read_text())
     except ValueError as exc:
         Path(path).unlink(missing_ok=True)  # not JSON (an error page): do not keep it
-        raise CacheError(f"DANDI asset metadata for {asset_id} from {DANDI_API} is not JSON ({exc})") from exc
+        raise CacheError(f"DANDI asset metadata for {asset_id} from {dandi_api()} is not JSON ({exc})") from exc
     if "metadata" in meta and "digest" not in meta:  # /assets/{id}/info/ style
         meta = {**meta["metadata"], "path": meta.get("path", meta["metadata"].get("path"))}
     return meta
@@ -503,7 +514,7 @@ def _dandi_source(asset_id: str, expected_path: str | None, *, stream: bool, pro
         raise ValueError(f"DANDI asset {asset_id} is {path!r}, not {expected_path!r} as vna's session table "
                          "says; the table is stale: pass the session's DANDI asset id or a local path instead")
     sha256 = (meta.get("digest") or {}).get("dandi:sha2-256")
-    download = f"{DANDI_API}/assets/{asset_id}/download/"
+    download = f"{dandi_api()}/assets/{asset_id}/download/"
     info = {"dandi_asset_id": asset_id, "path": path, "sha256": sha256, "url": download}
     if stream:
         try:
@@ -516,14 +527,16 @@ def _dandi_source(asset_id: str, expected_path: str | None, *, stream: bool, pro
         return remfile.File(urls[0]), info
     if sha256:
         return fetch(FOLDER, path, download, f"sha256:{sha256}", progress=progress), info
-    warnings.warn(f"DANDI publishes no sha256 for asset {asset_id}; {path} is not verified", stacklevel=3)
-    return fetch_unverified(FOLDER, path, download, progress=progress), info
+    warnings.warn(f"DANDI publishes no sha256 for asset {asset_id}; {path} is checked by its size only", stacklevel=3)
+    size = meta.get("contentSize")
+    return fetch_unverified(FOLDER, path, download, progress=progress,
+                            size=int(size) if isinstance(size, (int, float)) else None), info
 
 
 def session_search_url(session_id: int) -> str:
     """DANDI's asset search for one session file of DANDI:000021 (``glob`` on the asset path)."""
     pattern = quote(f"sub-*/sub-*_ses-{int(session_id)}.nwb", safe="")
-    return f"{DANDI_API}/dandisets/{DANDISET}/versions/draft/assets/?glob={pattern}"
+    return f"{dandi_api()}/dandisets/{DANDISET}/versions/draft/assets/?glob={pattern}"
 
 
 def _lookup_session(session_id: int, *, progress: bool) -> DandiSession:
@@ -592,7 +605,7 @@ def load_natural_scene_templates(images=None, *, progress: bool = True) -> np.nd
     (AllenSDK cache layout) or exactly 118 image files (sorted by name).
     """
     if images is None:
-        files = [fetch_unverified(FOLDER, TEMPLATE_RELPATH.format(index=i), TEMPLATE_URL.format(index=i),
+        files = [fetch_unverified(FOLDER, TEMPLATE_RELPATH.format(index=i), template_url().format(index=i),
                                   progress=progress) for i in range(N_SCENES)]
         return stack_images([read_image(f) for f in files], "Allen natural-scene templates")
     path = Path(images).expanduser()

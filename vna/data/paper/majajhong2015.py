@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..cache import MissingDataFile, fetch, is_cached
 from ..recording import Recording
-from ._common import read_image, stack_images
+from ._common import read_image, source_override, stack_images
 
 __all__ = ["load_majajhong2015", "status", "read_assembly", "read_stimulus_table", "merge_stimulus_meta",
            "assembly_trials", "read_stimuli", "FILES", "AREAS", "PUBLIC_VARIATIONS", "UNITS"]
@@ -53,14 +53,25 @@ CITATION = ("Majaj, N.J., Hong, H., Solomon, E.A. & DiCarlo, J.J. (2015) Simple 
 LICENSE = "Brain-Score public data (brain-score/vision, MIT); cite Majaj et al. 2015"
 
 
+def sources() -> tuple[str, dict, dict]:
+    """``(base URL, files, mirrors)``: the pinned :data:`BASE_URL`, :data:`FILES` and :data:`MIRROR_URLS`, or
+    those ``$VNA_PAPER_SOURCES`` names (then without mirrors: they would not hold the same files)."""
+    entry = source_override("majajhong2015")
+    if not entry:
+        return BASE_URL, FILES, MIRROR_URLS
+    files = {k: tuple(v) for k, v in entry.get("files", {}).items()} or FILES
+    return entry.get("base_url", BASE_URL), {**FILES, **files}, {}
+
+
 def _fetch(key: str, progress: bool) -> Path:
-    name, known_hash = FILES[key]
+    base, files, mirrors = sources()
+    name, known_hash = files[key]
     try:
-        return fetch(FOLDER, name, f"{BASE_URL}/{name}", known_hash, progress=progress)
+        return fetch(FOLDER, name, f"{base}/{name}", known_hash, progress=progress)
     except MissingDataFile:
-        if key not in MIRROR_URLS:
+        if key not in mirrors:
             raise
-        return fetch(FOLDER, name, MIRROR_URLS[key], known_hash, progress=progress)
+        return fetch(FOLDER, name, mirrors[key], known_hash, progress=progress)
 
 
 def read_assembly(path: str | Path):
@@ -284,8 +295,8 @@ def load_majajhong2015(area: str | Sequence[str] = "both", *, variations: Sequen
         meta={
             "name": "majajhong2015",
             "units": f"{UNITS}; time bins (ms): {time if time is not None else 'unknown'}",
-            "source": f"{BASE_URL}/{FILES['assembly'][0]}",
-            "files": {k: {"name": n, "hash": h} for k, (n, h) in FILES.items()},
+            "source": f"{sources()[0]}/{sources()[1]['assembly'][0]}",
+            "files": {k: {"name": n, "hash": h} for k, (n, h) in sources()[1].items()},
             "citation": CITATION,
             "license": LICENSE,
             "simulated": False,
