@@ -171,7 +171,7 @@ def test_colab_install_cell_runs_only_on_colab(monkeypatch):
     publish = _ext("publish")
     cell = publish.install_cell("someone/vna", "0123abc")
     assert 'if "google.colab" in sys.modules:' in cell.source
-    assert '"https://github.com/someone/vna", "/content/vna"' in cell.source and '"origin", "0123abc"' in cell.source
+    assert '"https://github.com/someone/vna", home]' in cell.source and '"origin", "0123abc"' in cell.source
     assert "remove-cell" in cell.metadata["tags"]
     import subprocess
 
@@ -183,6 +183,7 @@ def test_colab_install_cell_runs_only_on_colab(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     import os
 
+    monkeypatch.delenv("VNA_COLAB_DIR", raising=False)  # Colab's own folder: /content
     monkeypatch.setattr(os.path, "isdir", lambda p: False)
     monkeypatch.setattr(os, "chdir", lambda p: calls.append(("chdir", p)))
     monkeypatch.setattr(sys, "path", list(sys.path))

@@ -13,7 +13,8 @@
 
 The data come through the loaders' pinned downloads on Colab (``dataset="auto"`` downloads the real
 ``cowley2023-v4`` there). ``$VNA_REPOSITORY_REF`` pins the commit ``vna`` is installed from (CI sets the
-commit that built the book); without it, the repository's default branch.
+commit that built the book); without it, the repository's default branch. The copy goes into
+``/content/vna`` (``$VNA_COLAB_DIR/vna`` when set: the Colab rehearsal test points it at a scratch folder).
 
 The repository must be the one the HTML was built with (its Colab buttons name it); a mismatch is an
 error. The tree is written next to ``DIR`` and renamed into place; an existing ``DIR`` is replaced only when
@@ -39,12 +40,17 @@ MARKER = ".vna-published"
 INSTALL_TAG = "vna-colab-install"
 
 
+#: Where the install cell puts its copy of the repository: ``$VNA_COLAB_DIR/vna``, by default ``/content/vna``
+#: (Colab's working folder). Only the Colab rehearsal test sets it (tests/test_colab_rehearsal.py).
+COLAB_DIR_ENV = "VNA_COLAB_DIR"
+
+
 def install_cell(repo: str, ref: str | None):
     """The notebook cell that installs ``vna`` from ``repo`` on Colab (a no-op anywhere else)."""
     import nbformat
 
-    fetch = (f'        subprocess.run(["git", "-C", "/content/vna", "fetch", "--depth", "1", "origin", "{ref}"], check=True)\n'
-             '        subprocess.run(["git", "-C", "/content/vna", "checkout", "FETCH_HEAD"], check=True)\n') if ref else ""
+    fetch = (f'        subprocess.run(["git", "-C", home, "fetch", "--depth", "1", "origin", "{ref}"], check=True)\n'
+             '        subprocess.run(["git", "-C", home, "checkout", "FETCH_HEAD"], check=True)\n') if ref else ""
     source = (
         "# On Google Colab: a copy of the repository (its published results/ included) with vna installed from\n"
         "# it; anywhere else this cell does nothing. The data are downloaded on first use (pinned files, SHA-256\n"
@@ -55,12 +61,13 @@ def install_cell(repo: str, ref: str | None):
         "    import os\n"
         "    import subprocess\n"
         "\n"
-        '    if not os.path.isdir("/content/vna"):\n'
-        f'        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/{repo}", "/content/vna"], check=True)\n'
+        f'    home = os.path.join(os.environ.get("{COLAB_DIR_ENV}", "/content"), "vna")\n'
+        "    if not os.path.isdir(home):\n"
+        f'        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/{repo}", home], check=True)\n'
         f"{fetch}"
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "/content/vna"], check=True)\n'
-        '    sys.path.insert(0, "/content/vna")\n'
-        '    os.chdir("/content/vna/notebooks")\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", home], check=True)\n'
+        "    sys.path.insert(0, home)\n"
+        '    os.chdir(os.path.join(home, "notebooks"))\n'
     )
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = ["remove-cell", INSTALL_TAG]
