@@ -283,7 +283,7 @@ def _npy_shape(path: Path) -> tuple[int, ...] | None:
 def cowley_sessions() -> pd.DataFrame:
     """One row per V4 session that is pinned or found in the data folder, without loading any images:
     session, animal, neurons, images, repeats_per_image (upstream table), image_types, responses ("single
-    trials" / "trial means"), pinned, status ("cached", "needs download", "found (not pinned)")."""
+    trials" / "trial means"), pinned, status ("present, not verified", "needs download", "found (not pinned)")."""
     root = data_dir() / COWLEY_FOLDER
     found = {p.stem.split("_")[-1] for p in (root / "images").glob("images_*.zip")} if (root / "images").is_dir() else set()
     pinned = {r.split("_")[-1].split(".")[0] for r in COWLEY_PINS if r.startswith("images/")}
@@ -304,7 +304,7 @@ def cowley_sessions() -> pd.DataFrame:
                      "images": shape[1] if shape else None,
                      "repeats_per_image": row[3] if row else None, "image_types": row[5] if row else None,
                      "responses": "single trials" if trial else "trial means", "pinned": is_pinned,
-                     "status": ("cached" if cached else "needs download") if is_pinned else
+                     "status": ("present, not verified" if cached else "needs download") if is_pinned else
                                ("found (not pinned)" if cached else "incomplete")})
     return pd.DataFrame(rows)
 
@@ -466,5 +466,5 @@ def antolik_regions() -> pd.DataFrame:
                      "neurons": shape[2] if shape else None, "images": shape[1] if shape else None,
                      "repeats_per_image": shape[0] if shape else None, "image_types": "natural images",
                      "responses": "single trials", "pinned": is_pinned,
-                     "status": ("cached" if cached else "needs download") if is_pinned else "found (not pinned)"})
+                     "status": ("present, not verified" if cached else "needs download") if is_pinned else "found (not pinned)"})
     return pd.DataFrame(rows)

@@ -10,6 +10,8 @@ from typing import Callable
 from .analyses import ANALYSIS_GRIDS
 from .config import RunConfig
 from .grids import study_grid
+from .paper import paper_grid
+from .sessions import sessions_grid
 
 __all__ = ["GRIDS", "grid_names", "get_grid"]
 
@@ -17,6 +19,7 @@ __all__ = ["GRIDS", "grid_names", "get_grid"]
 GRIDS: dict[str, tuple[Callable[..., list[RunConfig]], str]] = {
     "study": (study_grid, "the reproduction study: datasets x protocols x 3 methods x 5 seeds"),
     **ANALYSIS_GRIDS,
+    "sessions": (sessions_grid, "every V4 session and Antolik region x its protocols x 3 methods x 3 seeds (issue 23)"),
 }
 
 
