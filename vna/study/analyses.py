@@ -18,6 +18,7 @@ study's) and a function that turns records into the chapter's table. New setting
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -30,12 +31,14 @@ from ..methods import LINEAR_METHODS, METHODS
 from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_config
 from .results import _t_halfwidth, signature
-from .stats import paired_difference
+from .stats import corrected_t_interval, paired_difference, split_ratio
 
 __all__ = [
     "NOISE_STEPS", "NOISE_SIMULATED", "TRIAL_COUNTS", "IMAGE_FRACTIONS", "NEURON_FRACTIONS", "DISTRACTORS",
     "BATCH_SIZES", "LATENT_DIMS", "SIZE_SEEDS", "linear_grid", "noise_grid", "trials_grid", "size_grid",
     "distractors_grid", "settings_grid", "grid_records", "analysis_tables", "SWEEPS", "noise_reliability", "sweep_table", "paired_sweep", "oracle_auc",
+    "gain_log_integral", "poisson_gain_loglik", "likelihood_ratio_scores", "likelihood_oracle",
+    "above_chance_fraction", "paired_did", "paired_change", "FIXED_PAIRS_TRIALS", "trials_fixed_pairs_grid",
 ]
 
 #: The simulated cortex of the noise analysis: 300 images x 5 trials x 100 neurons, and five noise levels
@@ -283,3 +286,166 @@ def oracle_auc(seed: int = 0, n_distractors=None) -> dict[str, float]:
     d2 = (rates**2).sum(1)[:, None] + (trials**2).sum(1)[None, :] - 2 * rates @ trials.T
     S = torch.from_numpy(-np.sqrt(np.maximum(d2, 0)))
     return evaluate_scores(S, torch.from_numpy(ii), n_distractors, seed).metrics
+
+
+# ------------------------------------------------------------------- references, not ceilings (issue 22, item 5)
+def gain_log_integral(total_counts: np.ndarray, total_rates: np.ndarray, gain_noise: float,
+                      n_nodes: int = 4001) -> np.ndarray:
+    """``log E_g[g^Y exp(-g R)]`` for the simulator's shared trial gain ``g = exp(σ z - σ²/2)``, ``z ~ N(0, 1)``
+    (:func:`vna.data.simulated.load_simulated`), for every pair of ``Y`` (``total_counts`` [R]: a trial's summed
+    counts) and ``R`` (``total_rates`` [I]: an image's summed rates); [I, R]. The integral over ``z`` is a
+    trapezoid sum on ``n_nodes`` points in [-8, 8] in log space (the integrand's width in ``z`` is about
+    ``1 / (σ sqrt(Y))``, far wider than the grid step for the simulator's counts); ``σ = 0``: ``-R``."""
+    Y = np.asarray(total_counts, dtype=float)[None, :]
+    R = np.asarray(total_rates, dtype=float)[:, None]
+    if gain_noise == 0:
+        return np.broadcast_to(-R, (R.shape[0], Y.shape[1])).copy()
+    z = np.linspace(-8.0, 8.0, n_nodes)
+    logg = gain_noise * z - gain_noise**2 / 2
+    logw = -0.5 * z**2 - 0.5 * np.log(2 * np.pi) + np.log(z[1] - z[0])
+    out = np.empty((R.shape[0], Y.shape[1]))
+    for i in range(R.shape[0]):  # [R, nodes] per image: bounded memory
+        e = Y.T * logg[None, :] - R[i, 0] * np.exp(logg)[None, :] + logw[None, :]
+        m = e.max(axis=1, keepdims=True)
+        out[i] = (m + np.log(np.exp(e - m).sum(axis=1, keepdims=True)))[:, 0]
+    return out
+
+
+def poisson_gain_loglik(counts: np.ndarray, rates: np.ndarray, gain_noise: float) -> np.ndarray:
+    """``log p(y_j | image i)`` up to terms of ``y_j`` alone, [I, R], under the simulator's generative model:
+    ``y_jn ~ Poisson(g_j r_in)`` independently given a gain ``g_j`` shared by all neurons on trial ``j``
+    (log-normal, mean 1, log-sd ``gain_noise``), integrated out (:func:`gain_log_integral`):
+    ``sum_n y_jn log r_in + log E_g[g^Y_j exp(-g R_i)]`` with ``Y_j = sum_n y_jn``, ``R_i = sum_n r_in``
+    (the dropped ``-sum_n log y_jn!`` is the same for every image)."""
+    counts, rates = np.asarray(counts, dtype=float), np.asarray(rates, dtype=float)
+    return np.log(np.maximum(rates, 1e-12)) @ counts.T + gain_log_integral(counts.sum(1), rates.sum(1), gain_noise)
+
+
+def likelihood_ratio_scores(loglik: np.ndarray, match: np.ndarray) -> np.ndarray:
+    """``S[i, j] = log p(y_j | i) - log p(y_j | another test image)``, the second a mixture over the other test
+    images weighted by their number of test responses (the distractors of encoding are *their* responses).
+
+    Encoding (row ``i``) asks "did this candidate come from image ``i`` or from another image?": the likelihood
+    ratio is the Neyman-Pearson statistic, so ranking by it maximises the expected AUC. Decoding (column ``j``)
+    ranks the images by their posterior ``p(i | y_j)``, proportional to ``p(y_j | i)``; the ratio above is a
+    monotone function of it within the column (``p(y_j | i) / (c_j - w_i p(y_j | i))`` with ``c_j`` constant),
+    so it ranks the same. Either way, no score of one (image, response) pair does better in expectation.
+    """
+    L = np.asarray(loglik, dtype=float)
+    match = np.asarray(match)
+    w = np.log(np.bincount(match, minlength=L.shape[0]).astype(float).clip(min=1e-300))
+    total = L + w[:, None]
+    out = np.empty_like(L)
+    for i in range(L.shape[0]):
+        others = np.delete(total, i, axis=0)
+        m = others.max(axis=0)
+        mix = m + np.log(np.exp(others - m).sum(axis=0)) - np.log(np.exp(np.delete(w, i)).sum())
+        out[i] = L[i] - mix
+    return out
+
+
+def likelihood_oracle(seed: int = 0, split: str = "images", dataset_options: dict | None = None,
+                      n_distractors=None, recording=None) -> dict[str, float]:
+    """The simulated cortex's likelihood-optimal reference under the study's protocol ``split`` (single-trial test
+    responses): each test trial is scored against each test image by :func:`likelihood_ratio_scores` of the
+    simulator's own likelihood with the *true* rates and the true gain noise (:func:`poisson_gain_loglik`).
+    No model of the simulation can beat it in expectation; :func:`oracle_auc` (Euclidean distance to the true
+    rates) ignores the shared gain and the Poisson variance and is beaten by it. ``recording``: a
+    :func:`load_simulated` recording (default: the study's, with ``dataset_options``)."""
+    import torch
+
+    rec = recording if recording is not None else load_simulated(**(dataset_options or {}))
+    gain_noise = float(rec.meta["options"]["gain_noise"])
+    sp = make_split(rec, split, RunConfig.test_fraction, seed, STUDY_TRAINING["val_fraction"])
+    images = np.flatnonzero(sp.test_mask.any(axis=1))
+    ii, tt = np.nonzero(sp.test_mask[images])
+    counts = rec.responses[images][ii, tt]
+    S = likelihood_ratio_scores(poisson_gain_loglik(counts, rec.meta["true_rates"][images], gain_noise), ii)
+    return evaluate_scores(torch.from_numpy(S), torch.from_numpy(ii), n_distractors, seed).metrics
+
+
+def above_chance_fraction(auc, reference):
+    """``(AUC - 0.5) / (reference - 0.5)``: the share of the above-chance range a method covers (a ratio of raw
+    AUCs ignores that 0.5 is the floor). NaN where the reference is at or below chance."""
+    auc, reference = np.asarray(auc, dtype=float), np.asarray(reference, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(reference > 0.5, (auc - 0.5) / (reference - 0.5), np.nan)
+    return out if out.ndim else float(out)
+
+
+# ---------------------------------------------------------------------- answers with intervals (issue 22, item 6)
+def _ratios(g: pd.DataFrame) -> float:
+    return float(np.mean([split_ratio(p, s) for p, s in zip(g["path"], g["split"])])) if len(g) else math.nan
+
+
+def paired_did(records: pd.DataFrame, by: str, least: object, most: object, baseline: str,
+               metric: str = "mean_auc", method: str = "vna", level: float = 0.95) -> pd.DataFrame:
+    """VNA's advantage at the *most* variable level minus at the *least* variable one, paired by seed (a
+    difference in differences): ``[(m - b) at most] - [(m - b) at least]`` per seed; positive means the advantage
+    grows with variability, as the paper argues. Per dataset × test responses: n_seeds, did, the plain and the
+    corrected t-interval (:func:`vna.study.stats.corrected_t_interval`, seeds re-split one recording), and
+    ``answer`` ("grows" / "shrinks" / "inconclusive") from the corrected one."""
+    rows = []
+    for (dataset, test), g in records.groupby(["dataset", "test_responses"], sort=True):
+        def adv(level_value):
+            part = g[g[by] == level_value]
+            a = part[part["method"] == method].drop_duplicates("seed").set_index("seed")[metric]
+            b = part[part["method"] == baseline].drop_duplicates("seed").set_index("seed")[metric]
+            return a - b
+        hi, lo = adv(most), adv(least)
+        seeds = sorted(set(hi.dropna().index) & set(lo.dropna().index))
+        if not seeds:
+            continue
+        d = (hi.loc[seeds] - lo.loc[seeds]).to_numpy(dtype=float)
+        ci = corrected_t_interval(d, _ratios(g[g["seed"].isin(seeds)]), level)
+        answer = ("grows" if ci["low"] > 0 else "shrinks" if ci["high"] < 0 else
+                  "inconclusive" if ci["n"] >= 2 else "cannot test")
+        rows.append({"dataset": dataset, "test_responses": test, "baseline": baseline, "least": least, "most": most,
+                     "n_seeds": ci["n"], "did": ci["mean"], "plain_low": ci["plain_low"],
+                     "plain_high": ci["plain_high"], "ci_low": ci["low"], "ci_high": ci["high"], "answer": answer})
+    return pd.DataFrame(rows, columns=["dataset", "test_responses", "baseline", "least", "most", "n_seeds", "did",
+                                       "plain_low", "plain_high", "ci_low", "ci_high", "answer"])
+
+
+def paired_change(records: pd.DataFrame, by: str, low: object, high: object, metric: str = "mean_auc",
+                  level: float = 0.95) -> pd.DataFrame:
+    """Each method's change in ``metric`` from ``by == low`` to ``by == high`` (e.g. 25 % to 100 % of the training
+    images), paired by seed, with the plain and the corrected t-interval; per dataset × method × test responses."""
+    rows = []
+    for (dataset, method, test), g in records.groupby(["dataset", "method", "test_responses"], sort=True):
+        a = g[g[by] == high].drop_duplicates("seed").set_index("seed")[metric]
+        b = g[g[by] == low].drop_duplicates("seed").set_index("seed")[metric]
+        seeds = sorted(set(a.dropna().index) & set(b.dropna().index))
+        if not seeds:
+            continue
+        ci = corrected_t_interval((a.loc[seeds] - b.loc[seeds]).to_numpy(dtype=float),
+                                  _ratios(g[(g[by] == high) & g["seed"].isin(seeds)]), level)
+        rows.append({"dataset": dataset, "method": method, "test_responses": test, "low": low, "high": high,
+                     "n_seeds": ci["n"], "change": ci["mean"], "plain_low": ci["plain_low"],
+                     "plain_high": ci["plain_high"], "ci_low": ci["low"], "ci_high": ci["high"]})
+    return pd.DataFrame(rows, columns=["dataset", "method", "test_responses", "low", "high", "n_seeds", "change",
+                                       "plain_low", "plain_high", "ci_low", "ci_high"])
+
+
+#: The fixed-pairs version of the trials analysis (defined, NOT run yet: it needs new trainings). With ``n``
+#: training trials per image on a fraction ``1/n`` of the training images, every run trains on about as many
+#: pairs as the one-trial run (one per training image), so fewer repeats is no longer also fewer pairs; the
+#: noise grid already holds the pairs fixed (300 images x 5 trials at every noise level).
+FIXED_PAIRS_TRIALS = (1, 2, 4)
+
+
+def trials_fixed_pairs_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
+                            seeds: Sequence[int] = STUDY_SEEDS, *, quick: bool = False, device: str = "auto",
+                            threads: int = 1, **overrides) -> list[RunConfig]:
+    """``n`` training trials per image on ``1/n`` of the training images (:data:`FIXED_PAIRS_TRIALS`): the
+    number of training pairs held fixed while the repeats per image vary. Not in :data:`ANALYSIS_GRIDS` and not
+    in ``results/`` yet: run it with the runner on purpose."""
+    configs = []
+    for d in (list(TRIALS_DATASETS) if datasets is None else datasets):
+        for n in FIXED_PAIRS_TRIALS:
+            for m in _methods(methods, METHODS):
+                for s in seeds:
+                    configs.append(_cfg(quick, device, threads, dataset=d, method=m, seed=int(s),
+                                        split=TRIALS_DATASETS[d], train_trials=n, train_image_fraction=1.0 / n,
+                                        **overrides))
+    return configs
