@@ -159,6 +159,8 @@ def write_allen_session(path: Path, session_id: str, frames: np.ndarray, starts:
                  VectorData(name="stimulus_name", description="Name of stimulus", data=["natural_scenes"] * n)]))
     for start, stop, tags in invalid_times:
         nwb.add_invalid_time_interval(start_time=float(start), stop_time=float(stop), tags=list(tags))
+    for column in (nwb.units.spike_times, nwb.units.spike_times_index):  # arrays, not lists: hdmf converts
+        column._Data__data = np.asarray(column.data)  # a list element by element (seconds for 10^5 spikes)
     with NWBHDF5IO(str(path), "w") as io_:
         io_.write(nwb)
 
