@@ -49,7 +49,7 @@ def test_record_path_roundtrip_and_instances(tmp_path):
     assert set(rec["versions"]) == {"python", "torch", "numpy", "vna"}
     assert rec["simulated"] is True
     inst = results.read_instances(path)
-    np.testing.assert_allclose(inst["decoding"], 0.9, atol=1e-5)  # 5 decimals on disk
+    np.testing.assert_array_equal(inst["decoding"], 0.9)  # full precision on disk (issue 21)
     csv = results.instances_path(path)
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, csv.name])
     assert results.is_done(cfg, tmp_path)
@@ -111,8 +111,11 @@ def test_truncated_record_is_not_done_and_named(tmp_path):
     path = results.save_record(_record(cfg), tmp_path)
     path.write_text(path.read_text()[:40])
     assert not results.is_done(cfg, tmp_path)
-    with pytest.raises(ValueError, match=path.name):
-        results.load_records(tmp_path)
+    found = []
+    assert results.load_records(tmp_path, findings=found).empty  # left out, named (issue 21) ...
+    assert len(found) == 1 and found[0].path == str(path) and "not a readable results record" in str(found[0])
+    with pytest.raises(results.StoreError, match=path.name):  # ... and an error with strict
+        results.load_records(tmp_path, strict=True)
 
 
 def test_old_schema_is_named(tmp_path):
@@ -156,7 +159,7 @@ def test_side_run_leaves_the_published_table_unchanged(tmp_path, monkeypatch, ca
     pub = _published(tmp_path)
     grid = study_grid(["simulated"], ["vna"], seeds=[0, 1, 2], quick=True)
     for k, c in enumerate(grid):
-        results.save_record(_record(c, encoding_auc=0.9 + 0.01 * k), pub, publish=True)
+        results.save_record(_record(c, encoding_auc=0.5 + 0.01 * k), pub, publish=True)
     table0 = results.main_table(results.summarize(results.load_records(pub)), grid)
     before = _files(pub)
     runs = tmp_path / "runs"
@@ -412,7 +415,7 @@ def test_datasets_command_says_where_it_looked(capsys):
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     assert "embedded" in rows["simulated"]
-    assert "cached" in rows["cowley2023-v4"]  # CI provides the data folder
+    assert "present, not verified" in rows["cowley2023-v4"]  # CI provides the data folder; hashes: --verify
     assert "Data folder" in out and "->" in out and "$VNA_DATA_DIR" in out and "default" in out
 
 
@@ -492,7 +495,8 @@ def test_record_fields_and_the_loaded_columns(tmp_path):
     """What a record stores and what load_records reads back from it, column by column."""
     cfg = RunConfig(dataset="cowley2023-v4", method="vna", seed=2, threads=2)
     rec = results.make_record(cfg, METRICS, seconds=3.0, device="cpu", simulated=True,
-                              history=[{"epoch": np.int64(1), "loss": np.float32(2.5), "note": "x"}])
+                              history=[{"epoch": np.int64(1), "loss": np.float32(2.5), "note": "x"}],
+                              per_instance={"encoding": [0.7, 0.9], "decoding": [0.9, 0.9]})
     assert rec["training_key"] == cfg.replace(device="cpu").training_key() and rec["shared_training"] is False
     assert rec["simulated"] is True  # told so, whatever the dataset's name
     assert rec["history"] == [{"epoch": 1.0, "loss": 2.5, "note": "x"}]

@@ -12,6 +12,7 @@ Errors are one line and a hint, exit status 2, no traceback (``--debug`` shows i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -19,13 +20,15 @@ from typing import Sequence
 
 import pandas as pd
 
-from .data.cache import data_dir_sources
-from .data.registry import available
+from .data.cache import data_dir, data_dir_sources
+from .data.registry import available, sessions
 from .methods import ALL_METHODS, METHODS
+from .study import paper
 from .study.grids import folder_grid
 from .study.registry import get_grid, grid_names
 from .study.report import build_report, to_markdown, update_readme, write_csv
-from .study.results import check_results_dir, published_dir, runs_dir
+from .study.results import (PublishedResultsError, StoreError, check_results_dir, is_published, published_dir,
+                            runs_dir, write_manifest)
 from .study.runner import GridInterrupted, parse_shard, plan_tasks, run_grid
 
 __all__ = ["main", "build_parser"]
@@ -35,6 +38,7 @@ _HINTS = {
     "ConfigError": "see `python -m vna reproduce --help` for the settings",
     "MissingDataFile": "see `python -m vna datasets` for where data are looked for",
     "CorruptDataFile": "see `python -m vna datasets` for where data are looked for",
+    "StoreError": "each problem is listed above; move the file away or rerun its run (python -m vna reproduce)",
 }
 
 
@@ -67,9 +71,18 @@ _seed = _int_at_least(0, "a non-negative integer")
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
+    if args.plan:  # the preflight of `reproduce --grid paper`: sizes, places, cache, disk, memory; no data fetched
+        with paper.quick_sources() if args.quick else contextlib.nullcontext():
+            print(paper.format_plan(paper.plan(quick=args.quick)))
+        return 0
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        table = available()
+        data_dir()  # a file where the data folder should be: one line, not one error per dataset
+        table = available(verify=args.verify)
         print(table[["name", "species", "area", "kind", "status", "size"]].to_string(index=False))
+        if args.sessions:  # issue 23: one row per recording session / region
+            print("\nSessions (load(name, session=...) / region=...):")
+            print(sessions()[["dataset", "session", "animal", "neurons", "images", "repeats_per_image",
+                              "responses", "status", "image_types"]].to_string(index=False))
     print("\nData folder (the first that applies is used):")
     for what, path, used in data_dir_sources():
         state = "not set" if path is None else str(path)
@@ -99,10 +112,27 @@ def _grid_configs(args: argparse.Namespace):
     return build(**kwargs)
 
 
+def _results_dir_arg(text: str | None) -> Path | None:
+    """``--results-dir`` as a Path; an empty one (an unset shell variable) is refused, never the current folder."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise ValueError(f"--results-dir is empty ({text!r}; an unset shell variable?); name a folder, or leave "
+                         "the option out")
+    return Path(text)
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.grid == "paper" and args.quick:  # the format-true fixtures, served on 127.0.0.1
+        with paper.quick_sources():
+            return _reproduce(args)
+    return _reproduce(args)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     if args.results_dir is not None:
-        results_dir = Path(args.results_dir)
+        results_dir = _results_dir_arg(args.results_dir)
     elif args.publish:
         results_dir = published_dir()
         if results_dir is None:
@@ -118,6 +148,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
              "cpus": args.threads}
     print(f"grid {args.grid!r}: {len(configs)} runs -> {results_dir}"
           + (f" (shard {shard[0]}/{shard[1]})" if shard else "") + (f", {args.jobs} jobs" if args.jobs > 1 else ""))
+    if args.grid == "paper":  # the preflight: every file, its size and place, disk and memory; then the disk check
+        preflight = paper.plan(sorted({c.dataset for c in configs} | {"chang2021-face"}), quick=args.quick)
+        print(paper.format_plan(preflight))
+        if not args.dry_run:
+            paper.check_disk(preflight)
     if args.dry_run:
         tasks = plan_tasks(configs, shard)
         print(f"{sum(len(t) for t in tasks)} runs in {len(tasks)} trainings (dry run: nothing ran)")
@@ -127,15 +162,32 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                       executor=args.executor, slurm=slurm, log=None if not args.no_progress else print)
     print(f"done in {report.seconds:.0f} s: {report.ran} run(s) now, {report.already} already in {results_dir}, "
           f"{len(report.failed)} failed, {len(report.skipped_datasets)} dataset(s) unavailable")
+    if args.grid == "paper":  # Table 1 beside the records
+        with pd.option_context("display.max_colwidth", 40, "display.width", 250):
+            print(paper.table1(results_dir, quick=args.quick, seeds=args.seeds or paper.STUDY_SEEDS,
+                               methods=args.methods or METHODS).to_string(index=False))
     return 0 if report.ok else 1
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    results_dir = Path(args.results_dir) if args.results_dir else published_dir()
+    results_dir = _results_dir_arg(args.results_dir) or published_dir()
     if results_dir is None:
         raise ValueError("no results folder: pass --results-dir (vna is not running from a checkout)")
+    if args.write_manifest:
+        if not is_published(results_dir):
+            raise ValueError(f"--write-manifest is for a published grid (a folder with a PUBLISHED marker); "
+                             f"{results_dir} is not one")
+        if not args.publish:
+            raise PublishedResultsError(f"--write-manifest rewrites {results_dir / 'MANIFEST'} of the published grid; "
+                                        "add --publish on purpose")
+        print(f"wrote {write_manifest(results_dir)}", file=sys.stderr)
+        return 0
     grid = None if args.grid == "none" else get_grid(args.grid)(quick=args.quick)
     report = build_report(results_dir, grid, n_boot=args.bootstrap, analyses=args.analyses, quick=args.quick)
+    for finding in report.findings:
+        print(f"{'error' if args.strict else 'warning'}: {finding}", file=sys.stderr)
+    if args.strict and report.findings:
+        raise StoreError(report.findings)
     if args.readme:
         update_readme(report, args.readme)
         print(f"updated the results block of {args.readme}", file=sys.stderr)
@@ -153,8 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m vna", description="Visual-Neural Alignment reproduction",
                                 parents=[common])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("datasets", parents=[common], help="list the named datasets, whether they are available offline, and where "
-                                    "the data folder is")
+    ds = sub.add_parser("datasets", parents=[common], help="list the named datasets, whether they are available offline, "
+                                                         "and where the data folder is")
+    ds.add_argument("--sessions", action="store_true", help="also list every session / region (animal, neurons, "
+                    "images, single trials or trial means, cached or not)")
+    ds.add_argument("--verify", action="store_true",
+                    help="check the sha256 of every cached file (default: files present are 'present, not verified')")
+    ds.add_argument("--plan", choices=["paper"], default=None,
+                    help="the preflight of a grid: each file, its size, where it goes, whether it is cached, the "
+                         "total disk and the expected peak memory (no data file is downloaded)")
+    ds.add_argument("--quick", action="store_true", help="with --plan: the quick mode's format-true fixtures")
 
     r = sub.add_parser("reproduce", parents=[common], help="run a grid (default: the reproduction study), skipping finished runs",
                        description="Run a grid of runs, one record each. Records go to the untracked runs folder "
@@ -179,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local (default), slurm (one job per training, via submitit), submitit-local (testing)")
     r.add_argument("--slurm-partition", default=None)
     r.add_argument("--slurm-time", type=_positive_int, default=120, help="minutes per job (default 120)")
-    r.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per job (default 0)")
+    r.add_argument("--slurm-gpus", type=_int_at_least(0, "a non-negative integer"), default=0,
+                   help="GPUs per job (default 0)")
     r.add_argument("--data-dir", default=None, help="data folder (default: $VNA_DATA_DIR, shared/data beside the "
                                                     "repository, or ~/.cache/vna)")
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, mps")
@@ -213,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also print the analyses' tables (and write analysis_<name>.csv with --csv)")
     rp.add_argument("--readme", default=None, metavar="FILE",
                     help="rewrite the results block of FILE (README.md) instead of printing")
+    rp.add_argument("--strict", action="store_true",
+                    help="fail (exit 2) when a record fails verification or a file differs from the MANIFEST "
+                         "(CI runs this on results/); without it such records are left out and named")
+    rp.add_argument("--write-manifest", action="store_true",
+                    help="write MANIFEST (sha256 of every file) of the published grid; needs --publish")
+    rp.add_argument("--publish", action="store_true", help="with --write-manifest: change the published grid on purpose")
     return p
 
 
@@ -234,6 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(str(exc) if isinstance(exc, GridInterrupted) else "interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `python -m vna datasets | head`: the reader left; say nothing
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not complain
+        except (OSError, ValueError):
+            pass
+        return 141  # 128 + SIGPIPE, as a tool killed by the broken pipe
     except (ValueError, OSError, RuntimeError, LookupError) as exc:
         if debug:
             raise

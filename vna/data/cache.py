@@ -65,8 +65,12 @@ def data_dir_sources() -> list[tuple[str, Path | None, bool]]:
 def data_dir() -> Path:
     """The data folder, by one rule for the library, CLI, notebooks and papermill alike: ``$VNA_DATA_DIR``
     if set, else a ``shared/data`` folder beside the repository when vna runs from a checkout that has one,
-    else ``~/.cache/vna`` (not created here)."""
-    return next(p for _, p, used in data_dir_sources() if used)
+    else ``~/.cache/vna`` (not created here). A file where the folder should be is a NotADirectoryError naming it."""
+    what, path = next((w, p) for w, p, used in data_dir_sources() if used)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"the data folder {path} (from {what}) is a file, not a folder; point {ENV_VAR} at a "
+                                 "folder (or unset it)")
+    return path
 
 
 def _split_hash(known_hash: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ returns a :class:`~vna.data.recording.Recording`. ``status`` names a function re
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 
 import pandas as pd
@@ -90,22 +91,50 @@ def _info(name: str) -> DatasetInfo:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
 
 
+def _check_options(name: str, loader, options: dict, exclude: tuple = ()) -> None:
+    """Refuse options the loader does not take (a typo like ``n_imgs``), naming the ones it knows."""
+    params = inspect.signature(loader).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and k not in exclude]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"dataset {name!r} has no option(s) {unknown}; its options are {', '.join(known) or 'none'}")
+
+
 def load(name: str, **options) -> Recording:
-    """Load a named dataset as a :class:`Recording` (options are passed to its loader); ``"folder:PATH"``
-    reads a recording folder with :func:`vna.data.from_folder`."""
+    """Load a named dataset as a :class:`Recording` (options are passed to its loader, and checked against its
+    parameters first); ``"folder:PATH"`` reads a recording folder with :func:`vna.data.from_folder`."""
     if isinstance(name, str) and name.startswith("folder:"):
+        _check_options(name, from_folder, options, exclude=("path",))
         return from_folder(name[len("folder:"):], **options)
-    return _info(name).load(**options)
+    info = _info(name)
+    _check_options(name, info._resolve(info.loader), options)
+    return info.load(**options)
 
 
-def available() -> pd.DataFrame:
-    """One row per named dataset: species, area, size, kind, status (cached / needs download / ...), citation."""
+def _verified(d: DatasetInfo) -> str:
+    """Load ``d`` with its default options, which checks the hash of every cached file it reads."""
+    try:
+        d.load()
+    except Exception as exc:  # noqa: BLE001 - the listing names what failed, in one line
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"corrupt or incomplete: {text}"
+    return "cached, verified"
+
+
+def available(verify: bool = False) -> pd.DataFrame:
+    """One row per named dataset: species, area, size, kind, status, citation. Status: "embedded",
+    "present, not verified" (files are there; their hashes are checked on use), "needs download", ...; with
+    ``verify`` every present dataset is loaded, so its hashes are checked: "cached, verified" or what failed."""
     rows = []
     for d in DATASETS.values():
         try:
             status = d.cache_status()
         except Exception as exc:  # noqa: BLE001 - a listing must not fail on one broken entry
             status = f"error: {exc}"
+        if status == "cached":
+            status = _verified(d) if verify else "present, not verified"
         rows.append(dict(name=d.name, species=d.species, area=d.area, size=d.size, kind=d.kind,
                          status=status, citation=d.citation, license=d.license))
     return pd.DataFrame(rows)

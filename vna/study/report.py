@@ -33,23 +33,41 @@ from .registry import get_grid, grid_names
 from .results import (
     PAPER_STAND_INS,
     PAPER_TABLE1,
+    StoreError,
     _atomic_write_text,
+    check_manifest,
     format_table,
+    is_published,
     load_records,
     protocol_label,
     select_groups,
     signature,
     summarize,
 )
-from .stats import closest_protocols, comparisons, verdicts
+from .stats import (
+    C3_LOGIT_MARGIN,
+    CLOSE_THRESHOLD,
+    available_scores,
+    claim_summary,
+    closest_protocols,
+    closest_protocols_referee,
+    closest_summary,
+    comparisons,
+    paper_differences,
+    referee_comparisons,
+    referee_verdicts,
+    verdicts,
+    verdicts_by_score,
+)
 
-__all__ = ["Report", "build_report", "results_csv_table", "to_markdown", "write_csv", "readme_markdown",
+__all__ = ["Report", "build_report", "with_referee", "referee_markdown", "results_csv_table", "to_markdown", "write_csv", "readme_markdown",
            "CSV_FILES", "README_START", "README_END", "update_readme"]
 
 README_START = "<!-- results: written by `python -m vna report --readme` from results/; do not edit by hand -->"
 README_END = "<!-- end of results -->"
 
-CSV_FILES = ("results.csv", "comparisons.csv", "verdicts.csv", "closest.csv")
+CSV_FILES = ("results.csv", "comparisons.csv", "verdicts.csv", "closest.csv", "referee_comparisons.csv",
+             "referee_verdicts.csv", "paper_differences.csv", "closest_referee.csv")
 
 
 @dataclass
@@ -65,16 +83,36 @@ class Report:
     ignored: int = 0  # records of configurations outside the grid
     missing: int = 0  # records the grid names that are not there
     analyses: dict = field(default_factory=dict)  # name -> table (analysis_<name>.csv)
+    findings: list = field(default_factory=list)  # vna.study.results.Finding: records left out, MANIFEST mismatches
+    commits: dict = field(default_factory=dict)  # code commit ("not recorded" for old records) -> records shown
+    # issue 22, verdicts a referee would accept (vna.study.stats; with_referee fills them):
+    scores: list = field(default_factory=list)  # the scoring rules the records carry
+    referee: pd.DataFrame = field(default_factory=pd.DataFrame)  # referee_comparisons, every rule
+    referee_verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per rule x claim x cell
+    verdict_table: pd.DataFrame = field(default_factory=pd.DataFrame)  # verdicts_by_score
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)  # claim_summary
+    paper_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
+    closest_referee: pd.DataFrame = field(default_factory=pd.DataFrame)  # closest_protocols_referee
+    closest_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | None = None, *,
-                 n_boot: int = 2000, analyses: bool = False, quick: bool = False) -> Report:
+                 n_boot: int = 2000, analyses: bool = False, quick: bool = False, strict: bool = False) -> Report:
     """Read ``results_dir`` and compute every table; with ``grid`` only its configurations are shown; with
-    ``analyses`` the analyses' tables too (``quick``: their smoke-test configurations)."""
+    ``analyses`` the analyses' tables too (``quick``: their smoke-test configurations).
+
+    Records that fail verification (:func:`vna.study.results.verify_store`) are left out and named in
+    ``findings`` (and the notes); so is every file of a published grid that differs from its MANIFEST.
+    ``strict=True`` raises :class:`~vna.study.results.StoreError` on any finding."""
     path = Path(results_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"no results folder at {path}")
-    records = load_records(path)
+    findings: list = []
+    records = load_records(path, findings=findings)
+    if is_published(path):
+        findings += check_manifest(path)
+    if strict and findings:
+        raise StoreError(findings)
     tables = {}
     if analyses:
         tables = analysis_tables(records, quick=quick)
@@ -106,8 +144,29 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     notes += more
     records = records[records["group"].isin(set(table["group"]))] if len(table) else records.iloc[:0]
     comps = comparisons(records, n_boot=n_boot)
-    return Report(records, table, comps, verdicts(comps), closest_protocols(table, PAPER_TABLE1), notes, ignored,
-                  missing, tables)
+    commits = records["commit"].fillna("not recorded").value_counts().sort_index().to_dict() if len(records) else {}
+    if commits:
+        notes.append("code behind these records: " + ", ".join(f"{c} ({n} record(s))" for c, n in commits.items()))
+    notes += [f"store check: {f}" for f in findings]
+    return with_referee(Report(records, table, comps, verdicts(comps), closest_protocols(table, PAPER_TABLE1), notes,
+                               ignored, missing, tables, findings, commits), n_boot)
+
+
+def with_referee(report: Report, n_boot: int = 2000) -> Report:
+    """Fill the referee's fields of ``report`` from its records (issue 22): comparisons and verdicts under every
+    scoring rule the records carry, the claim summary, the paper's differences per stand-in and the closest
+    held-out protocol with its bootstrap."""
+    rec = report.records
+    report.scores = available_scores(rec) if len(rec) else []
+    report.referee = pd.concat([referee_comparisons(rec, rule, n_boot=n_boot) for rule in report.scores]
+                               or [referee_comparisons(rec.iloc[:0])], ignore_index=True)
+    report.referee_verdicts = referee_verdicts(report.referee)
+    report.verdict_table = verdicts_by_score(report.referee_verdicts)
+    report.claims = claim_summary(report.verdict_table)
+    report.paper_differences = paper_differences(report.referee, PAPER_TABLE1, PAPER_STAND_INS)
+    report.closest_referee = closest_protocols_referee(rec, PAPER_TABLE1, n_boot=n_boot)
+    report.closest_summary = closest_summary(report.closest_referee)
+    return report
 
 
 def results_csv_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -155,10 +214,63 @@ def to_markdown(report: Report) -> str:
             ["paper_dataset", "dataset", "protocol", "distance"]].sort_values(["paper_dataset", "dataset"])
     parts += ["\n## Closest protocol to each paper row block (mean |AUC difference| over six numbers)\n",
               _md(cl, ".3f")]
+    parts += [referee_markdown(report)]
     for name, table in report.analyses.items():
         parts += [f"\n## Analysis: {name} (average AUC, mean and 95 % interval over seeds)\n", _md(table, ".4f")]
     if report.notes:
         parts += ["\n" + "\n".join(f"- {n}" for n in report.notes) + "\n"]
+    return "\n".join(parts)
+
+
+def _with_protocol(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(protocol=[protocol_label(a, b) for a, b in zip(df["split"], df["test_responses"])])
+
+
+def referee_markdown(report: Report) -> str:
+    """The referee's sections of :func:`to_markdown` (issue 22): verdicts per scoring rule, the claim summary,
+    the plain and corrected intervals with the image-level bootstrap, the paper's differences per stand-in and
+    the closest held-out protocol."""
+    rules = ", ".join(report.scores) or "none"
+    parts = [f"\n## Verdicts a referee would accept (scoring rules: {rules})\n",
+             "One verdict per independent cell (held-out protocols; held-out trials scored on single trials only, "
+             "their trial-mean cells reuse the same models on 1–2 trials and are near-copies), from Nadeau & "
+             "Bengio's corrected resampled t-interval over seeds; C3 on the logit scale with margin "
+             f"log 1.25 = {C3_LOGIT_MARGIN:.3f}. Simulated cells are shown, never counted. \"depends on the score\" "
+             "where the scoring rules disagree.\n"]
+    v = report.verdict_table
+    if len(v):
+        v = _with_protocol(v)
+        v["dataset"] = [d if c else f"{d} (simulated, not counted)" for d, c in zip(v["dataset"], v["counted"])]
+        v = v[["claim", "dataset", "protocol", *report.scores, "overall"]]
+    parts += [_md(v)]
+    parts += ["\n### Per claim (recordings only)\n", _md(report.claims)]
+    e = report.referee_verdicts
+    if len(e):
+        e = _with_protocol(e)[["score", "claim", "dataset", "protocol", "verdict", "plain_verdict", "evidence"]]
+    parts += ["\n### Evidence (corrected interval; the plain t-interval's verdict beside it)\n", _md(e)]
+    c = report.referee
+    if len(c):
+        notes = sorted(set(n for n in c["boot_note"] if n))
+        c = _with_protocol(c[c["scale"] == "auc"])
+        c["comparison"] = c["method"].map(_label) + " − " + c["baseline"].map(_label)
+        c = c[["score", "dataset", "protocol", "comparison", "task", "n_seeds", "test_train_ratio", "mean_diff",
+               "plain_low", "plain_high", "ci_low", "ci_high", "boot_low", "boot_high"]]
+        parts += ["\n### Intervals: plain t, corrected t (n_test/n_train from the records' sizes), bootstrap over test "
+                  "images\n", _md(c, ".3f")]
+        if notes:
+            parts += ["Image bootstrap left out where " + "; ".join(notes) + ".\n"]
+    p = report.paper_differences
+    if len(p):
+        p = _with_protocol(p)[["score", "paper_dataset", "dataset", "protocol", "difference", "paper_diff",
+                               "mean_diff", "ci_low", "ci_high", "agreement"]]
+    parts += ["\n## The paper's differences per stand-in (its own row; our corrected interval)\n", _md(p, ".3f")]
+    cl = report.closest_summary
+    if len(cl):
+        cl = _with_protocol(cl)[["paper_dataset", "dataset", "protocol", "distance", "dist_low", "dist_high",
+                                 "p_closest", "conclusion", "in_sample", "looks_in_sample"]].sort_values(
+            ["paper_dataset", "dataset"])
+    parts += [f"\n## Closest held-out protocol (bootstrap over seeds; \"no protocol is close\" beyond "
+              f"{CLOSE_THRESHOLD}; in-sample reported, never chosen)\n", _md(cl, ".3f")]
     return "\n".join(parts)
 
 
@@ -172,7 +284,9 @@ def write_csv(report: Report, folder: str | os.PathLike) -> list[Path]:
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--csv {folder} is a file, not a folder")
     frames = {"results.csv": results_csv_table(report.table), "comparisons.csv": report.comparisons,
-              "verdicts.csv": report.verdicts, "closest.csv": report.closest}
+              "verdicts.csv": report.verdicts, "closest.csv": report.closest,
+              "referee_comparisons.csv": report.referee, "referee_verdicts.csv": report.referee_verdicts,
+              "paper_differences.csv": report.paper_differences, "closest_referee.csv": report.closest_referee}
     frames.update({f"analysis_{name}.csv": table for name, table in report.analyses.items()})
     out = []
     for name, frame in frames.items():

@@ -1,8 +1,8 @@
 """The results store: one JSON record (and its per-instance AUCs) per run, keyed by its config (DESIGN.md).
 
 Layout: ``<results_dir>/<dataset>/<method>-<RunConfig.key()>.json`` and, beside it,
-``<method>-<key>.instances.csv`` with the encoding and decoding AUC of every test instance (5 decimals; the
-hierarchical bootstrap of :mod:`vna.stats` resamples them). Each
+``<method>-<key>.instances.csv`` with the encoding and decoding AUC of every test instance (full precision;
+records made before issue 21 store 5 decimals; the hierarchical bootstrap of :mod:`vna.stats` resamples them). Each
 record holds the full config, the metrics of :func:`vna.evaluate`, wall times, the device (kind and name),
 the thread count, the package versions and the training history. Both files are written atomically
 (temporary file + ``os.replace``; the JSON last), so an interrupted grid leaves only finished runs and a
@@ -16,17 +16,32 @@ Two kinds of folder (issue "Trust"):
 * **runs**: everything else -- notebook runs, ad-hoc and quick runs -- goes to :func:`runs_dir`
   (``$VNA_RUNS_DIR``, else ``_build/runs`` of the checkout, else ``~/.cache/vna/runs``), never tracked.
 
+Reading verifies (:func:`verify_store`, issue 21): a record's file name and folder must be the ones its config
+gives (so a backup copy of a folder or a ``"(copy)"`` file is never counted), its AUCs lie in [0, 1], ``mean_auc``
+is the mean of the two, and its per-instance file is there with means equal to the record's AUCs. A record that
+fails is named by path and left out; ``strict=True`` (``python -m vna report --strict``) makes any finding an error.
+The published grid carries a ``MANIFEST`` (sha256 of every file; :func:`write_manifest`), so a hand edit is found.
+Every new record stores the commit of the code that made it (``"code"``: :func:`code_provenance`).
+
 Tables never mix configurations: :func:`select_groups` keeps, per dataset x method x protocol, the
 configuration a grid definition names (or, without one, says which it chose and why).
 """
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import hashlib
+import io
 import json
 import math
 import os
 import platform
+import re
+import subprocess
 import tempfile
+import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,6 +51,7 @@ import pandas as pd
 import vna
 
 from ..data.user import folder_hash
+from ..scoring import DEFAULT_SCORE, SCORES
 from .config import PROTOCOL_LABELS, RunConfig, device_kind
 from .pipeline import run as run_pipeline
 
@@ -45,6 +61,8 @@ __all__ = [
     "record_path", "instances_path", "is_done", "make_record", "save_record", "read_record", "read_instances",
     "run_or_load", "record_from_output", "load_records", "load_histories", "group_key", "summarize", "select_groups", "main_table",
     "format_table", "paper_average_check", "versions", "resolved_device", "protocol_label", "signature",
+    "Finding", "StoreError", "RECORD_CHECKS", "verify_record", "verify_store", "code_provenance", "MANIFEST",
+    "write_manifest", "check_manifest", "clean_stale_files",
 ]
 
 SCHEMA = 2
@@ -93,21 +111,32 @@ def is_published(results_dir: str | os.PathLike) -> bool:
 
 
 def check_results_dir(results_dir: str | os.PathLike, *, publish: bool = False) -> Path:
-    """``results_dir`` as a Path when runs may be written there, else an error naming it: a file in the
-    way, or the published grid without ``publish=True``. Checked before any training."""
+    """``results_dir`` as a Path when runs may be written there, else an error naming it: an empty name (an
+    unset shell variable), a file in the way, the published grid without ``publish=True``, or a folder (or its
+    nearest existing parent) where a probe file cannot be written (read-only mount). Checked before any training."""
+    if results_dir is None or not str(results_dir).strip():
+        raise ValueError(f"the results folder is empty ({str(results_dir)!r}; an unset shell variable?); name a "
+                         "folder, or leave the option out to use the runs folder")
     path = Path(results_dir).expanduser()
+    existing = path
     for p in (path, *path.parents):
         if p.exists() and not p.is_dir():
             raise NotADirectoryError(f"results folder {path} cannot be created: {p} is a file")
         if p.exists():
+            existing = p
             break
     if is_published(path) and not publish:
         raise PublishedResultsError(
             f"{path} is the published result grid; runs go to {runs_dir()} by default. To change the "
             "published numbers on purpose, pass publish=True (python -m vna reproduce --publish)"
         )
-    if path.exists() and not os.access(path, os.W_OK):
-        raise PermissionError(f"results folder {path} is not writable")
+    try:  # a probe file: os.access says yes to root on a read-only mount, and nothing for a folder not made yet
+        fd, probe = tempfile.mkstemp(prefix=".vna-probe-", suffix=".tmp", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        where = "" if existing == path else f" (its nearest existing parent {existing})"
+        raise PermissionError(f"results folder {path} is not writable{where}: {exc.strerror or exc}") from None
     return path
 
 
@@ -153,6 +182,25 @@ def versions() -> dict[str, str]:
         "numpy": np.__version__,
         "vna": getattr(vna, "__version__", "unknown"),
     }
+
+
+@functools.lru_cache(maxsize=1)
+def code_provenance() -> dict[str, Any]:
+    """``{"commit": <git HEAD>, "dirty": <uncommitted changes to tracked files>}`` of the checkout vna runs from
+    (stored in every new record); ``{"commit": None, "dirty": None}`` outside a checkout or without git."""
+    repo = _repo()
+    if repo is None or not (repo / ".git").exists():
+        return {"commit": None, "dirty": None}
+    try:
+        run = lambda *a: subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, timeout=10)  # noqa: E731
+        head = run("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = run("status", "--porcelain", "--untracked-files=no")
+        dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+        return {"commit": head.stdout.strip(), "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
 
 
 def resolved_device(cfg_device: str = "auto") -> str:
@@ -213,6 +261,8 @@ def make_record(
     best_epoch: int | None = None,
     train_seconds: float | None = None,
     shared_training: bool = False,
+    metrics_by_score: dict[str, dict[str, float]] | None = None,
+    per_instance_by_score: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """One run's record (plain JSON types only; ``per_instance`` travels under ``"_instances"`` until
     :func:`save_record` writes it to its own file)."""
@@ -247,6 +297,7 @@ def make_record(
         "device_kind": device_kind(cfg.device),
         "threads": int(cfg.threads),
         "versions": versions(),
+        "code": dict(code_provenance()),
         "history": [
             {k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) and v is not None else v)
              for k, v in h.items()}
@@ -258,9 +309,22 @@ def make_record(
         "simulated": bool(simulated) if simulated is not None else cfg.dataset == "simulated",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if metrics_by_score:  # the other scoring rules of vna.scoring, from the same trained model
+        rec["metrics_by_score"] = {rule: {k: (float(v) if math.isfinite(float(v)) else None) for k, v in m.items()}
+                                   for rule, m in metrics_by_score.items() if rule != "paper"}
     if per_instance is not None:
         rec["_instances"] = {k: np.asarray(v, dtype=np.float64) for k, v in per_instance.items()}
+        for rule, per in (per_instance_by_score or {}).items():
+            if rule != "paper":
+                rec["_instances"].update({f"{task}_{rule}": np.asarray(v, dtype=np.float64) for task, v in per.items()})
     return rec
+
+
+def _instance_column(key: str) -> str:
+    """The per-instance file's column of an ``_instances`` key: ``encoding`` -> ``encoding_auc`` (the paper's
+    rule), ``encoding_cosine`` -> ``encoding_auc_cosine``."""
+    task, _, rule = key.partition("_")
+    return f"{task}_auc" + (f"_{rule}" if rule else "")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -303,8 +367,9 @@ def save_record(record: dict[str, Any], results_dir: str | os.PathLike, *, overw
     record = dict(record)
     inst = record.pop("_instances", None)
     if inst is not None:
-        frame = pd.DataFrame({f"{k}_auc": np.asarray(v, dtype=np.float64) for k, v in inst.items()})
-        _atomic_write_text(instances_path(path), frame.to_csv(index=False, float_format="%.5f"))
+        frame = pd.DataFrame({_instance_column(k): np.asarray(v, dtype=np.float64) for k, v in inst.items()})
+        # full precision (repr), so that the per-instance mean equals the record's AUC to 1e-9 (verify_record)
+        _atomic_write_text(instances_path(path), frame.to_csv(index=False))
     _atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")  # last: marks the run done
     return path
 
@@ -388,6 +453,8 @@ def record_from_output(cfg: RunConfig, out: Any, *, seconds: float | None = None
         per_instance=getattr(out, "per_instance", None) or None,
         best_epoch=getattr(out.history, "best_epoch", None),
         train_seconds=getattr(out, "train_seconds", None), shared_training=getattr(out, "shared_training", False),
+        metrics_by_score={r: ev.metrics for r, ev in (getattr(out, "by_score", None) or {}).items()},
+        per_instance_by_score={r: ev.per_instance for r, ev in (getattr(out, "by_score", None) or {}).items()},
     )
 
 
@@ -413,33 +480,318 @@ def signature(config: RunConfig | dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
+# ---------------------------------------------------------------------------------------------- verification
+@dataclass(frozen=True)
+class Finding:
+    """One problem of the store, named by the file it is about."""
+
+    path: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+class StoreError(ValueError):
+    """Findings in a results folder read with ``strict=True`` (``--strict``); ``findings`` lists them all."""
+
+    def __init__(self, findings: list[Finding]):
+        self.findings = list(findings)
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        super().__init__(f"{len(findings)} problem(s) in the results store: {findings[0]}{more}")
+
+
+def _rules(rec: dict) -> list[tuple[str, dict, str]]:
+    """``(rule, metrics, instance-column suffix)`` for every scoring rule a record holds: the paper's rule
+    (top-level ``metrics``, columns ``encoding_auc``/``decoding_auc``) and each rule of ``metrics_by_score``
+    (columns ``encoding_auc_<rule>``/``decoding_auc_<rule>``), so that adding a rule needs no new check."""
+    out = [("paper", rec.get("metrics") or {}, "")]
+    by_score = rec.get("metrics_by_score") or {}
+    if isinstance(by_score, dict):
+        out += [(str(rule), m if isinstance(m, dict) else {}, f"_{rule}") for rule, m in sorted(by_score.items())]
+    return out
+
+
+def _where(rule: str) -> str:
+    return "" if rule == "paper" else f" (rule {rule!r})"
+
+
+def _check_aucs_in_range(ctx: dict) -> list[str]:
+    bad = []
+    for rule, m, _ in _rules(ctx["rec"]):
+        for k in METRICS:
+            v = m.get(k)
+            if v is None and k in m:  # a run whose AUC was not finite: stored as null, shown as n/a
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                bad.append(f"{k}{_where(rule)} is {v!r}, not a number")
+            elif not 0.0 <= v <= 1.0:
+                bad.append(f"{k}{_where(rule)} = {v!r} lies outside [0, 1]")
+    return bad
+
+
+def _check_mean_auc(ctx: dict) -> list[str]:
+    bad = []
+    for rule, m, _ in _rules(ctx["rec"]):
+        e, d, a = (m.get(k) for k in METRICS)
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (e, d, a)):
+            if abs(a - 0.5 * (e + d)) > 1e-9:
+                bad.append(f"mean_auc{_where(rule)} = {a!r} is not the mean of encoding_auc {e!r} and "
+                           f"decoding_auc {d!r}")
+    return bad
+
+
+def _read_instance_table(path: Path) -> tuple[pd.DataFrame, float]:
+    """The per-instance file and the tolerance its stored precision allows for its mean: half a unit of the
+    last decimal written (files made before issue 21 store 5 decimals, so their mean can differ from the
+    record's AUC by up to 5e-6); files written in full precision get 1e-9."""
+    text = path.read_text(encoding="utf-8")
+    frame = pd.read_csv(io.StringIO(text), dtype=np.float64)
+    decimals = max((len(m) for m in re.findall(r"\.(\d+)", text)), default=0)
+    return frame, max(1e-9, 0.5 * 10.0 ** -decimals)
+
+
+def _check_instances(ctx: dict) -> list[str]:
+    path = instances_path(ctx["path"])
+    try:
+        frame, tol = _read_instance_table(path)
+    except FileNotFoundError:
+        return [f"its per-instance AUCs {path.name} are missing"]
+    except Exception as exc:  # noqa: BLE001 - any unreadable file, named
+        return [f"its per-instance AUCs {path.name} are not readable: {type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"]
+    bad = []
+    for rule, m, suffix in _rules(ctx["rec"]):
+        for task in ("encoding", "decoding"):
+            col = f"{task}_auc{suffix}"
+            if col not in frame.columns:
+                bad.append(f"{path.name} has no column {col}")
+                continue
+            v = frame[col].to_numpy()
+            want = m.get(f"{task}_auc")
+            if want is None:  # not finite in the record (null): nothing to compare
+                continue
+            if len(v) == 0 or not np.isfinite(v).all() or v.min() < 0 or v.max() > 1:
+                bad.append(f"{path.name} column {col}: {len(v)} value(s), not all in [0, 1]")
+                continue
+            if isinstance(want, (int, float)) and math.isfinite(want) and abs(float(v.mean()) - want) > tol:
+                bad.append(f"{path.name} column {col} has mean {float(v.mean())!r}, but the record says "
+                           f"{task}_auc{_where(rule)} = {want!r} (tolerance {tol:.1g})")
+    return bad
+
+
+#: The per-record checks of :func:`verify_record`, in order: each takes ``{"path", "rec", "root"}`` and returns
+#: a list of problems (empty when the record passes). Add a check by appending a function.
+RECORD_CHECKS = [_check_aucs_in_range, _check_mean_auc, _check_instances]
+
+
+def _layout_problem(path: Path, rec: dict, root: Path) -> str | None:
+    """Why ``path`` is not where the store keeps ``rec`` (key recomputed from the config), or None."""
+    try:
+        cfg = RunConfig.from_dict(rec["config"])
+    except Exception as exc:  # noqa: BLE001 - ConfigError and friends: named, the record left out
+        return f"its config is not valid: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+    try:
+        key = cfg.key()
+    except FileNotFoundError:  # a recording folder that is not there any more: its key cannot be recomputed
+        key = rec.get("key")
+    if rec.get("key") != key:
+        return f"its key {rec.get('key')!r} is not its config's key {key!r} (config edited by hand?)"
+    if path.name != f"{cfg.method}-{key}.json":
+        return f"its name should be {cfg.method}-{key}.json (a copy?)"
+    if cfg.dataset.startswith("folder:"):
+        ok = path.parent.name.startswith("folder-")
+        want = "folder-<hash>"
+    else:
+        ok = path.parent.name == cfg.dataset
+        want = cfg.dataset
+    if not ok or path.parent.parent != root:
+        return f"it lies in {path.parent.name}/, not {want}/ (a copy of a folder?)"
+    return None
+
+
+def verify_record(path: str | os.PathLike, rec: dict | None = None, root: str | os.PathLike | None = None) -> list[str]:
+    """The problems of one record (empty when it passes): its place in the store (:func:`_layout_problem`), then
+    every check of :data:`RECORD_CHECKS`."""
+    path = Path(path)
+    rec = read_record(path) if rec is None else rec
+    root = Path(root) if root is not None else path.parent.parent
+    problem = _layout_problem(path, rec, root)
+    if problem:
+        return [problem]
+    ctx = {"path": path, "rec": rec, "root": root}
+    return [p for check in RECORD_CHECKS for p in check(ctx)]
+
+
+_TMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _store_files(root: Path) -> tuple[list[Path], list[Finding]]:
+    """The record files of the store's layout (``<root>/<folder>/*.json``) and notes on the files outside it."""
+    notes = []
+    paths = []
+    for p in sorted(root.rglob("*.json")):
+        rel = p.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):  # .submitit logs, temporary files
+            continue
+        if len(rel.parts) != 2:
+            notes.append(Finding(str(p), "outside the store's layout (<folder>/<method>-<key>.json); ignored"))
+            continue
+        paths.append(p)
+    return paths, notes
+
+
+def verify_store(results_dir: str | os.PathLike) -> tuple[list[tuple[Path, dict]], list[Finding]]:
+    """Every record of ``results_dir`` that passes :func:`verify_record`, and a :class:`Finding` for each file that
+    does not (named by path, left out) or lies outside the layout. One record per key: a second file with the same
+    key is never counted."""
+    root = Path(results_dir)
+    paths, findings = _store_files(root)
+    good: list[tuple[Path, dict]] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        try:
+            rec = read_record(path)
+        except ValueError as exc:
+            findings.append(Finding(str(path), str(exc).replace(f"{path} ", "", 1)))
+            continue
+        problems = verify_record(path, rec, root)
+        if not problems and rec["key"] in seen:
+            problems = [f"a second record of key {rec['key']} (the first is {seen[rec['key']]}); not counted"]
+        if problems:
+            findings.extend(Finding(str(path), pr + "; left out") for pr in problems)
+            continue
+        seen[rec["key"]] = path
+        good.append((path, rec))
+    return good, findings
+
+
 _COLUMNS = [
     "dataset", "method", "split", "responses", "test_responses", "protocol", "seed", "epochs", "best_epoch",
     "key", "group", "signature", *METRICS, "encoding_top1", "encoding_top5", "decoding_top1", "decoding_top5",
-    "seconds", "train_seconds", "device", "device_kind", "threads", "source", "simulated", "created", "path",
+    "seconds", "train_seconds", "device", "device_kind", "threads", "source", "simulated", "created", "commit",
+    "path",
 ]
 _METRIC_COLUMNS = [*METRICS, "encoding_top1", "encoding_top5", "decoding_top1", "decoding_top5"]
+#: The other scoring rules' AUCs (vna.scoring), ``<metric>_<rule>``: NaN for a record made before them.
+_RULE_COLUMNS = [f"{m}_{rule}" for rule in SCORES if rule != DEFAULT_SCORE for m in METRICS]
+_COLUMNS[_COLUMNS.index("seconds"):_COLUMNS.index("seconds")] = _RULE_COLUMNS
 
 
-def load_records(results_dir: str | os.PathLike) -> pd.DataFrame:
-    """Every record under ``results_dir`` (``*/*.json``) as one row each; empty frame when there is none."""
-    root = Path(results_dir)
+def load_records(results_dir: str | os.PathLike, *, strict: bool = False,
+                 findings: list | None = None) -> pd.DataFrame:
+    """Every record under ``results_dir`` that passes :func:`verify_store`, one row each (empty frame when there is
+    none). A record that fails is left out and named: appended to ``findings`` when given, else a warning;
+    ``strict=True`` raises :class:`StoreError` instead. ``commit`` is the code's commit (``None``: not recorded)."""
+    good, found = verify_store(results_dir)
+    if found:
+        if strict:
+            raise StoreError(found)
+        if findings is not None:
+            findings.extend(found)
+        else:
+            warnings.warn(f"{len(found)} problem(s) in {results_dir}, records left out: " + "; ".join(map(str, found[:5]))
+                          + (" ..." if len(found) > 5 else ""), stacklevel=2)
     rows = []
-    for path in sorted(root.glob("*/*.json")):
-        rec = read_record(path)
+    for path, rec in good:
         m = rec["metrics"]
         cfg = rec["config"]
+        code = rec.get("code") if isinstance(rec.get("code"), dict) else {}
         rows.append({
             "dataset": rec["dataset"], "method": rec["method"], "split": rec["split"],
             "responses": rec["responses"], "test_responses": rec["test_responses"], "protocol": rec["protocol"],
             "seed": rec["seed"], "epochs": cfg.get("epochs"), "best_epoch": rec.get("best_epoch"),
             "key": rec["key"], "group": rec["group"], "signature": signature(cfg),
             **{k: (np.nan if m.get(k) is None else m.get(k)) for k in _METRIC_COLUMNS},
+            **_rule_values(rec),
             "seconds": rec.get("seconds"), "train_seconds": rec.get("train_seconds"), "device": rec.get("device"),
             "device_kind": rec.get("device_kind"), "threads": rec.get("threads"), "source": rec.get("source"),
-            "simulated": rec.get("simulated"), "created": rec.get("created"), "path": str(path),
+            "simulated": rec.get("simulated"), "created": rec.get("created"),
+            "commit": (code.get("commit") + ("+dirty" if code.get("dirty") else "")) if code.get("commit") else None,
+            "path": str(path),
         })
     return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+def _rule_values(rec: dict) -> dict[str, float]:
+    by_score = rec.get("metrics_by_score") or {}
+    out = {}
+    for col in _RULE_COLUMNS:
+        metric, rule = col.rsplit("_", 1)
+        v = (by_score.get(rule) or {}).get(metric)
+        out[col] = np.nan if v is None else v
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- manifest
+MANIFEST = "MANIFEST"
+
+
+def _manifest_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).as_posix() != MANIFEST)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_manifest(results_dir: str | os.PathLike) -> Path:
+    """Write ``<results_dir>/MANIFEST``: the sha256 of every other file below it, one ``<sha256>  <path>`` line
+    each (``sha256sum -c`` reads it), sorted, atomically."""
+    root = Path(results_dir)
+    lines = [f"{_sha256(p)}  {p.relative_to(root).as_posix()}\n" for p in _manifest_files(root)]
+    path = root / MANIFEST
+    _atomic_write_text(path, "".join(lines))
+    return path
+
+
+def check_manifest(results_dir: str | os.PathLike) -> list[Finding]:
+    """What differs between ``results_dir`` and its MANIFEST: each changed, unlisted or missing file, named
+    (one finding when there is no MANIFEST)."""
+    root = Path(results_dir)
+    path = root / MANIFEST
+    if not path.is_file():
+        return [Finding(str(path), "missing: the published grid has no MANIFEST (python -m vna report "
+                                   "--write-manifest --publish)")]
+    listed: dict[str, str] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            return [Finding(str(path), f"line {n} is not '<sha256>  <path>'")]
+        listed[name] = digest
+    found = []
+    present = {p.relative_to(root).as_posix(): p for p in _manifest_files(root)}
+    for name, p in present.items():
+        if name not in listed:
+            found.append(Finding(str(p), "not listed in MANIFEST (added by hand?)"))
+        elif _sha256(p) != listed[name]:
+            found.append(Finding(str(p), "differs from its sha256 in MANIFEST (edited by hand?)"))
+    for name in sorted(set(listed) - set(present)):
+        found.append(Finding(str(root / name), "listed in MANIFEST but missing (deleted by hand?)"))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- clean-up
+def clean_stale_files(results_dir: str | os.PathLike, min_age_s: float = 60.0) -> list[Path]:
+    """Remove what interrupted writes left in ``results_dir``: temporary files of :func:`_atomic_write`
+    (``.<name>.<random>.tmp``) and per-instance files without their record (the record is written last), each
+    older than ``min_age_s`` (so that a concurrent shard's write in progress is left alone). Returns the removed."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    now = time.time()
+    removed = []
+    for folder in [root, *(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))]:
+        for p in folder.iterdir():
+            stale = (_TMP_NAME.match(p.name) and not p.name.startswith(".vna-probe-")) or (
+                p.name.endswith(".instances.csv") and not p.with_name(p.name[: -len(".instances.csv")] + ".json").exists())
+            try:
+                if stale and p.is_file() and now - p.stat().st_mtime >= min_age_s:
+                    p.unlink()
+                    removed.append(p)
+            except FileNotFoundError:  # removed meanwhile by its writer
+                pass
+    return removed
 
 
 def load_histories(records: pd.DataFrame) -> pd.DataFrame:

@@ -9,18 +9,25 @@
 * loads each dataset once up front, so a missing dataset fails the grid once, not once per seed;
 * runs the tasks in this process (``jobs=1``), in a process pool (``jobs=N``, one PyTorch thread per
   worker unless the configs say otherwise), or as Slurm jobs through submitit (``executor="slurm"``);
-* on Ctrl-C stops the workers and reports how many finished runs were kept.
+* on Ctrl-C stops the workers and reports how many finished runs were kept; pool workers also exit when
+  their parent dies (``kill -9``): ``PR_SET_PDEATHSIG`` on Linux, a watchdog thread and a check between tasks;
+* before any training, checks the devices, the test-set sizes and the ``slurm`` values once, and removes the
+  temporary files and orphan per-instance files that interrupted writes left (issue 21);
+* after a ``publish`` grid, rewrites the published grid's ``MANIFEST``.
 
 Records are written atomically by :func:`vna.results.save_record`, by whichever process ran them.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
+import ctypes.util
 import hashlib
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +35,9 @@ from typing import Callable, Sequence
 
 from .config import RunConfig
 from . import pipeline
-from .results import check_results_dir, is_done, is_published, record_from_output, runs_dir, save_record
+from ..data.preprocess import make_split
+from .results import (check_results_dir, clean_stale_files, is_done, is_published, record_from_output, runs_dir,
+                      save_record, write_manifest)
 
 __all__ = ["run_grid", "GridReport", "GridInterrupted", "plan_tasks", "parse_shard", "shard_of", "run_task",
            "submitit_log_dir"]
@@ -93,6 +102,7 @@ def plan_tasks(configs: Sequence[RunConfig], shard: tuple[int, int] | None = Non
 
 
 _TERMINATED = False
+_PARENT: int | None = None  # the pool's parent process, in a pool worker
 
 
 def run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publish: bool, source: str) -> list[dict]:
@@ -100,6 +110,8 @@ def run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publ
 
     In a pool worker that was told to stop (SIGTERM), the half-done work unwinds (temporary files are
     removed by the writers' own clean-up) and the worker process then exits for good."""
+    if _PARENT is not None and os.getppid() != _PARENT:  # the parent died while this task waited: no work
+        os._exit(143)
     try:
         return _run_task(cfg_dicts, results_dir, data_dir, publish, source)
     except BaseException:
@@ -124,9 +136,36 @@ def _run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, pub
     return done
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _set_pdeathsig(sig: int = signal.SIGTERM) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``); False
+    where that is not available (macOS, Windows, no libc)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int, interval: float = 1.0, grace: float = 20.0) -> None:
+    """A watchdog thread: when the parent is gone (this process was re-parented), SIGTERM this process so that
+    it unwinds, and end it for good ``grace`` seconds later if it has not."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(grace)
+    os._exit(143)
+
+
 def _worker_init() -> None:
     """Pool workers: Ctrl-C is the parent's business; SIGTERM unwinds (so no temporary file is left) and
-    then ends the worker (:func:`run_task`)."""
+    then ends the worker (:func:`run_task`); the worker ends when its parent dies (``PR_SET_PDEATHSIG`` where
+    available, a watchdog thread everywhere, and a check before each task)."""
+    global _PARENT
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def stop(signum, frame):
@@ -135,6 +174,11 @@ def _worker_init() -> None:
         sys.exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+    _PARENT = os.getppid()
+    _set_pdeathsig(signal.SIGTERM)
+    if os.getppid() != _PARENT:  # died before prctl took effect
+        os._exit(143)
+    threading.Thread(target=_watch_parent, args=(_PARENT,), name="vna-parent-watchdog", daemon=True).start()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -143,22 +187,67 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _check_datasets(tasks: list[list[RunConfig]], data_dir: str | None) -> dict[str, str]:
-    """Load every dataset (with its options) the tasks need once; ``{dataset: reason}`` for those that fail."""
+    """Load every dataset (with its options) the tasks need once; ``{dataset: reason}`` for those that fail.
+    Of those that load, every protocol's test part must hold at least 2 images (:func:`_check_test_size`)."""
     bad: dict[str, str] = {}
-    tried = set()
+    tried: dict[tuple, object] = {}
+    sizes = set()
     for task in tasks:
         c = task[0]
         sig = (c.dataset, repr(sorted(c.dataset_options.items())))
-        if sig in tried or c.dataset in bad:
+        if c.dataset in bad:
             continue
-        tried.add(sig)
-        try:
-            pipeline.load_recording(c, data_dir=data_dir)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any loading failure skips that dataset, named once
-            bad[c.dataset] = _one_line(exc)
+        if sig not in tried:
+            try:
+                tried[sig] = pipeline.load_recording(c, data_dir=data_dir)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any loading failure skips that dataset, named once
+                bad[c.dataset] = _one_line(exc)
+                continue
+        if (sig, c.split, c.test_fraction, c.val_fraction) not in sizes:
+            sizes.add((sig, c.split, c.test_fraction, c.val_fraction))
+            _check_test_size(c, tried[sig])
     return bad
+
+
+def _check_devices(configs: Sequence[RunConfig]) -> None:
+    """Every device the configs name exists on this machine (``cuda``, ``cuda:N``, ``mps``), checked once."""
+    import torch
+
+    for dev in sorted({c.device for c in configs}):
+        if dev.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise ValueError(f"device {dev!r}: this machine has no CUDA GPU (torch {torch.__version__}); use "
+                                 "--device cpu or auto")
+            index = int(dev.split(":")[1]) if ":" in dev else 0
+            if index >= torch.cuda.device_count():
+                raise ValueError(f"device {dev!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+        elif dev == "mps":
+            mps = getattr(torch.backends, "mps", None)
+            if mps is None or not mps.is_available():
+                raise ValueError(f"device 'mps' is not available here (Apple GPUs only, on macOS; this is "
+                                 f"{sys.platform}); use --device cpu or auto")
+
+
+def _check_slurm(slurm: dict) -> None:
+    """The Slurm settings are whole numbers in range (``gpus`` >= 0, the others >= 1), checked before submitting."""
+    for name, lo in (("time_min", 1), ("cpus", 1), ("parallel", 1), ("gpus", 0)):
+        v = slurm.get(name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"slurm {name} (--slurm-{name.replace('_min', '')}) must be an integer >= {lo}; got {v!r}")
+
+
+def _check_test_size(c: RunConfig, recording) -> None:
+    """The test part of ``c``'s protocol holds at least 2 images (the AUCs rank one image against the others):
+    checked on the loaded recording before any training, so a grid does not fail after each training."""
+    sp = make_split(recording, c.split, c.test_fraction, c.seed, c.val_fraction)
+    if len(sp.test_images) < 2:
+        raise ValueError(f"{c.dataset} with split={c.split!r}, test_fraction={c.test_fraction}: the test part "
+                         f"holds {len(sp.test_images)} image(s) of {recording.n_images}; the AUCs need at least 2 "
+                         "(raise test_fraction or use more images)")
 
 
 def run_grid(
@@ -193,8 +282,14 @@ def run_grid(
     if executor == "slurm" and any(c.device == "auto" for c in configs):
         raise ValueError("executor='slurm' needs an explicit device (--device cuda or --device cpu): 'auto' would be "
                          "resolved differently on this machine and on the cluster's nodes, and records are keyed by it")
+    if executor != "local":
+        _check_slurm(slurm or {})
+    else:
+        _check_devices(configs)
     say = log or (lambda text: tqdm.write(text))
     t0 = time.perf_counter()
+    for p in clean_stale_files(results_dir):
+        say(f"removed {p} (left by an interrupted write)")
     tasks = plan_tasks(configs, shard)
     report = GridReport(total=sum(len(t) for t in tasks))
     todo = []
@@ -243,8 +338,12 @@ def run_grid(
             _run_pool(todo, args, jobs, finished, failed, fail_fast)
     except KeyboardInterrupt:
         bar.close()
+        if publish and is_published(results_dir) and report.ran:
+            write_manifest(results_dir)
         raise GridInterrupted(report.ran) from None
     bar.close()
+    if publish and is_published(results_dir):
+        write_manifest(results_dir)  # the published grid changed on purpose: its MANIFEST says how it is now
     report.seconds = time.perf_counter() - t0
     return report
 
