@@ -34,6 +34,8 @@ RETRIES = 5
 BACKOFF_S = 1.0
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _CHUNK = 1 << 20
+#: Files the server says are smaller than this get no bar (118 template images would print 118 bars).
+MIN_BAR_BYTES = 1_000_000
 
 
 class DownloadError(Exception):
@@ -228,7 +230,7 @@ def download(url: str, target: str | os.PathLike, *, known_hash: str | None = No
                                 created.append(p)
                                 p = p.parent
                             part.parent.mkdir(parents=True, exist_ok=True)
-                        if bar is None and progress:
+                        if bar is None and progress and (total is None or total >= MIN_BAR_BYTES):
                             bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=name,
                                        leave=True, dynamic_ncols=True)
                         elif bar is not None:

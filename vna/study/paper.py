@@ -208,7 +208,7 @@ def _memory(datasets: Sequence[str], n_sessions: int, quick: bool, files: pd.Dat
         est["allen-neuropixels"] = 2 * rates + 118 * side[0] * side[1] + rates // 2
     if "majajhong2015" in datasets:
         n, p = (12, 100) if quick else HVM_SHAPE
-        images, reps, side = (40, 3, 16) if quick else (HVM_IMAGES, HVM_MAX_REPS, HVM_IMAGE_SIDE)
+        images, reps, side = (40, 4, 16) if quick else (HVM_IMAGES, HVM_MAX_REPS, HVM_IMAGE_SIDE)
         arrays = n * p * 4 + n * p * 8 + images * reps * n * 8 + images * side * side
         est["majajhong2015"] = arrays + images * reps * n * 4
     if "chang2021-face" in datasets:

@@ -182,7 +182,7 @@ def imagenet_tensor(rgb: np.ndarray):
 #: The fixture's DANDI asset (a made-up UUID) and the real path of session 715093703 in DANDI:000021.
 FIXTURE_ASSET_ID = "00000000-0000-4000-8000-000000000024"
 FIXTURE_DANDI_PATH = "sub-699733573/sub-699733573_ses-715093703.nwb"
-QUICK_HVM_REPS = [3, 2] * 20  # 40 images, every one repeated (the held-out-trials protocols need >= 2)
+QUICK_HVM_REPS = [4, 3] * 20  # 40 images, each repeated: held-out trials and a validation part need >= 3
 QUICK_HVM_REGIONS = ["V4", "IT"] * 6
 
 
