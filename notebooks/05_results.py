@@ -50,7 +50,7 @@ from IPython.display import HTML, Markdown, display
 from vna.chapters import figures, plots
 from vna.study.analyses import linear_grid
 from vna.study.grids import STUDY_TRAINING, study_grid
-from vna.chapters.notebook import show_path
+from vna.chapters.notebook import records_folder, show_path
 from vna.study.report import build_report
 from vna.study.results import (
     PAPER_STAND_INS, PAPER_TABLE1, format_table, load_histories, load_records, paper_average_check, protocol_label,
@@ -58,10 +58,7 @@ from vna.study.results import (
 )
 from vna.study.stats import C3_MARGIN, CLAIMS
 
-results_path = Path(results_dir) if results_dir else published_dir()
-if results_path is None or not results_path.is_dir():
-    raise FileNotFoundError("no results folder: pass results_dir= (a folder of records made by python -m vna "
-                            "reproduce), or run this chapter from a checkout of the repository")
+results_path = records_folder(results_dir, published_dir())  # names the path when it is a file or missing
 draws = 200 if quick else int(bootstrap)
 grid = study_grid()
 report = build_report(results_path, grid, n_boot=draws)

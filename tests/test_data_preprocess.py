@@ -53,8 +53,11 @@ def test_prepare_images_rgb_to_luminance_and_back_to_three_channels():
     colour = prepare_images(rgb, image_size=16, grey=False)
     assert colour.shape == (2, 3, 16, 16)
     assert float(colour[0, 0].mean()) == pytest.approx(1.0) and float(colour[0, 1].max()) == 0.0
-    rep = prepare_images(np.full((1, 4, 4), 51, np.uint8), image_size=4, grey=False)
-    assert rep.shape == (1, 3, 4, 4) and torch.allclose(rep, torch.full_like(rep, 0.2))
+    grey2 = np.stack([np.full((4, 4), 51, np.uint8), np.full((4, 4), 102, np.uint8)])  # one constant set is refused
+    rep = prepare_images(grey2, image_size=4, grey=False)
+    assert rep.shape == (2, 3, 4, 4) and torch.allclose(rep[0], torch.full_like(rep[0], 0.2))
+    with pytest.raises(ValueError, match="uint8 images span only 51 .. 51"):
+        prepare_images(grey2[:1], image_size=4)
 
 
 def test_prepare_images_float_scaling():

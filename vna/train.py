@@ -485,6 +485,23 @@ def fit(
     return history
 
 
+def _collapse_hint(model, train: PairedData, val: PairedData | None, lr: float) -> str:
+    """The likely cause of a collapse, from the settings: a tiny latent space, a validation part that left too
+    few training pairs, or a high learning rate (issue 21)."""
+    head = getattr(getattr(model, "image_encoder", None), "head", None)
+    latent = getattr(head, "out_features", None)
+    n_val = val.n_responses if val is not None else 0
+    if latent is not None and latent <= 2:
+        return f"the shared space has latent_dim={latent}; try latent_dim >= 8 (default 128)"
+    if n_val > train.n_responses:
+        return (f"only {train.n_responses} training pairs are left beside {n_val} validation pairs; lower "
+                "val_fraction")
+    if lr > 1e-3:
+        return f"try a lower learning rate (lr={lr}; the default is 0.001)"
+    return (f"lr={lr} is not high; try another seed, a larger batch_size or more training pairs "
+            f"({train.n_responses} now)")
+
+
 def _finish_epoch(model, data: PairedData, val_data: PairedData | None, losses: torch.Tensor, sizes: torch.Tensor,
                   probe: torch.Tensor, epoch: int, name: str, lr: float, batch_size: int) -> dict[str, Any]:
     """The epoch's record after its batch loop: the one host synchronisation (a non-finite loss is then
@@ -503,7 +520,7 @@ def _finish_epoch(model, data: PairedData, val_data: PairedData | None, losses: 
         if which is not None:
             raise CollapsedEmbeddingError(
                 f"{name}: every {which} maps to one embedding after epoch {epoch} (training diverged; "
-                f"the loss is stuck at {rec['loss']:.4g}); try a lower learning rate (lr={lr})"
+                f"the loss is stuck at {rec['loss']:.4g}); {_collapse_hint(model, data, val_data, lr)}"
             )
     if val_data is not None:
         rec.update(_validate_epoch(model, val_data, batch_size))

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..data.cache import data_dir
-from ..data.registry import DATASETS
+from ..data.cache import MissingDataFile, data_dir
+from ..data.registry import DATASETS, load
 from ..methods import ALL_METHODS
 from ..study.config import RunConfig
 from ..study.grids import QUICK, STUDY_TRAINING, quick_config
@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from IPython.display import Markdown
 
 __all__ = [
-    "DEFAULT_REAL_DATASET", "PARAMETERS", "resolve_dataset", "default_results_dir", "show_path", "on_colab",
+    "DEFAULT_REAL_DATASET", "PARAMETERS", "resolve_dataset", "records_folder", "load_or_simulated", "simulated_fallback", "default_results_dir", "show_path",
+    "on_colab",
     "available_datasets", "config_changes", "Chapter", "method_chapter", "data_chapter",
 ]
 
@@ -73,8 +74,8 @@ def show_path(path: str | Path) -> str:
 
 def resolve_dataset(dataset: str = "auto") -> tuple[str, str]:
     """``(name, explanation)``: ``"auto"`` is the real ``cowley2023-v4`` when its files are in the data
-    folder (or on Colab, where its pinned files are downloaded on first use), else the simulated set; any
-    other name is kept."""
+    folder (or, on Colab, when its pinned files download now), else the simulated set, and the note says
+    which and why; any other name is kept."""
     if dataset != "auto":
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; known: auto, {', '.join(DATASETS)}")
@@ -89,17 +90,64 @@ def resolve_dataset(dataset: str = "auto") -> tuple[str, str]:
     if status == "cached":
         return DEFAULT_REAL_DATASET, (f"dataset 'auto' -> {DEFAULT_REAL_DATASET!r}: the real macaque V4 recording, "
                                       f"found in the data folder ({where})")
-    if on_colab():
+    if on_colab():  # the pinned files are downloaded now; when they cannot be, the simulated cortex
+        try:
+            load(DEFAULT_REAL_DATASET)
+        except MissingDataFile as exc:
+            return "simulated", (f"dataset 'auto' -> 'simulated': {DEFAULT_REAL_DATASET} is neither in the data "
+                                 f"folder ({where}) nor downloadable ({exc.reason}), so this run uses SIMULATED data")
         return DEFAULT_REAL_DATASET, (f"dataset 'auto' -> {DEFAULT_REAL_DATASET!r}: the real macaque V4 recording, "
-                                      f"downloaded on first use into {where} (pinned files, SHA-256 checked)")
+                                      f"downloaded into {where} (pinned files, SHA-256 checked)")
     return "simulated", (f"dataset 'auto' -> 'simulated': {DEFAULT_REAL_DATASET} is not in the data folder "
                          f"({where}; {status}), so this run uses SIMULATED data")
+
+
+def load_or_simulated(name: str, simulated: Mapping[str, Any] | None = None, **options):
+    """``(recording, note)``: the named recording (``note`` None) when it is in the data folder or its pinned
+    files download now; else the simulated cortex (``vna.data.load("simulated", **simulated)``) and a note
+    saying so and why. Only a missing file falls back: a corrupt one is still an error."""
+    try:
+        return load(name, **options), None
+    except MissingDataFile as exc:
+        shown = f"{name} {dict(options)}" if options else name
+        return load("simulated", **(simulated or {})), (
+            f"{shown} is neither in the data folder ({show_path(data_dir())}) nor downloadable ({exc.reason}), "
+            "so the SIMULATED cortex stands in for it")
+
+
+def simulated_fallback(name: str, **options) -> str | None:
+    """``None`` when the named recording is usable here (cached, or its pinned files download now), else
+    the note :func:`load_or_simulated` gives (it is neither: the simulated cortex stands in)."""
+    try:
+        if DATASETS[name].cache_status() in ("cached", "embedded") and not options:
+            return None
+    except Exception:  # noqa: BLE001 - a broken status: try the load, which names the problem
+        pass
+    return load_or_simulated(name, **options)[1]
 
 
 def default_results_dir() -> Path:
     """Where a chapter saves its runs: the untracked runs folder (:func:`vna.results.runs_dir`), never the
     published grid."""
     return runs_dir()
+
+
+def records_folder(results_dir: Any, default: Path | None) -> Path:
+    """The folder of records a chapter reads: ``results_dir`` (a papermill parameter) when given, else ``default``;
+    an error naming the path when it is empty, a file or missing (issue 21)."""
+    if results_dir is not None and not str(results_dir).strip():
+        raise ValueError(f"results_dir={results_dir!r} is empty; name a folder of records, or pass None")
+    if results_dir is None:
+        if default is None or not Path(default).is_dir():
+            raise FileNotFoundError("no results folder: pass results_dir= (a folder of records made by python -m "
+                                    "vna reproduce), or run this chapter from a checkout of the repository")
+        return Path(default)
+    path = Path(results_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"results_dir={str(results_dir)!r}: {path} is a file, not a folder of records")
+    if not path.is_dir():
+        raise FileNotFoundError(f"results_dir={str(results_dir)!r}: there is no folder {path}")
+    return path
 
 
 def available_datasets(kinds: Sequence[str] = ("simulated", "stand-in", "paper")) -> list[str]:

@@ -59,6 +59,8 @@ def prepare_images(images, image_size: int = 64, grey: bool = True) -> torch.Ten
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
     x = np.asarray(images)
+    if np.iscomplexobj(x):
+        raise ValueError(f"images are complex ({x.dtype}); vna needs real pixel values")
     if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] != 3):
         raise ValueError(f"images must be [n_images, H, W] or [n_images, H, W, 3]; got shape {x.shape}")
     if len(x) == 0:
@@ -69,6 +71,9 @@ def prepare_images(images, image_size: int = 64, grey: bool = True) -> torch.Ten
         lo, hi = int(x.min()), int(x.max())
         if lo < 0 or hi > 255:
             raise ValueError(f"integer images must lie within 0..255; got values {lo}..{hi} (dtype {x.dtype})")
+        if lo == hi:  # constant images of any dtype are refused like constant float ones
+            raise ValueError(f"{x.dtype} images span only {lo} .. {hi} (every pixel the same): they would train as "
+                             "blank frames; pass the images themselves")
         x = x.astype(np.float32) / 255.0
     elif np.issubdtype(x.dtype, np.floating):
         if not np.isfinite(x).all():

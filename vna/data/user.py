@@ -95,6 +95,9 @@ def _check_images(images: Any, scale: Any = None, where: str = "images") -> np.n
             raise ValueError(f"{where}: scale={scale!r} maps the images to {ylo:.3g} .. {yhi:.3g} (range below "
                              f"{MIN_FLOAT_RANGE:g}); they would train as blank frames; {_scale_hint(lo, hi)}")
         return np.clip(y, 0.0, 1.0).astype(np.float32)
+    if np.issubdtype(x.dtype, np.integer) and hi == lo:  # constant: as blank as a constant float set
+        raise ValueError(f"{where}: {x.dtype} images span only {lo:.3g} .. {hi:.3g} (every pixel of every image is "
+                         f"{lo:g}) and would train as blank frames; save the images themselves")
     if x.dtype == np.uint8:
         return x
     if np.issubdtype(x.dtype, np.integer):
@@ -174,6 +177,9 @@ def from_arrays(
 
 def _from_arrays(images, responses, neurons, image_ids, meta, name, scale, where: dict[str, str]) -> Recording:
     images = _check_images(images, scale, where["images"])
+    if np.iscomplexobj(responses):
+        raise ValueError(f"{where['responses']}: responses are complex ({np.asarray(responses).dtype}); vna needs "
+                         "real numbers (take the magnitude or the real part yourself, on purpose)")
     try:
         r = np.asarray(responses, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -242,10 +248,22 @@ def _read_ids_csv(path: Path) -> np.ndarray:
     return ids
 
 
+def _check_file_name(path: Path) -> None:
+    """Refuse a file name that is not valid UTF-8 (it could not be an image id, a CSV cell or a hash input),
+    naming the file as the file system spells it."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{path.parent}: the file name {os.fsencode(path.name)!r} is not valid UTF-8; rename it "
+                         "(e.g. with convmv, or by hand)") from None
+
+
 def _image_files(folder: Path, ids: np.ndarray | None, ids_csv: Path) -> list[Path]:
     """The image files of ``folder`` in response order (``image_ids.csv``'s rows, else natural order)."""
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
              and not p.name.startswith(".")]
+    for f in files:
+        _check_file_name(f)
     if not files:
         raise FileNotFoundError(f"{folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
     by_stem: dict[str, Path] = {}
@@ -371,6 +389,8 @@ def folder_hash(path: str | os.PathLike) -> str:
     if not root.is_dir():
         raise FileNotFoundError(f"recording folder {root} does not exist (dataset 'folder:{path}')")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for p in files:
+        _check_file_name(p)
     stamp = (str(root.resolve()), tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
                                         for p in files))
     if stamp not in _FOLDER_MEMO:
