@@ -379,12 +379,14 @@ def _ratios(g: pd.DataFrame) -> float:
 
 
 def paired_did(records: pd.DataFrame, by: str, least: object, most: object, baseline: str,
-               metric: str = "mean_auc", method: str = "vna", level: float = 0.95) -> pd.DataFrame:
+               metric: str = "mean_auc", method: str = "vna", level: float = 0.95,
+               ratio: float | None = None) -> pd.DataFrame:
     """VNA's advantage at the *most* variable level minus at the *least* variable one, paired by seed (a
     difference in differences): ``[(m - b) at most] - [(m - b) at least]`` per seed; positive means the advantage
     grows with variability, as the paper argues. Per dataset × test responses: n_seeds, did, the plain and the
     corrected t-interval (:func:`vna.study.stats.corrected_t_interval`, seeds re-split one recording), and
-    ``answer`` ("grows" / "shrinks" / "inconclusive") from the corrected one."""
+    ``answer`` ("grows" / "shrinks" / "inconclusive") from the corrected one. ``ratio``: n_test/n_train (default:
+    from the records' sizes)."""
     rows = []
     for (dataset, test), g in records.groupby(["dataset", "test_responses"], sort=True):
         def adv(level_value):
@@ -397,7 +399,7 @@ def paired_did(records: pd.DataFrame, by: str, least: object, most: object, base
         if not seeds:
             continue
         d = (hi.loc[seeds] - lo.loc[seeds]).to_numpy(dtype=float)
-        ci = corrected_t_interval(d, _ratios(g[g["seed"].isin(seeds)]), level)
+        ci = corrected_t_interval(d, _ratios(g[g["seed"].isin(seeds)]) if ratio is None else ratio, level)
         answer = ("grows" if ci["low"] > 0 else "shrinks" if ci["high"] < 0 else
                   "inconclusive" if ci["n"] >= 2 else "cannot test")
         rows.append({"dataset": dataset, "test_responses": test, "baseline": baseline, "least": least, "most": most,
