@@ -123,6 +123,14 @@ class _Linear:
         """Whether these images can be scored (always, except by the trial template)."""
         return True
 
+    @staticmethod
+    def compare(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
+        """The direct methods' rule (paper section 4.2): negative Euclidean distance."""
+        return _dist(a, b)
+
+    def score(self, images, responses) -> torch.Tensor:
+        return self.compare(*self.sides(images, responses))
+
 
 class RidgeEncoder(_Linear):
     """Images (PCA of pixels) -> responses by ridge regression; scored like direct encoding."""
@@ -135,8 +143,9 @@ class RidgeEncoder(_Linear):
         self._need_fit()
         return self.ridge.predict(self.pca.transform(self._pixels(images)))
 
-    def score(self, images, responses) -> torch.Tensor:
-        return _dist(self.predict(images), _np(responses))
+    def sides(self, images, responses) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted and candidate responses (:mod:`vna.scoring`)."""
+        return self.predict(images), _np(responses)
 
 
 class RidgeDecoder(_Linear):
@@ -146,9 +155,10 @@ class RidgeDecoder(_Linear):
         pcs, m = self._image_pcs(train)
         self._fit_ridge(_np(train.responses), pcs[m], m)
 
-    def score(self, images, responses) -> torch.Tensor:
+    def sides(self, images, responses) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate images' PCA coefficients and those predicted from the responses (:mod:`vna.scoring`)."""
         self._need_fit()
-        return _dist(self.pca.transform(self._pixels(images)), self.ridge.predict(_np(responses)))
+        return self.pca.transform(self._pixels(images)), self.ridge.predict(_np(responses))
 
 
 class CCAAlignment(_Linear):
@@ -190,11 +200,15 @@ class CCAAlignment(_Linear):
         """The canonical projection of responses alone (sklearn's transform projects X and Y separately)."""
         return cca.transform(np.zeros((len(Y), cca.x_rotations_.shape[0])), Y)[1]
 
-    def score(self, images, responses) -> torch.Tensor:
+    def sides(self, images, responses) -> tuple[np.ndarray, np.ndarray]:
+        """The canonical projections of the images and of the responses (:mod:`vna.scoring`)."""
         self._need_fit()
-        u = self.cca.transform(self.pca.transform(self._pixels(images)))
-        v = self._responses(self.cca, _np(responses))
-        return torch.from_numpy(self._cos(u, v)).float()
+        return self.cca.transform(self.pca.transform(self._pixels(images))), self._responses(self.cca, _np(responses))
+
+    @classmethod
+    def compare(cls, a: np.ndarray, b: np.ndarray) -> torch.Tensor:
+        """Cosine similarity in the canonical space."""
+        return torch.from_numpy(cls._cos(a, b)).float()
 
 
 class TrialTemplate(_Linear):
@@ -218,15 +232,15 @@ class TrialTemplate(_Linear):
         """Only images seen in training have a template (a validation part of held-out images has none)."""
         return all(k in self.templates for k in self._keys(images))
 
-    def score(self, images, responses) -> torch.Tensor:
+    def sides(self, images, responses) -> tuple[np.ndarray, np.ndarray]:
+        """Each test image's template and the candidate responses (:mod:`vna.scoring`)."""
         self._need_fit()
         keys = self._keys(images)
         missing = sum(k not in self.templates for k in keys)
         if missing:
             raise ValueError(f"TrialTemplate: {missing} test image(s) were not seen in training; the template "
                              "reference exists only for held-out trials or in-sample (split='trials' or 'none')")
-        T = np.stack([self.templates[k] for k in keys])
-        return _dist(T, _np(responses))
+        return np.stack([self.templates[k] for k in keys]), _np(responses)
 
 
 LINEAR_MODELS = {"ridge_encoder": RidgeEncoder, "ridge_decoder": RidgeDecoder, "cca": CCAAlignment,

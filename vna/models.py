@@ -169,9 +169,18 @@ class VNA(_Model):
         self._check_responses(responses)
         return self._map(lambda x: nn.functional.normalize(self.spike_encoder(x), dim=-1), responses)
 
+    def sides(self, images: torch.Tensor, responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the score compares (:mod:`vna.scoring`): the image and response embeddings."""
+        return self.encode_images(images), self.encode_responses(responses)
+
+    @staticmethod
+    def compare(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The paper's rule: cosine similarity of unit-length embeddings."""
+        return a @ b.T
+
     def score(self, images: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
         """Cosine similarity of every image with every response."""
-        return self.encode_images(images) @ self.encode_responses(responses).T
+        return self.compare(*self.sides(images, responses))
 
     def loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor | None = None) -> torch.Tensor:
         return contrastive_loss(self.image_encoder(images), self.spike_encoder(responses), self.logit_scale)
@@ -219,10 +228,19 @@ class DirectEncoder(_Model):
         self._check_images(images)
         return self._map(self, images)
 
-    def score(self, images: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+    def sides(self, images: torch.Tensor, responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the score compares (:mod:`vna.scoring`): predicted responses and candidate responses."""
         self._check_responses(responses)
         pred = self.predict(images)
-        return -torch.cdist(pred, responses.to(pred.device), compute_mode="donot_use_mm_for_euclid_dist")
+        return pred, responses.to(pred.device)
+
+    @staticmethod
+    def compare(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The paper's rule (section 4.2): negative Euclidean distance."""
+        return -torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+
+    def score(self, images: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+        return self.compare(*self.sides(images, responses))
 
     def loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor | None = None) -> torch.Tensor:
         return mse_loss(self(images), responses)
@@ -263,10 +281,16 @@ class DirectDecoder(_Model):
         self._check_responses(responses)
         return self._map(self, responses)
 
-    def score(self, images: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+    def sides(self, images: torch.Tensor, responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the score compares (:mod:`vna.scoring`): candidate images and reconstructed images (pixels)."""
         self._check_images(images)
         recon = self.reconstruct(responses).flatten(1)
-        return -torch.cdist(images.to(recon.device).flatten(1), recon, compute_mode="donot_use_mm_for_euclid_dist")
+        return images.to(recon.device).flatten(1), recon
+
+    compare = staticmethod(DirectEncoder.compare)  # the paper's rule (section 4.2): negative Euclidean distance
+
+    def score(self, images: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+        return self.compare(*self.sides(images, responses))
 
     def loss(self, images: torch.Tensor, responses: torch.Tensor, match: torch.Tensor | None = None) -> torch.Tensor:
         return mse_loss(self(responses), images)

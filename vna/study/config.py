@@ -43,7 +43,8 @@ EVAL_FIELDS = ("test_responses", "n_distractors")
 
 #: Fields added after the record schema was fixed: left out of the key while at their default, so that
 #: adding a field never changes the key of a run that does not use it.
-_KEY_OPTIONAL = {"train_image_fraction": 1.0, "train_trials": None, "neuron_fraction": 1.0, "precision": "fp32"}
+_KEY_OPTIONAL = {"train_image_fraction": 1.0, "train_trials": None, "neuron_fraction": 1.0, "precision": "fp32",
+                 "shuffle_pairs": False}
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -124,6 +125,10 @@ class RunConfig:
     subset applies everywhere).
 
     ``precision``: ``"fp32"`` (default; records stay comparable) or ``"bf16"`` (autocast on CUDA, opt-in).
+
+    ``shuffle_pairs``: the shuffled-pairing control -- the training (and validation) responses are assigned to
+    images by a seeded permutation, so nothing about *which* image evoked a response can be learned; the test
+    pairs stay true. Every AUC of such a run must sit at 0.5, or something leaks.
     """
 
     dataset: str = "simulated"
@@ -149,6 +154,7 @@ class RunConfig:
     train_trials: int | None = None
     neuron_fraction: float = 1.0
     precision: str = "fp32"
+    shuffle_pairs: bool = False
     n_distractors: int | None = None
     seed: int = 0
     device: str = "auto"
@@ -190,6 +196,7 @@ class RunConfig:
             self.train_trials = _int("train_trials", self.train_trials, 1, what="None or an integer")
         self.neuron_fraction = _float("neuron_fraction", self.neuron_fraction, 0, 1, lo_open=True)
         self.precision = _choice("precision", self.precision, ("fp32", "bf16"))
+        self.shuffle_pairs = _bool("shuffle_pairs", self.shuffle_pairs)
         if self.n_distractors is not None:
             self.n_distractors = _int("n_distractors", self.n_distractors, 1, what="None or an integer")
         self.seed = _int("seed", self.seed, 0, 2**32 - 1)

@@ -7,6 +7,7 @@ for several configs that differ only in how they are evaluated (:meth:`RunConfig
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from ..data import load
 from ..data.paired import PairedData
 from ..data.preprocess import PairedParts, paired_parts
 from ..data.recording import Recording
-from ..evaluation import evaluate_scores
+from ..evaluation import Evaluation, evaluate_scores
 from ..methods import build_model
+from ..scoring import DEFAULT_SCORE, SCORES, rule_matrices
 from ..train import History, fit, resolve_device
 from .config import RunConfig
 
@@ -43,6 +45,7 @@ class RunOutput:
     val: PairedData | None = None
     train_seconds: float = 0.0
     shared_training: bool = False  # True when this output reused another config's trained model
+    by_score: dict[str, Evaluation] = field(default_factory=dict)  # rule -> evaluation (vna.scoring), paper first
 
 
 @contextlib.contextmanager
@@ -111,13 +114,29 @@ def prepare(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None,
         recording = load_recording(cfg, data_dir=data_dir)
     elif not isinstance(recording, Recording):
         raise ValueError(f"recording must be a vna.data.Recording; got {type(recording).__name__}")
-    return paired_parts(
+    parts = paired_parts(
         recording, split=cfg.split, responses=cfg.responses, test_fraction=cfg.test_fraction, seed=cfg.seed,
         zscore=cfg.zscore, image_size=cfg.image_size, grey=cfg.grey,
         reliability_threshold=cfg.reliability_threshold, test_responses=cfg.eval_responses,
         val_fraction=cfg.val_fraction, train_image_fraction=cfg.train_image_fraction,
         train_trials=cfg.train_trials, neuron_fraction=cfg.neuron_fraction,
     )
+    return shuffle_pairs(parts, cfg.seed) if cfg.shuffle_pairs else parts
+
+
+def shuffle_pairs(parts: PairedParts, seed: int) -> PairedParts:
+    """The shuffled-pairing control (``RunConfig.shuffle_pairs``): the training and validation responses
+    assigned to their images by one seeded permutation each (how many responses each image has is kept);
+    the test pairs stay true."""
+    gen = torch.Generator().manual_seed(int(seed) + 7919)
+
+    def shuffled(p: PairedData | None) -> PairedData | None:
+        if p is None:
+            return None
+        perm = torch.randperm(len(p.match), generator=gen)
+        return dataclasses.replace(p, match=p.match[perm], meta={**p.meta, "shuffled_pairs": True})
+
+    return PairedParts(shuffled(parts.train), parts.test, shuffled(parts.val))
 
 
 def run(
@@ -186,9 +205,10 @@ def run_shared(
                 raise ValueError(f"no test pairs with test_responses={c.eval_responses!r} for pre-split data")
             test = tests[c.eval_responses]
             model.check_pairs(test, "test")
-            S = model.score(test.images.to(dev), test.responses.to(dev))
-            ev = evaluate_scores(S, test.match, c.n_distractors, c.seed)
+            matrices = rule_matrices(model, test.images.to(dev), test.responses.to(dev), SCORES)
+            evs = {rule: evaluate_scores(S, test.match, c.n_distractors, c.seed) for rule, S in matrices.items()}
+            ev = evs[DEFAULT_SCORE]
             seconds = (train_seconds if k == 0 else 0.0) + time.perf_counter() - t1
             outputs.append(RunOutput(c, model, history, ev.metrics, parts.train, test, ev.scores, seconds, str(dev),
-                                     ev.per_instance, parts.val, train_seconds, k > 0))
+                                     ev.per_instance, parts.val, train_seconds, k > 0, evs))
     return outputs
