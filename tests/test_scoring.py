@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -121,7 +122,9 @@ def test_records_carry_every_rule_and_their_instances(tmp_path):
     assert rec["metrics_by_score"]["centred"]["decoding_auc"] == rec["metrics"]["decoding_auc"]
     header = path.with_suffix(".instances.csv").read_text().splitlines()[0].split(",")
     assert header == ["encoding_auc", "decoding_auc", "encoding_auc_cosine", "decoding_auc_cosine",
-                      "encoding_auc_centred", "decoding_auc_centred"]
+                      "encoding_auc_centred", "decoding_auc_centred", "image"]
+    images = pd.read_csv(path.with_suffix(".instances.csv"))["image"].to_numpy()
+    assert np.array_equal(images, out.test.match.numpy())  # the test image of each instance
     row = load_records(tmp_path, strict=True).iloc[0]
     assert row["mean_auc_cosine"] == pytest.approx(rec["metrics_by_score"]["cosine"]["mean_auc"])
 

@@ -263,6 +263,7 @@ def make_record(
     shared_training: bool = False,
     metrics_by_score: dict[str, dict[str, float]] | None = None,
     per_instance_by_score: dict[str, dict[str, np.ndarray]] | None = None,
+    instance_images: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """One run's record (plain JSON types only; ``per_instance`` travels under ``"_instances"`` until
     :func:`save_record` writes it to its own file)."""
@@ -317,12 +318,16 @@ def make_record(
         for rule, per in (per_instance_by_score or {}).items():
             if rule != "paper":
                 rec["_instances"].update({f"{task}_{rule}": np.asarray(v, dtype=np.float64) for task, v in per.items()})
+        if instance_images is not None:  # the test image of each instance (its response's): image-level bootstrap
+            rec["_instances"]["image"] = np.asarray(instance_images, dtype=np.int64)
     return rec
 
 
 def _instance_column(key: str) -> str:
     """The per-instance file's column of an ``_instances`` key: ``encoding`` -> ``encoding_auc`` (the paper's
     rule), ``encoding_cosine`` -> ``encoding_auc_cosine``."""
+    if key == "image":
+        return key
     task, _, rule = key.partition("_")
     return f"{task}_auc" + (f"_{rule}" if rule else "")
 
@@ -367,7 +372,8 @@ def save_record(record: dict[str, Any], results_dir: str | os.PathLike, *, overw
     record = dict(record)
     inst = record.pop("_instances", None)
     if inst is not None:
-        frame = pd.DataFrame({_instance_column(k): np.asarray(v, dtype=np.float64) for k, v in inst.items()})
+        frame = pd.DataFrame({_instance_column(k): np.asarray(v, dtype=np.int64 if k == "image" else np.float64)
+                              for k, v in inst.items()})
         # full precision (repr), so that the per-instance mean equals the record's AUC to 1e-9 (verify_record)
         _atomic_write_text(instances_path(path), frame.to_csv(index=False))
     _atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")  # last: marks the run done
@@ -455,6 +461,7 @@ def record_from_output(cfg: RunConfig, out: Any, *, seconds: float | None = None
         train_seconds=getattr(out, "train_seconds", None), shared_training=getattr(out, "shared_training", False),
         metrics_by_score={r: ev.metrics for r, ev in (getattr(out, "by_score", None) or {}).items()},
         per_instance_by_score={r: ev.per_instance for r, ev in (getattr(out, "by_score", None) or {}).items()},
+        instance_images=test.match.cpu().numpy(),
     )
 
 
