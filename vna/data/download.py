@@ -33,7 +33,7 @@ RETRIES = 5
 #: First backoff in seconds, doubled after each failure, capped at 60 s (``$VNA_DOWNLOAD_BACKOFF``).
 BACKOFF_S = 1.0
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16  # bytes per read: a dropped connection loses at most the chunk in flight
 #: Files the server says are smaller than this get no bar (118 template images would print 118 bars).
 MIN_BAR_BYTES = 1_000_000
 
