@@ -9,6 +9,7 @@ from typing import Callable
 
 from .analyses import ANALYSIS_GRIDS
 from .config import RunConfig
+from .controls import CONTROL_GRIDS
 from .grids import study_grid
 from .paper import paper_grid
 from .sessions import sessions_grid
@@ -19,6 +20,7 @@ __all__ = ["GRIDS", "grid_names", "get_grid"]
 GRIDS: dict[str, tuple[Callable[..., list[RunConfig]], str]] = {
     "study": (study_grid, "the reproduction study: datasets x protocols x 3 methods x 5 seeds"),
     **ANALYSIS_GRIDS,
+    **CONTROL_GRIDS,
     "paper": (paper_grid, "Table 1 on the paper's own data: allen-neuropixels, majajhong2015, chang2021-face (issue 24)"),
     "sessions": (sessions_grid, "every V4 session and Antolik region x its protocols x 3 methods x 3 seeds (issue 23)"),
 }
