@@ -515,7 +515,8 @@ def _rules(rec: dict) -> list[tuple[str, dict, str]]:
     out = [("paper", rec.get("metrics") or {}, "")]
     by_score = rec.get("metrics_by_score") or {}
     if isinstance(by_score, dict):
-        out += [(str(rule), m if isinstance(m, dict) else {}, f"_{rule}") for rule, m in sorted(by_score.items())]
+        out += [(str(rule), m if isinstance(m, dict) else {}, "" if rule == "paper" else f"_{rule}")
+                for rule, m in sorted(by_score.items())]  # the paper rule's instances are the plain columns
     return out
 
 
@@ -597,7 +598,8 @@ def _layout_problem(path: Path, rec: dict, root: Path) -> str | None:
     try:
         cfg = RunConfig.from_dict(rec["config"])
     except Exception as exc:  # noqa: BLE001 - ConfigError and friends: named, the record left out
-        return f"its config is not valid: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+        text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)  # KeyError quotes str()
+        return f"its config is not valid: {text.strip().splitlines()[0] if text.strip() else repr(exc)}"
     try:
         key = cfg.key()
     except FileNotFoundError:  # a recording folder that is not there any more: its key cannot be recomputed
