@@ -676,7 +676,7 @@ def closest_protocols_referee(records: pd.DataFrame, paper: pd.DataFrame, *, n_b
                 boots[(dataset, name, split, test)] = bd
     out = pd.DataFrame(rows, columns=cols[:-2])
     out["p_closest"], out["closest"] = math.nan, False
-    for (dataset, name), g in out[out["held_out"]].groupby(["dataset", "paper_dataset"]):
+    for (dataset, name), g in out[out["held_out"].astype(bool)].groupby(["dataset", "paper_dataset"]):
         keys = [(dataset, name, r.split, r.test_responses) for r in g.itertuples()]
         if len({len(boots[k]) for k in keys}) == 1:
             win = np.argmin(np.stack([boots[k] for k in keys]), axis=0)
