@@ -148,7 +148,7 @@ def fetch(folder: str, relpath: str, url: str, known_hash: str, *, progress: boo
 def _download(url: str, folder: str, relpath: str, algorithm: str, digest: str, *, progress: bool) -> None:
     """One verified download into the cache through :func:`vna.data.download.download` (resumable,
     retried, atomic: the bytes collect in ``<target>.part`` and take the final name only once verified)."""
-    from .download import DownloadCorrupt, DownloadError, download, part_path
+    from .download import DownloadCorrupt, DownloadError, download, part_path  # local: requests only when downloading
 
     target = data_dir() / folder / relpath
     name = f"{folder}/{relpath}"
