@@ -271,7 +271,7 @@ display(Markdown("\n\n".join(claim_paragraph(c) for c in CLAIMS)))
 ref = report.verdict_table.copy()
 if len(ref):
     ref["protocol"] = [protocol_label(s, t) for s, t in zip(ref["split"], ref["test_responses"])]
-    ref["dataset"] = [d if c else f"{d} (simulated, not counted)" for d, c in zip(ref["dataset"], ref["counted"])]
+    ref["dataset"] = [d if c else f"{d} (not counted)" for d, c in zip(ref["dataset"], ref["counted"])]
     display(HTML(ref[["claim", "dataset", "protocol", *report.scores, "overall"]].to_html(
         index=False, table_id="referee-verdict-table", classes="vna-results vna-verdicts", border=0)))
     display(HTML(report.claims.drop(columns="detail").to_html(index=False, classes="vna-results", border=0)))

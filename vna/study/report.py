@@ -240,7 +240,7 @@ def referee_markdown(report: Report) -> str:
     v = report.verdict_table
     if len(v):
         v = _with_protocol(v)
-        v["dataset"] = [d if c else f"{d} (simulated, not counted)" for d, c in zip(v["dataset"], v["counted"])]
+        v["dataset"] = [d if c else f"{d} (not counted)" for d, c in zip(v["dataset"], v["counted"])]
         v = v[["claim", "dataset", "protocol", *report.scores, "overall"]]
     parts += [_md(v)]
     parts += ["\n### Per claim (recordings only)\n", _md(report.claims)]
