@@ -227,3 +227,25 @@ def test_score_suffix_columns():
     assert enc.to_dict() == pytest.approx({"s1": -0.05, "s2": -0.06})
     with pytest.raises(ValueError, match="no column"):
         S.per_session(rec, score="nope")
+
+
+# ------------------------------------------------------------------------------- several folders (CLI)
+def test_several_folders_are_sessions_with_an_across_session_summary(tmp_path, capsys):
+    from vna.cli import main
+
+    folders = []
+    for i in range(2):  # two small recordings (mechanics only: this test makes no claim about a brain)
+        rec = data.load("simulated", n_images=40, n_trials=4, n_neurons=12, seed=i)
+        folders.append(str(data.to_folder(rec, tmp_path / f"session{i}")))
+    args = ["reproduce", "--folder", folders[0], "--folder", folders[1], "--quick", "--seeds", "0",
+            "--methods", "vna", "direct_encoder", "--results-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main(args + ["--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    grid = S.folders_grid(folders, methods=["vna", "direct_encoder"], seeds=[0], quick=True)
+    assert f"{len(grid)} runs" in dry and len({c.dataset for c in grid}) == 2
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "across sessions (paper scoring):" in out
+    assert "C3 [own recordings, images/mean->mean]: holds in " in out and " of 2 sessions (animals not known)" in out
+    assert "C1 [own recordings, images/mean->mean]: cannot test (missing methods)" in out  # no direct decoder
+    assert "VNA - DE average AUC [own recordings, images/mean->mean]: " in out and "over 2 sessions" in out

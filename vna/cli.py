@@ -25,6 +25,7 @@ from .data.registry import available, sessions
 from .methods import ALL_METHODS, METHODS
 from .study import paper
 from .study.grids import folder_grid
+from .study.sessions import folders_grid, grid_summary
 from .study.registry import get_grid, grid_names
 from .study.report import build_report, to_markdown, update_readme, write_csv
 from .study.results import (PublishedResultsError, StoreError, check_results_dir, is_published, published_dir,
@@ -98,7 +99,10 @@ def _grid_configs(args: argparse.Namespace):
         if args.datasets is not None or args.grid != "study":
             raise ValueError("--folder runs the study's protocols on one recording folder; leave out --datasets "
                              "and --grid")
-        build = lambda **kw: folder_grid(str(Path(args.folder).expanduser().resolve()), **kw)  # noqa: E731
+        if len(args.folder) > 1:  # several folders: each one a session (issue 23)
+            build = lambda **kw: folders_grid(args.folder, **kw)  # noqa: E731
+        else:
+            build = lambda **kw: folder_grid(str(Path(args.folder[0]).expanduser().resolve()), **kw)  # noqa: E731
     else:
         build = get_grid(args.grid)
     if args.datasets is not None:
@@ -162,6 +166,8 @@ def _reproduce(args: argparse.Namespace) -> int:
                       executor=args.executor, slurm=slurm, log=None if not args.no_progress else print)
     print(f"done in {report.seconds:.0f} s: {report.ran} run(s) now, {report.already} already in {results_dir}, "
           f"{len(report.failed)} failed, {len(report.skipped_datasets)} dataset(s) unavailable")
+    if args.folder is not None and len(args.folder) > 1:
+        print(grid_summary(results_dir, configs))
     if args.grid == "paper":  # Table 1 beside the records
         with pd.option_context("display.max_colwidth", 40, "display.width", 250):
             print(paper.table1(results_dir, quick=args.quick, seeds=args.seeds or paper.STUDY_SEEDS,
@@ -222,9 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "otherwise; the published results/ changes only with --publish.")
     r.add_argument("--grid", default="study", choices=grid_names(), help="which grid (default: study)")
     r.add_argument("--datasets", nargs="+", default=None, help="restrict to these datasets")
-    r.add_argument("--folder", default=None, metavar="PATH",
+    r.add_argument("--folder", default=None, metavar="PATH", action="append",
                    help="run the study's protocols on your own recording folder (vna.data.from_folder layout); "
-                        "records are keyed by the folder's content")
+                        "records are keyed by the folder's content. Repeat it (--folder A --folder B) to treat "
+                        "each folder as a session: 3 seeds each and an across-session summary after the runs")
     r.add_argument("--methods", nargs="+", default=None, choices=list(ALL_METHODS),
                    help=f"restrict to these methods (default: the grid's; the paper's are {', '.join(METHODS)})")
     r.add_argument("--seeds", nargs="+", type=_seed, default=None, help="restrict to these seeds")

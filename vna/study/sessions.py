@@ -36,19 +36,20 @@ from ..data.user import from_folder
 from ..methods import METHODS
 from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, STUDY_TRAINING, _check_methods, protocols_for, quick_config
-from .results import read_record, signature
+from .results import load_records, read_record, signature
 from .stats import CLAIMS, LEVEL, TASK_COLUMNS, paired_difference, verdict
 
 __all__ = [
     "SESSION_SEEDS", "MEAN_PROTOCOL", "session_units", "sessions_grid", "folders_grid", "add_sessions",
     "score_columns", "per_session", "method_table", "across_sessions", "two_level_bootstrap",
-    "two_level_exact", "session_verdicts", "holds_wording", "summary_text",
+    "two_level_exact", "session_verdicts", "holds_wording", "summary_text", "grid_summary",
 ]
 
 SESSION_SEEDS = (0, 1, 2)
 #: The protocol every session supports: held-out images, trained and tested on trial means.
 MEAN_PROTOCOL = ("images", "mean", "mean")
 BASELINES = ("direct_encoder", "direct_decoder")
+_SHORT = {"direct_encoder": "DE", "direct_decoder": "DD"}
 
 
 # ------------------------------------------------------------------------------------------- the grid
@@ -184,6 +185,9 @@ def add_sessions(records: pd.DataFrame, configs: Iterable[RunConfig] | None = No
         for k in ("session", "animal", "species", "area"):
             out[k] = [u[k] for u in units]
     out["unit"] = ["own recordings" if str(d).startswith("folder:") else d for d in out["dataset"]]
+    folders = out[out["unit"] == "own recordings"].drop_duplicates("dataset")
+    if folders["session"].duplicated().any():  # two folders of one name: their paths tell them apart
+        out.loc[out["unit"] == "own recordings", "session"] = out["dataset"].str[len("folder:"):]
     return out.reset_index(drop=True)
 
 
@@ -414,9 +418,19 @@ def summary_text(records: pd.DataFrame, score: str = "paper") -> str:
     per = per_session(records, score)
     if per.empty:
         return "no paired records (VNA and a baseline) to summarise across sessions"
-    ver = session_verdicts(per)
+    acr = across_sessions(per)
+    ver = session_verdicts(per, acr)
     lines = [f"across sessions ({score} scoring):"]
+    for r in acr[acr["task"] == "average"].itertuples():
+        lines.append(f"  VNA - {_SHORT.get(r.baseline, r.baseline)} average AUC [{r.unit}, {r.split}/{r.responses}->"
+                     f"{r.test_responses}]: {r.mean_diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}] over "
+                     f"{r.n_sessions} sessions, {r.n_positive} of {r.n_sessions} > 0")
     for r in ver.itertuples():
         lines.append(f"  {r.claim} [{r.unit}, {r.split}/{r.responses}->{r.test_responses}]: {r.wording}; "
                      f"over sessions: {r.verdict}")
     return "\n".join(lines)
+
+
+def grid_summary(results_dir, configs: Sequence[RunConfig], score: str = "paper") -> str:
+    """:func:`summary_text` of the records of ``configs`` in ``results_dir`` (sessions from their configs)."""
+    return summary_text(add_sessions(load_records(results_dir), configs), score)
