@@ -19,6 +19,7 @@ from PIL import Image
 import vna.data as data
 from vna.data import real
 from vna.study.config import RunConfig
+from vna.study.grids import study_grid
 from vna.study import sessions as S
 
 V4 = {  # session: (animal, neurons, images, trial-level), from shared/data/README.md
@@ -143,7 +144,6 @@ def test_sessions_grid_composition():
     assert len(grid) == 6 * 9 + 3 * 63 and len({c.key() for c in grid}) == len(grid)
     assert {c.seed for c in grid} == {0, 1, 2} and {c.method for c in grid} == {"vna", "direct_encoder", "direct_decoder"}
     # the default session's runs are the published study's runs (same keys)
-    from vna.study.grids import study_grid
     study = {c.key() for c in study_grid(datasets=["cowley2023-v4"], seeds=[0, 1, 2])}
     assert study <= {c.key() for c in grid}
 
