@@ -298,7 +298,10 @@ def _children(pid: int) -> list[int]:
     try:
         import psutil
 
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+        try:
+            return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
     except ImportError:  # /proc: every process whose parent is pid
         out = []
         for d in Path("/proc").iterdir():
@@ -318,8 +321,8 @@ def test_kill_9_of_the_parent_leaves_no_worker(tmp_path):
     cmd = [sys.executable, "-m", "vna", "reproduce", "--quick", "--datasets", "simulated", "--methods", "vna",
            "--seeds", "0", "1", "--jobs", "2", "--no-progress", "--results-dir", str(tmp_path / "r")]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
     try:
-        workers: list[int] = []
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
             kids = _children(proc.pid)
@@ -340,7 +343,7 @@ def test_kill_9_of_the_parent_leaves_no_worker(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-        for p in _children(proc.pid):
+        for p in workers:
             try:
                 os.kill(p, signal.SIGKILL)
             except ProcessLookupError:

@@ -161,7 +161,7 @@ def _watch_parent(parent: int, interval: float = 1.0, grace: float = 20.0) -> No
     os._exit(143)
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
     """Pool workers: Ctrl-C is the parent's business; SIGTERM unwinds (so no temporary file is left) and
     then ends the worker (:func:`run_task`); the worker ends when its parent dies (``PR_SET_PDEATHSIG`` where
     available, a watchdog thread everywhere, and a check before each task)."""
@@ -174,9 +174,9 @@ def _worker_init() -> None:
         sys.exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
-    _PARENT = os.getppid()
+    _PARENT = parent if parent is not None else os.getppid()  # the pid the parent passed: it may be gone already
     _set_pdeathsig(signal.SIGTERM)
-    if os.getppid() != _PARENT:  # died before prctl took effect
+    if os.getppid() != _PARENT:  # it died while this worker started (imports take seconds), or before prctl
         os._exit(143)
     threading.Thread(target=_watch_parent, args=(_PARENT,), name="vna-parent-watchdog", daemon=True).start()
 
@@ -350,7 +350,8 @@ def run_grid(
 
 def _run_pool(todo, args, jobs, finished, failed, fail_fast) -> None:
     ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
-    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init)
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                                  initargs=(os.getpid(),))
     try:
         futures = {pool.submit(run_task, *args(task)): task for task in todo}
         for fut in cf.as_completed(futures):
