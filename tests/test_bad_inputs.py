@@ -8,6 +8,7 @@ and fit on one line.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,10 @@ from vna.losses import contrastive_loss
 from vna.metrics import discriminative_auc, top_k_accuracy
 from vna.study.results import PublishedResultsError, make_record, read_record, save_record
 from vna.methods import load
+from vna.chapters.notebook import records_folder
+import vna.data.cache
+import vna.study.pipeline
+import vna.study.results
 from vna.train import CollapsedEmbeddingError, NonFiniteLossError, fit
 
 from planted import planted
@@ -48,9 +53,9 @@ def _nan_model():
     return model
 
 
-def _collapsing_model():
+def _collapsing_model(latent_dim: int = 8):
     """A VNA whose response side maps everything to one point and cannot learn: it collapsed."""
-    model = vna.VNA(24, latent_dim=8)
+    model = vna.VNA(24, latent_dim=latent_dim)
     last = model.spike_encoder.mlp[-1]
     with torch.no_grad():
         last.weight.zero_()
@@ -103,6 +108,51 @@ def _user_folder(tmp: Path, trap: str) -> Path:
     elif trap == "tiny-floats":
         np.save(folder / "images.npy", rng.random((6, 8, 8)) * 2.55e-4)
     return folder
+
+
+def _constant_folder(tmp: Path, trap: str) -> Path:
+    """A recording folder with one of issue 21's traps: complex responses or a file name that is not UTF-8."""
+    from PIL import Image
+
+    folder = _user_folder(tmp, "none")
+    rng = np.random.default_rng(1)
+    if trap == "complex":
+        np.save(folder / "responses.npy", rng.random((6, 2, 3)) + 1j * rng.random((6, 2, 3)))
+    elif trap == "non-utf8":
+        (folder / "images.npy").unlink()
+        images = os.fsencode(str(folder / "images"))
+        os.mkdir(images)
+        for k in range(6):
+            name = os.path.join(images, b"img%d%s.png" % (k, b"\xff" if k == 0 else b""))
+            Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(os.fsdecode(name))
+    return folder
+
+
+def _with_env(name: str, value: str, call):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return call()
+    finally:
+        if old is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = old
+
+
+def _collapse(latent_dim: int = 8, lr: float = 1e-3, val: bool = False):
+    model = _collapsing_model(latent_dim)
+    data = _data(n_images=10)
+    if not val:
+        return _fit(model, data, lr=lr)
+    small = PairedData(data.images[:2], data.responses[:2], torch.arange(2))  # val_fraction=0.99 leaves 2 pairs
+    return _fit(model, small, lr=lr, val=data)
+
+
+def _grid(tmp: Path, cfg: RunConfig, **kw):
+    from vna.study.runner import run_grid
+
+    return run_grid([cfg], tmp / "grid", progress=False, log=lambda s: None, **kw)
 
 
 def _cli(*args):
@@ -194,6 +244,47 @@ CASES = [
     ("record-into-published", lambda t: (lambda pub: lambda: save_record(
         make_record(RunConfig(), {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}, seconds=1, device="cpu"),
         pub))(_published(t)), PublishedResultsError, r"pub is the published result grid"),
+    # -- issue 21: inputs that were accepted silently or failed late
+    ("arrays-constant-uint8-images", lambda t: lambda: vna.data.from_arrays(np.zeros((3, 8, 8), np.uint8),
+                                                                           np.random.rand(3, 2, 4)), ValueError,
+     r"uint8 images span only 0 \.\. 0 .*would train as blank frames"),
+    ("prepare-constant-uint8-images", lambda t: lambda: vna.data.prepare_images(np.full((3, 8, 8), 7, np.uint8)),
+     ValueError, r"uint8 images span only 7 \.\. 7 .*would train as blank frames"),
+    ("folder-complex-responses", lambda t: (lambda f: lambda: vna.data.from_folder(f))(_constant_folder(t, "complex")),
+     ValueError, r"rec/responses\.npy: responses are complex \(complex128\)"),
+    ("folder-non-utf8-file-name", lambda t: (lambda f: lambda: vna.data.from_folder(f))(_constant_folder(t, "non-utf8")),
+     ValueError, r"rec/images: the file name b'img0\\xff\.png' is not valid UTF-8"),
+    ("folder-non-utf8-key", lambda t: (lambda f: lambda: RunConfig(dataset=f"folder:{f}").key())(
+        _constant_folder(t, "non-utf8")), ValueError, r"the file name b'img0\\xff\.png' is not valid UTF-8"),
+    ("dataset-options-typo", lambda t: lambda: vna.data.load("simulated", n_imgs=30), ValueError,
+     r"dataset 'simulated' has no option\(s\) \['n_imgs'\]; its options are .*n_images"),
+    ("run-dataset-options-typo", lambda t: lambda: vna.study.pipeline.load_recording(
+        RunConfig(dataset_options={"n_imgs": 30})), ValueError, r"has no option\(s\) \['n_imgs'\]; its options are"),
+    ("data-dir-is-a-file", lambda t: (lambda f: lambda: _with_env("VNA_DATA_DIR", str(f), vna.data.cache.data_dir))(
+        _text_file(t)), NotADirectoryError, r"the data folder .*model\.pt \(from \$VNA_DATA_DIR\) is a file"),
+    ("collapse-latent-dim-1", lambda t: lambda: _collapse(latent_dim=1), CollapsedEmbeddingError,
+     r"latent_dim=1; try latent_dim >= 8"),
+    ("collapse-val-fraction", lambda t: lambda: _collapse(val=True), CollapsedEmbeddingError,
+     r"only 2 training pairs are left beside 20 validation pairs; lower val_fraction"),
+    ("collapse-default-lr", lambda t: lambda: _collapse(), CollapsedEmbeddingError, r"lr=0\.001 is not high"),
+    ("collapse-high-lr", lambda t: lambda: _collapse(lr=0.1), CollapsedEmbeddingError, r"try a lower learning rate \(lr=0\.1"),
+    ("results-dir-empty", lambda t: lambda: vna.study.results.check_results_dir(""), ValueError,
+     r"the results folder is empty"),
+    ("results-dir-read-only", lambda t: lambda: vna.study.results.check_results_dir("/sys/vna-results/x"),
+     PermissionError, r"/sys/vna-results/x is not writable \(its nearest existing parent /sys\)"),
+    ("grid-mps-on-linux", lambda t: lambda: _grid(t, RunConfig(device="mps")), ValueError,
+     r"device 'mps' is not available here"),
+    ("grid-cuda-without-gpu", lambda t: lambda: _grid(t, RunConfig(device="cuda")), ValueError,
+     r"device 'cuda': this machine has no CUDA GPU"),
+    ("grid-one-image-test-set", lambda t: lambda: _grid(t, RunConfig(dataset_options={"n_images": 4, "n_trials": 2,
+                                                                                        "n_neurons": 8})),
+     ValueError, r"simulated with split='images', test_fraction=0\.15: the test part holds 1 image\(s\) of 4"),
+    ("grid-slurm-gpus", lambda t: lambda: _grid(t, RunConfig(device="cpu"), executor="slurm", slurm={"gpus": -3}),
+     ValueError, r"slurm gpus \(--slurm-gpus\) must be an integer >= 0; got -3"),
+    ("notebook-results-dir-is-file", lambda t: (lambda f: lambda: records_folder(str(f), None))(_text_file(t)),
+     NotADirectoryError, r"results_dir='.*model\.pt': .*model\.pt is a file, not a folder of records"),
+    ("notebook-results-dir-missing", lambda t: lambda: records_folder(str(t / "nope"), None), FileNotFoundError,
+     r"results_dir='.*nope': there is no folder"),
     # -- the command line: exit status 2, one line and a hint, nothing trained
     ("cli-epochs-0", lambda t: lambda: _cli("reproduce", "--epochs", "0"), SystemExit, r"2"),
     ("cli-results-dir-is-file", lambda t: (lambda f: lambda: _cli("reproduce", "--quick", "--datasets", "simulated",
@@ -205,6 +296,16 @@ CASES = [
     ("cli-report-missing-folder", lambda t: lambda: _cli("report", "--results-dir", str(t / "none")), SystemExit, r"2"),
     ("cli-publish-quick", lambda t: lambda: _cli("reproduce", "--publish", "--quick", "--results-dir", str(t / "r")),
      SystemExit, r"2"),
+    ("cli-results-dir-empty", lambda t: lambda: _cli("reproduce", "--quick", "--datasets", "simulated", "--results-dir", ""),
+     SystemExit, r"2"),
+    ("cli-report-results-dir-empty", lambda t: lambda: _cli("report", "--results-dir", ""), SystemExit, r"2"),
+    ("cli-results-dir-read-only", lambda t: lambda: _cli("reproduce", "--quick", "--datasets", "simulated",
+                                                         "--results-dir", "/sys/vna-results"), SystemExit, r"2"),
+    ("cli-device-mps", lambda t: lambda: _cli("reproduce", "--quick", "--datasets", "simulated", "--device", "mps",
+                                              "--results-dir", str(t / "r")), SystemExit, r"2"),
+    ("cli-slurm-gpus-negative", lambda t: lambda: _cli("reproduce", "--slurm-gpus", "-3"), SystemExit, r"2"),
+    ("cli-data-dir-env-is-file", lambda t: (lambda f: lambda: _with_env("VNA_DATA_DIR", str(f), lambda: _cli("datasets")))(
+        _text_file(t)), SystemExit, r"2"),
 ]
 
 CLI_MESSAGES = {
@@ -214,6 +315,12 @@ CLI_MESSAGES = {
     "cli-bad-shard": r"--shard I/N needs 1 <= I <= N; got '5/4'",
     "cli-report-missing-folder": r"no results folder at .*none",
     "cli-publish-quick": r"--publish writes the published grid; --quick",
+    "cli-results-dir-empty": r"--results-dir is empty \(''; an unset shell variable\?\)",
+    "cli-report-results-dir-empty": r"--results-dir is empty",
+    "cli-results-dir-read-only": r"/sys/vna-results is not writable \(its nearest existing parent /sys\)",
+    "cli-device-mps": r"device 'mps' is not available here",
+    "cli-slurm-gpus-negative": r"argument --slurm-gpus: must be a non-negative integer; got -3",
+    "cli-data-dir-env-is-file": r"the data folder .*model\.pt \(from \$VNA_DATA_DIR\) is a file, not a folder",
 }
 
 

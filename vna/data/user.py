@@ -95,11 +95,6 @@ def _check_images(images: Any, scale: Any = None, where: str = "images") -> np.n
             raise ValueError(f"{where}: scale={scale!r} maps the images to {ylo:.3g} .. {yhi:.3g} (range below "
                              f"{MIN_FLOAT_RANGE:g}); they would train as blank frames; {_scale_hint(lo, hi)}")
         return np.clip(y, 0.0, 1.0).astype(np.float32)
-    if np.issubdtype(x.dtype, np.integer) and hi == lo:  # constant: as blank as a constant float set
-        raise ValueError(f"{where}: {x.dtype} images span only {lo:.3g} .. {hi:.3g} (every pixel of every image is "
-                         f"{lo:g}) and would train as blank frames; save the images themselves")
-    if x.dtype == np.uint8:
-        return x
     if np.issubdtype(x.dtype, np.integer):
         if x.dtype == np.uint16:
             raise ValueError(f"{where}: images are uint16 (values {lo:.0f}..{hi:.0f}); say how they map to "
@@ -108,7 +103,10 @@ def _check_images(images: Any, scale: Any = None, where: str = "images") -> np.n
         if lo < 0 or hi > 255:
             raise ValueError(f"{where}: integer images must lie within 0..255 (8-bit); these ({x.dtype}) span "
                              f"{lo:.0f}..{hi:.0f}; {_scale_hint(lo, hi)}, or convert them to uint8")
-        return x.astype(np.uint8)  # 8-bit values in a wider integer type (e.g. from a Python list)
+        if hi == lo:  # constant: as blank as a constant float set, and refused with its message
+            raise ValueError(f"{where}: {x.dtype} images span only {lo:.3g} .. {hi:.3g} (every pixel of every image "
+                             f"is {lo:g}) and would train as blank frames; save the images themselves")
+        return x if x.dtype == np.uint8 else x.astype(np.uint8)  # 8-bit values in a wider type (a Python list)
     if lo < 0 or hi > 1:
         raise ValueError(f"{where}: float images must lie in [0, 1]; these span {lo:.6g} .. {hi:.6g}; "
                          f"{_scale_hint(lo, hi)}, or save them rescaled to [0, 1] (or as uint8 0..255)")
@@ -362,7 +360,7 @@ def from_folder(path: str | os.PathLike, name: str | None = None, *, scale: floa
     neurons = None
     neurons_csv = root / "neurons.csv"
     if neurons_csv.is_file():
-        neurons = _read_csv(neurons_csv, dtype={"id": str})
+        neurons = _read_csv(neurons_csv, dtype={"id": str}, float_precision="round_trip")  # exact on pandas < 3 too
     meta: dict[str, Any] = {}
     if (root / "meta.json").is_file():
         try:
