@@ -358,3 +358,32 @@ def test_pdeathsig_is_set_on_linux():
             "libc = ctypes.CDLL(None); v = ctypes.c_int(); libc.prctl(2, ctypes.byref(v), 0, 0, 0); "
             "sys.exit(0 if v.value == signal.SIGTERM else 1)")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+def test_datasets_say_present_not_verified_and_verify_finds_a_corrupt_file(shared_data, tmp_path, monkeypatch):
+    from vna.data import real, registry
+
+    cache = tmp_path / "cache"
+    for rel in real.COWLEY_FILES:
+        target = cache / real.COWLEY_FOLDER / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared_data / real.COWLEY_FOLDER / rel, target)
+    monkeypatch.setenv("VNA_DATA_DIR", str(cache))
+    assert registry.available().set_index("name").loc["cowley2023-v4", "status"] == "present, not verified"
+    assert registry.available(verify=True).set_index("name").loc["cowley2023-v4", "status"] == "cached, verified"
+    victim = cache / real.COWLEY_FOLDER / sorted(real.COWLEY_FILES)[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    assert registry.available().set_index("name").loc["cowley2023-v4", "status"] == "present, not verified"
+    status = registry.available(verify=True).set_index("name").loc["cowley2023-v4", "status"]
+    assert status.startswith("corrupt or incomplete:") and victim.name in status
+
+
+def test_a_broken_pipe_exits_quietly():
+    """`python -m vna datasets | head -1` printed "error: [Errno 32] Broken pipe"."""
+    # `true` exits without reading, long before vna (seconds of imports) writes: every write meets a closed pipe
+    proc = subprocess.run(f"'{sys.executable}' -m vna datasets | true; echo \"${{PIPESTATUS[0]}}\"", shell=True,
+                          executable="/bin/bash", cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "141" and proc.stderr == ""  # 128 + SIGPIPE, like a tool the pipe ended
