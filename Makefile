@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
 
-.PHONY: book test venv notebooks notebooks-quick html publish unit browser-test chromium reproduce bench mutation planted clean help
+.PHONY: book test venv notebooks notebooks-quick html publish unit browser-test chromium reproduce bench mutation planted clean help test-oldest gpu-check
 
 help:
 	@echo "make book   - execute the notebooks and build the book into _build/html (creates .venv if missing)"
@@ -24,6 +24,8 @@ help:
 	@echo "make reproduce [ARGS='--datasets cowley2023-v4 --seeds 0 1 2'] - run the study grid into the runs folder"
 	@echo "               (ARGS='--publish --jobs 2' writes the published results/, on purpose)"
 	@echo "make bench  - core benchmark table (AUC speed, training throughput)"
+	@echo "make test-oldest - unit tests on the oldest versions pyproject.toml claims (.venv-oldest; not in CI)"
+	@echo "make gpu-check   - on a CUDA machine: the CUDA tests and the GPU benchmark into benchmarks/results/"
 	@echo "make mutation / make planted - mutation testing / planted audit mistakes (slow; not in CI)"
 
 venv: $(STAMP)
@@ -71,6 +73,25 @@ reproduce: venv
 
 bench: venv
 	$(PY) benchmarks/bench_core.py $(ARGS)
+
+# The oldest versions pyproject.toml claims (requirements-oldest.txt: its lower bounds, torch the pinned CPU
+# wheel) in their own venv, and the unit tests that need no book, no notebook kernel and no optional extra.
+# Not part of CI: a fresh install downloads ~1 GB (see README, "Versions").
+OLDEST := .venv-oldest
+OLDEST_IGNORE := test_notebooks test_publish test_book_config test_book_browser test_book_html test_book_chapter \
+  test_paper_allen test_paper_majajhong test_colab_rehearsal test_no_data_book
+test-oldest:
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --only-binary :all: -r requirements-oldest.txt
+	$(OLDEST)/bin/python -m pip list --format=freeze | grep -i -E '^(torch|numpy|pandas|scipy|scikit-learn|pillow|pooch|tqdm|matplotlib|tabulate)=='
+	PYTHONPATH=$(CURDIR) OMP_NUM_THREADS=1 $(OLDEST)/bin/python -m pytest -q -m "not book" \
+	  $(foreach t,$(OLDEST_IGNORE),--ignore tests/$(t).py)
+
+# On a machine with a CUDA GPU: the CUDA tests and the GPU benchmark, written to benchmarks/results/ with the
+# card's name in the file names. Plain python3 (the device machines have torch, numpy, pytest, ... but no
+# venv, pooch or network); fails with "needs a CUDA GPU" elsewhere. BENCH_ARGS overrides bench_core.py's.
+gpu-check:
+	$(PYTHON) benchmarks/gpu_check.py $(if $(BENCH_ARGS),--bench-args "$(BENCH_ARGS)")
 
 # Not part of CI (they take long): mutation testing of the core modules against the unit tests (configured in
 # pyproject.toml [tool.mutmut]; report in tests/mutation/README.md), and the audited mistakes planted one by one.

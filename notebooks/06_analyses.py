@@ -55,7 +55,7 @@ from IPython.display import HTML, Markdown, display
 from vna.chapters import figures, plots
 from vna.study import analyses
 from vna.study.grids import study_grid
-from vna.chapters.notebook import show_path
+from vna.chapters.notebook import show_path, simulated_fallback
 from vna.study.results import load_records, published_dir, runs_dir
 from vna.study.runner import run_grid
 
@@ -65,10 +65,25 @@ QUICK_SCOPE = {  # quick mode: one seed, the cheapest dataset of each analysis
     "linear": dict(datasets=["simulated"]), "noise": {}, "trials": dict(datasets=["antolik2016-v1"]),
     "size": dict(methods=["vna", "direct_encoder"]), "distractors": {}, "settings": dict(datasets=["simulated"]),
 }
-grids = {}
+grids, stand_ins = {}, []
 for name in analyses.ANALYSIS_GRIDS:
     build = getattr(analyses, f"{name}_grid")
     grids[name] = build(quick=True, seeds=[0], **QUICK_SCOPE[name]) if quick else build()
+if quick:  # a recording neither cached nor downloadable: the simulated cortex in its place, said below
+    for name, grid in grids.items():
+        for real in sorted({c.dataset for c in grid} - {"simulated"}):
+            if simulated_fallback(real) is None:
+                continue
+            stand_ins.append(f"{name}: `{real}`")
+            if name == "trials":  # the trial-count sweep of the held-out-images protocol, on simulated data
+                swap = analyses.trials_grid(["cowley2023-v4"], quick=True, seeds=[0])
+                grid = [c for c in grid if c.dataset != real] + [c.replace(dataset="simulated") for c in swap]
+            else:
+                grid = [c.replace(dataset="simulated") if c.dataset == real else c for c in grid]
+        grids[name] = grid
+if stand_ins:
+    display(Markdown("**Data:** neither cached nor downloadable here, so the SIMULATED cortex stands in for "
+                     + "; ".join(stand_ins) + "."))
 if quick:
     results_path = Path(results_dir) if results_dir else runs_dir() / "analyses-quick"
     todo = [c for g in grids.values() for c in g]

@@ -46,7 +46,7 @@ from vna.chapters import plots
 from vna.data import from_arrays, from_folder, load, prepare_images, split_half_reliability, to_folder
 from vna.data.user import folder_hash
 from vna.study.grids import folder_grid, protocols_for
-from vna.chapters.notebook import show_path
+from vna.chapters.notebook import load_or_simulated, show_path
 from vna.study.pipeline import prepare, run
 from vna.study.results import format_table, load_records, protocol_label, runs_dir, select_groups, summarize
 from vna.study.runner import run_grid
@@ -70,16 +70,24 @@ quick = False  # True: a smoke test (2 epochs, trial-mean training, the first se
 # %%
 #: the shipped dataset's options for the example folder (region 2: the smaller of the two Antolik regions)
 EXAMPLE_OPTIONS = {"antolik2016-v1": {"region": 2}}
+#: the simulated cortex that stands in when the example is neither cached nor downloadable (region 2's size)
+SIMULATED_EXAMPLE = {"n_images": 50, "n_trials": 8, "n_neurons": 55}
 
 if data_dir:
     os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
 if folder is None:
     options = EXAMPLE_OPTIONS.get(dataset, {})
-    folder_path = runs_dir() / "recordings" / (dataset + "".join(f"-{k}{v}" for k, v in options.items()))
-    to_folder(load(dataset, **options), folder_path, replace=True)  # the same bytes every time: same hash
+    example, fallback = load_or_simulated(dataset, SIMULATED_EXAMPLE, **options)
+    example_name = "simulated" if fallback else dataset + "".join(f"-{k}{v}" for k, v in options.items())
+    folder_path = runs_dir() / "recordings" / example_name
+    to_folder(example, folder_path, replace=True)  # the same bytes every time: same hash
     where = (f"`folder` is None, so the shipped dataset `{dataset}` {options or ''} was exported with "
              f"`vna.data.to_folder` to `{show_path(folder_path)}`; everything below reads that folder as it "
-             "would read yours")
+             "would read yours") if fallback is None else (
+        f"`folder` is None and {fallback}: a SIMULATED recording ({SIMULATED_EXAMPLE['n_images']} images x "
+        f"{SIMULATED_EXAMPLE['n_trials']} trials x {SIMULATED_EXAMPLE['n_neurons']} neurons) was exported with "
+        f"`vna.data.to_folder` to `{show_path(folder_path)}` instead; everything below reads that folder as it "
+        "would read yours, and its numbers say nothing about a real cortex")
 else:
     folder_path = Path(folder).expanduser().resolve()
     where = f"your folder `{show_path(folder_path)}`"
