@@ -1,6 +1,10 @@
 """The study's tables from records alone, without training: ``python -m vna report``, the results chapter
 and the README table all call :func:`build_report`, so the three can never disagree.
 
+Scoring rules (:mod:`vna.scoring`, issue 22): every table is given under each rule the records carry
+(:func:`vna.study.stats.available_scores`); records made before the rules carry the paper's rule only, and the
+report says so (:func:`scores_note`).
+
 Tables (and the CSV files ``--csv DIR`` writes):
 
 * ``results.csv`` -- one row per dataset × method × protocol: dataset, method, split, test_responses,
@@ -8,30 +12,44 @@ Tables (and the CSV files ``--csv DIR`` writes):
   mean_auc_ci (means over seeds and 95 % t-interval half-widths), best_epoch (mean early-stopping epoch),
   paper_dataset, paper_encoding_auc, paper_decoding_auc, paper_average_auc (Table 1 of the paper for the
   dataset ours stands in for; empty otherwise);
+* ``results_by_score.csv`` -- :func:`tables_by_score`: the same numbers under every rule present (column
+  ``score``);
 * ``comparisons.csv`` -- :func:`vna.stats.comparisons`: dataset, split, test_responses, protocol, method,
-  baseline, task, n_seeds, mean_diff, ci_low, ci_high, t_p, wilcoxon_p, boot_low, boot_high;
-* ``verdicts.csv`` -- :func:`vna.stats.verdicts`: claim, claim_text, dataset, split, test_responses,
-  protocol, verdict, evidence;
+  baseline, task, n_seeds, mean_diff, ci_low, ci_high, t_p, wilcoxon_p (plain t over seeds; paper's rule);
+  boot_low and boot_high stay empty: the report no longer computes the instance-level bootstrap, which treats
+  the instances of one image as independent (``referee_comparisons.csv`` has the image-level one);
+* ``verdicts.csv`` -- :func:`vna.stats.verdicts`: the *plain* t-interval's verdicts on every held-out cell
+  (before issue 22), kept for comparison only; the report's verdicts are ``referee_verdicts.csv``;
 * ``closest.csv`` -- :func:`vna.stats.closest_protocols`: dataset, paper_dataset, protocol, split,
   test_responses, distance, closest;
+* ``referee_comparisons.csv``, ``referee_verdicts.csv``, ``paper_differences.csv``, ``closest_referee.csv`` --
+  the referee's statistics (:mod:`vna.study.stats`), every rule;
+* ``control.csv`` -- :func:`control_table`: the shuffled-pairing control, every dataset × method × rule, with
+  ``within`` ("yes" when encoding and decoding AUC lie within :data:`CONTROL_TOLERANCE` of 0.5);
+* ``filter.csv`` -- :func:`filter_table`: the 0.8 reliability filter's rows beside the unfiltered ones;
 * with ``--analyses``, ``analysis_<name>.csv`` per analysis (:func:`vna.analyses.analysis_tables`): dataset,
   method, test_responses, the swept setting(s), n_seeds, mean, ci (and decoding_top1/top5 for distractors,
   reliability for noise).
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
+from ..scoring import SCORE_LABELS
 from .analyses import analysis_tables
 from .config import RunConfig
+from .controls import control_grid, filter_grid
 from .registry import get_grid, grid_names
 from .results import (
     PAPER_STAND_INS,
+    METRICS,
     PAPER_TABLE1,
     StoreError,
     _atomic_write_text,
@@ -47,6 +65,7 @@ from .results import (
 from .stats import (
     C3_LOGIT_MARGIN,
     CLOSE_THRESHOLD,
+    SCORE_RULES,
     available_scores,
     claim_summary,
     closest_protocols,
@@ -56,18 +75,28 @@ from .stats import (
     paper_differences,
     referee_comparisons,
     referee_verdicts,
+    score_columns,
     verdicts,
     verdicts_by_score,
 )
 
-__all__ = ["Report", "build_report", "with_referee", "referee_markdown", "results_csv_table", "to_markdown", "write_csv", "readme_markdown",
-           "CSV_FILES", "README_START", "README_END", "update_readme"]
+__all__ = ["Report", "build_report", "with_referee", "referee_markdown", "results_csv_table", "to_markdown", "write_csv",
+           "readme_markdown", "CSV_FILES", "README_START", "README_END", "update_readme", "CONTROL_TOLERANCE",
+           "OLD_RECORDS_NOTE", "rule_view", "tables_by_score", "format_by_score", "differences_by_score",
+           "control_table", "filter_table", "verdict_wide", "scores_note"]
 
 README_START = "<!-- results: written by `python -m vna report --readme` from results/; do not edit by hand -->"
 README_END = "<!-- end of results -->"
 
-CSV_FILES = ("results.csv", "comparisons.csv", "verdicts.csv", "closest.csv", "referee_comparisons.csv",
-             "referee_verdicts.csv", "paper_differences.csv", "closest_referee.csv")
+CSV_FILES = ("results.csv", "results_by_score.csv", "comparisons.csv", "verdicts.csv", "closest.csv",
+             "referee_comparisons.csv", "referee_verdicts.csv", "paper_differences.csv", "closest_referee.csv",
+             "control.csv", "filter.csv")
+#: The shuffled-pairing control passes a row when its seed-mean encoding and decoding AUC both lie within this of
+#: 0.5 (issue 22's bar: with ~100-1000 test instances per seed and five seeds, a chance AUC's seed mean has a
+#: standard error of a few thousandths, so 0.02 leaves room for noise and none for a leak worth the name).
+CONTROL_TOLERANCE = 0.02
+#: What the report says where the records carry the paper's rule only.
+OLD_RECORDS_NOTE = "records made before the scoring rules: paper rule only"
 
 
 @dataclass
@@ -94,6 +123,10 @@ class Report:
     paper_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
     closest_referee: pd.DataFrame = field(default_factory=pd.DataFrame)  # closest_protocols_referee
     closest_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # issue 22, "Is it the model or the score?": the tables under every rule, the controls
+    table_by_score: pd.DataFrame = field(default_factory=pd.DataFrame)  # tables_by_score (column score)
+    control: pd.DataFrame = field(default_factory=pd.DataFrame)  # control_table
+    filtered: pd.DataFrame = field(default_factory=pd.DataFrame)  # filter_table
 
 
 def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | None = None, *,
@@ -108,7 +141,7 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     if not path.is_dir():
         raise FileNotFoundError(f"no results folder at {path}")
     findings: list = []
-    records = load_records(path, findings=findings)
+    records = everything = load_records(path, findings=findings)
     if is_published(path):
         findings += check_manifest(path)
     if strict and findings:
@@ -143,13 +176,34 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     table, more = select_groups(summarize(records), grid)
     notes += more
     records = records[records["group"].isin(set(table["group"]))] if len(table) else records.iloc[:0]
-    comps = comparisons(records, n_boot=n_boot)
+    # plain t over seeds, paper's rule, no instance bootstrap (it treats one image's instances as independent)
+    comps = comparisons(records, n_boot=n_boot, instances=_no_instances)
     commits = records["commit"].fillna("not recorded").value_counts().sort_index().to_dict() if len(records) else {}
     if commits:
         notes.append("code behind these records: " + ", ".join(f"{c} ({n} record(s))" for c, n in commits.items()))
     notes += [f"store check: {f}" for f in findings]
-    return with_referee(Report(records, table, comps, verdicts(comps), closest_protocols(table, PAPER_TABLE1), notes,
-                               ignored, missing, tables, findings, commits), n_boot)
+    report = with_referee(Report(records, table, comps, verdicts(comps), closest_protocols(table, PAPER_TABLE1), notes,
+                                 ignored, missing, tables, findings, commits), n_boot)
+    report.table_by_score = tables_by_score(records, report.scores, grid)
+    control = _grid_records(everything, control_grid(quick=quick))
+    report.control = control_table(control)
+    filt = _grid_records(everything, filter_grid(quick=quick))
+    report.filtered = filter_table(tables_by_score(filt, available_scores(filt) if len(filt) else []),
+                                   report.table_by_score)
+    return report
+
+
+def _no_instances(path: str) -> dict:
+    raise FileNotFoundError("the report does not read per-instance files for the plain comparisons")
+
+
+def _grid_records(records: pd.DataFrame, grid: Sequence[RunConfig]) -> pd.DataFrame:
+    """The records of ``grid``'s configurations (by :func:`~vna.study.results.signature`), one group each."""
+    if records.empty:
+        return records
+    inside = records[records["signature"].isin({signature(c) for c in grid})]
+    table, _ = select_groups(summarize(inside), grid)
+    return inside[inside["group"].isin(set(table["group"]))] if len(table) else inside.iloc[:0]
 
 
 def with_referee(report: Report, n_boot: int = 2000) -> Report:
@@ -186,6 +240,164 @@ def results_csv_table(table: pd.DataFrame) -> pd.DataFrame:
     return out.assign(paper_dataset=pd_name, paper_encoding_auc=enc, paper_decoding_auc=dec, paper_average_auc=avg)
 
 
+# ------------------------------------------------------------------ the tables under every scoring rule (issue 22)
+def scores_note(scores: Sequence[str]) -> str:
+    """One line naming the scoring rules shown, or :data:`OLD_RECORDS_NOTE` where only the paper's is there."""
+    if list(scores) in ([], ["paper"]):
+        return OLD_RECORDS_NOTE
+    return "scoring rules: " + "; ".join(f"{r} = {SCORE_LABELS.get(r, r)}" for r in scores)
+
+
+def rule_view(records: pd.DataFrame, score: str) -> pd.DataFrame:
+    """``records`` with the paper's columns (``encoding_auc``, ``decoding_auc``, ``mean_auc``) replaced by rule
+    ``score``'s, keeping the rows that carry it (a finite ``mean_auc`` under the rule), so that every function
+    written for the paper's columns (:func:`~vna.study.results.summarize`, ...) gives that rule's numbers."""
+    if score == "paper" or records.empty:
+        return records
+    cols = score_columns(score)
+    missing = [c for c in cols.values() if c not in records.columns]
+    if missing:
+        raise ValueError(f"the records have no columns {missing} for the scoring rule {score!r}")
+    out = records.copy()
+    for plain, col in zip(METRICS, (cols["encoding"], cols["decoding"], cols["average"])):
+        out[plain] = pd.to_numeric(out[col], errors="coerce")
+    return out[np.isfinite(out["mean_auc"].to_numpy(dtype=float))]
+
+
+def tables_by_score(records: pd.DataFrame, scores: Sequence[str],
+                    grid: Sequence[RunConfig] | None = None) -> pd.DataFrame:
+    """:func:`~vna.study.results.summarize` + :func:`~vna.study.results.select_groups` of ``records`` under each
+    rule of ``scores`` (mean ± 95 % t half-width over the seeds that carry the rule), stacked with a ``score``
+    column first."""
+    parts = []
+    for rule in scores:
+        view = rule_view(records, rule)
+        table, _ = select_groups(summarize(view), grid)
+        parts.append(table.assign(score=rule))
+    if not parts:
+        return pd.DataFrame(columns=["score", *summarize(records.iloc[:0]).columns])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["score", *[c for c in out.columns if c != "score"]]]
+
+
+def _triple(r, digits: int = 3) -> str:
+    e, d, a = (r[m] for m in METRICS)
+    if not math.isfinite(a):
+        return "n/a"
+    return f"{e:.{digits}f} / {d:.{digits}f} / {a:.{digits}f}"
+
+
+def format_by_score(by_score: pd.DataFrame, scores: Sequence[str] | None = None, digits: int = 3) -> pd.DataFrame:
+    """The tables of :func:`tables_by_score` side by side: one row per dataset × method × protocol, one column per
+    rule with the seed means "encoding / decoding / average" (the intervals are in each rule's own table)."""
+    if by_score.empty:
+        return pd.DataFrame(columns=["dataset", "method", "protocol", "seeds"])
+    scores = [r for r in (scores or SCORE_RULES) if r in set(by_score["score"])]
+    keys = ["dataset", "method", "split", "test_responses"]
+    base = by_score[by_score["score"] == scores[0]]
+    rows = []
+    index = {r: by_score[by_score["score"] == r].set_index(keys) for r in scores}
+    for _, r in base.iterrows():
+        row = {"dataset": r["dataset"], "method": _label(r["method"]),
+               "protocol": protocol_label(r["split"], r["test_responses"]), "seeds": int(r["n_seeds"])}
+        k = tuple(r[c] for c in keys)
+        for rule in scores:
+            hit = index[rule].loc[k] if k in index[rule].index else None
+            if isinstance(hit, pd.DataFrame):
+                hit = hit.iloc[0]
+            row[f"{rule}: enc / dec / avg"] = "—" if hit is None else _triple(hit, digits)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _ci_text(mean: float, lo: float, hi: float) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{mean:+.3f}"
+    return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def differences_by_score(referee: pd.DataFrame, scores: Sequence[str] | None = None,
+                         tasks: Sequence[str] = ("encoding", "decoding", "average")) -> pd.DataFrame:
+    """VNA − DE and VNA − DD per independent cell × task, one column per rule: the seed-mean paired difference
+    with its corrected 95 % t-interval (AUC scale; :func:`vna.study.stats.referee_comparisons`)."""
+    cols = ["dataset", "protocol", "comparison", "task"]
+    if referee.empty:
+        return pd.DataFrame(columns=cols)
+    c = referee[(referee["scale"] == "auc") & referee["task"].isin(list(tasks))]
+    scores = [r for r in (scores or SCORE_RULES) if r in set(c["score"])]
+    c = c.assign(text=[_ci_text(m, lo, hi) for m, lo, hi in zip(c["mean_diff"], c["ci_low"], c["ci_high"])],
+                 comparison=c["method"].map(_label) + " − " + c["baseline"].map(_label),
+                 dataset=[d if k else f"{d} (not counted)" for d, k in zip(c["dataset"], c["counted"])])
+    c = _with_protocol(c)
+    wide = c.pivot_table(index=["dataset", "split", "test_responses", "protocol", "comparison", "task"],
+                         columns="score", values="text", aggfunc="first").reset_index()
+    wide.columns.name = None
+    order = {t: i for i, t in enumerate(tasks)}
+    wide = (wide.assign(_t=wide["task"].map(order), _s=wide["split"].map({"images": 0, "trials": 1}))
+            .sort_values(["dataset", "_s", "test_responses", "comparison", "_t"], ascending=[True, True, False, True, True]))
+    return wide[[*cols, *scores]].reset_index(drop=True)
+
+
+def control_table(records: pd.DataFrame, tolerance: float = CONTROL_TOLERANCE) -> pd.DataFrame:
+    """The shuffled-pairing control (:func:`vna.study.controls.control_grid`): per rule × dataset × method ×
+    protocol, the seed means of encoding, decoding and average AUC, the largest distance of encoding or decoding
+    from 0.5, and ``within``: "yes" when both lie within ``tolerance`` of 0.5 (nothing leaked), else "no"."""
+    cols = ["score", "dataset", "method", "split", "test_responses", "protocol", "n_seeds", *METRICS,
+            "max_distance", "within"]
+    rows = []
+    for rule in (available_scores(records) if len(records) else []):
+        view = rule_view(records, rule)
+        for (dataset, method, split, test), g in view.groupby(["dataset", "method", "split", "test_responses"],
+                                                              sort=True):
+            means = {m: float(g[m].astype(float).mean()) for m in METRICS}
+            dist = max(abs(means["encoding_auc"] - 0.5), abs(means["decoding_auc"] - 0.5))
+            rows.append({"score": rule, "dataset": dataset, "method": method, "split": split, "test_responses": test,
+                         "protocol": protocol_label(split, test), "n_seeds": int(g["seed"].nunique()), **means,
+                         "max_distance": dist,  # 1e-12: binary slack (0.52 - 0.5 > 0.02 in floats)
+                         "within": "yes" if dist <= tolerance + 1e-12 else "no"})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def filter_table(filtered: pd.DataFrame, unfiltered: pd.DataFrame) -> pd.DataFrame:
+    """The reliability filter's rows beside the unfiltered ones: ``filtered`` and ``unfiltered`` are
+    :func:`tables_by_score` frames (the filter grid's and the study's); one row per rule × dataset × method ×
+    protocol of ``filtered`` with both tables' seed means and 95 % half-widths (``<metric>`` and
+    ``<metric>_filtered``), the seeds of each, and ``change`` (filtered − unfiltered average AUC)."""
+    keys = ["score", "dataset", "method", "split", "test_responses"]
+    vals = [c for m in METRICS for c in (m, f"{m}_ci")]
+    cols = [*keys, "protocol", "n_seeds", *vals, "n_seeds_filtered", *[f"{c}_filtered" for c in vals], "change"]
+    if filtered.empty:
+        return pd.DataFrame(columns=cols)
+    f = filtered[[*keys, "protocol", "n_seeds", *vals]].rename(
+        columns={c: f"{c}_filtered" for c in ["n_seeds", *vals]})
+    u = (unfiltered[[*keys, "n_seeds", *vals]] if len(unfiltered)
+         else pd.DataFrame(columns=[*keys, "n_seeds", *vals]))
+    out = f.merge(u, on=keys, how="left")
+    out["change"] = out["mean_auc_filtered"].astype(float) - out["mean_auc"].astype(float)
+    return out[cols]
+
+
+def verdict_wide(verdict_table: pd.DataFrame, scores: Sequence[str]) -> pd.DataFrame:
+    """:func:`vna.study.stats.verdicts_by_score` as one row per cell and one column per claim: the common verdict
+    of every rule, or "depends on the score (paper: …; cosine: …)" where they disagree."""
+    if verdict_table.empty:
+        return pd.DataFrame(columns=["dataset", "protocol"])
+    v = _with_protocol(verdict_table)
+    v["dataset"] = [d if c else f"{d} (not counted)" for d, c in zip(v["dataset"], v["counted"])]
+    v["text"] = [r["overall"] if r["overall"] != "depends on the score" else
+                 "depends on the score (" + "; ".join(f"{s}: {r[s]}" for s in scores) + ")"
+                 for _, r in v.iterrows()]
+    wide = v.pivot_table(index=["dataset", "split", "test_responses", "protocol"], columns="claim", values="text",
+                         aggfunc="first").reset_index()
+    wide.columns.name = None
+    wide = (wide.assign(_s=wide["split"].map({"images": 0, "trials": 1}))
+            .sort_values(["dataset", "_s", "test_responses"], ascending=[True, True, False]))
+    claims = [c for c in ("C1", "C2", "C3") if c in wide.columns]
+    return wide[["dataset", "protocol", *claims]].reset_index(drop=True)
+
+
 def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
     if df.empty:
         return "(none)\n"
@@ -193,33 +405,74 @@ def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
 
 
 def to_markdown(report: Report) -> str:
-    """The three tables (and the closest-protocol table) as Markdown."""
-    parts = ["## Results (mean ± 95 % t-interval over seeds)\n", _md(format_table(report.table))]
-    c = report.comparisons.copy()
-    if len(c):
-        c["comparison"] = c["method"].map(_label) + " − " + c["baseline"].map(_label)
-        c["protocol"] = [protocol_label(s, t) for s, t in zip(c["split"], c["test_responses"])]
-        c = c[["dataset", "protocol", "comparison", "task", "n_seeds", "mean_diff", "ci_low", "ci_high", "t_p",
-               "wilcoxon_p", "boot_low", "boot_high"]]
-    parts += ["\n## Paired comparisons (VNA − baseline; 95 % t-interval over seeds, hierarchical bootstrap)\n",
-              _md(c, ".3f")]
-    v = report.verdicts.copy()
-    if len(v):
-        v["protocol"] = [protocol_label(s, t) for s, t in zip(v["split"], v["test_responses"])]
-        v = v[["claim", "dataset", "protocol", "verdict", "evidence"]]
-    parts += ["\n## Verdicts on the paper's claims\n", _md(v)]
-    cl = report.closest[report.closest["closest"]] if len(report.closest) else report.closest
-    if len(cl):
-        cl = cl.assign(protocol=[protocol_label(s, t) for s, t in zip(cl["split"], cl["test_responses"])])[
-            ["paper_dataset", "dataset", "protocol", "distance"]].sort_values(["paper_dataset", "dataset"])
-    parts += ["\n## Closest protocol to each paper row block (mean |AUC difference| over six numbers)\n",
-              _md(cl, ".3f")]
+    """Every table of the report as Markdown: the results under each scoring rule, VNA − DE and VNA − DD per
+    rule, the verdicts (one table, per rule: :func:`referee_markdown`), the controls and the analyses."""
+    rules = report.scores or ["paper"]
+    parts = ["## Results (the paper's rule; mean ± 95 % t-interval over seeds)\n",
+             f"{scores_note(report.scores)}.\n", _md(format_table(report.table))]
+    by = report.table_by_score
+    for rule in rules[1:]:
+        t = by[by["score"] == rule]
+        parts += [f"\n## Results under the {rule} rule ({SCORE_LABELS.get(rule, rule)}; mean ± 95 % t-interval "
+                  "over seeds)\n", _md(format_table(t, with_paper=False))]
+    if len(rules) > 1:
+        parts += ["\n## The results under each rule side by side (seed means: encoding / decoding / average)\n",
+                  _md(format_by_score(by, rules))]
+    parts += [f"\n## VNA − DE and VNA − DD per scoring rule (held-out cells; seed mean with the corrected 95 % "
+              f"t-interval; {scores_note(report.scores)})\n",
+              _md(differences_by_score(report.referee, rules).rename(columns=_rule_headers(rules)))]
     parts += [referee_markdown(report)]
+    parts += [control_markdown(report)]
     for name, table in report.analyses.items():
         parts += [f"\n## Analysis: {name} (average AUC, mean and 95 % interval over seeds)\n", _md(table, ".4f")]
     if report.notes:
         parts += ["\n" + "\n".join(f"- {n}" for n in report.notes) + "\n"]
     return "\n".join(parts)
+
+
+def control_markdown(report: Report) -> str:
+    """The shuffled-pairing control and the reliability filter's rows (issue 22), or a line saying that their
+    grids have no records yet."""
+    parts = [f"\n## Shuffled-pairing control (trained on permuted pairs; every AUC must sit within "
+             f"{CONTROL_TOLERANCE} of 0.5)\n"]
+    c = report.control
+    if c.empty:
+        parts += ["No records of the control grid yet: `python -m vna reproduce --grid control --publish`.\n"]
+    else:
+        shown = c.assign(method=c["method"].map(_label))[
+            ["score", "dataset", "method", "protocol", "n_seeds", *METRICS, "within"]].rename(
+            columns={"within": f"within {CONTROL_TOLERANCE} of 0.5"})
+        bad = c[c["within"] != "yes"]
+        parts += [f"{scores_note(sorted(set(c['score']), key=SCORE_RULES.index))}.\n", _md(shown, ".3f"),
+                  ("Every row sits within the tolerance.\n" if bad.empty else
+                   f"{len(bad)} row(s) outside the tolerance: " + "; ".join(
+                       f"{r.dataset} {_label(r.method)} ({r.score}) {r.max_distance:.3f} from 0.5"
+                       for r in bad.itertuples()) + ".\n")]
+    parts += ["\n## Huang et al.'s 0.8 reliability filter beside the unfiltered rows (held-out images, single trials; "
+              "seed means ± 95 % t)\n"]
+    f = report.filtered
+    if f.empty:
+        parts += ["No records of the filter grid yet: `python -m vna reproduce --grid filter --publish`.\n"]
+    else:
+        rows = [{"score": r["score"], "dataset": r["dataset"], "method": _label(r["method"]),
+                 "no filter: avg AUC": _pm(r["mean_auc"], r["mean_auc_ci"]),
+                 "0.8 filter: avg AUC": _pm(r["mean_auc_filtered"], r["mean_auc_ci_filtered"]),
+                 "0.8 filter: enc / dec": _pair(r["encoding_auc_filtered"], r["decoding_auc_filtered"]),
+                 "change": r["change"]} for _, r in f.iterrows()]
+        parts += [_md(pd.DataFrame(rows), "+.3f")]
+    return "\n".join(parts)
+
+
+def _pm(mean, ci, digits: int = 3) -> str:
+    mean, ci = float(mean), float(ci) if ci is not None else math.nan
+    if not math.isfinite(mean):
+        return "n/a"
+    return f"{mean:.{digits}f}" + (f" ± {ci:.{digits}f}" if math.isfinite(ci) else "")
+
+
+def _pair(a, b, digits: int = 3) -> str:
+    a, b = float(a), float(b)
+    return "n/a" if not (math.isfinite(a) and math.isfinite(b)) else f"{a:.{digits}f} / {b:.{digits}f}"
 
 
 def _with_protocol(df: pd.DataFrame) -> pd.DataFrame:
@@ -231,17 +484,18 @@ def referee_markdown(report: Report) -> str:
     the plain and corrected intervals with the image-level bootstrap, the paper's differences per stand-in and
     the closest held-out protocol."""
     rules = ", ".join(report.scores) or "none"
-    parts = [f"\n## Verdicts a referee would accept (scoring rules: {rules})\n",
+    parts = [f"\n## Verdicts on the paper's claims (one per independent cell; scoring rules: {rules})\n",
              "One verdict per independent cell (held-out protocols; held-out trials scored on single trials only, "
              "their trial-mean cells reuse the same models on 1–2 trials and are near-copies), from Nadeau & "
              "Bengio's corrected resampled t-interval over seeds; C3 on the logit scale with margin "
              f"log 1.25 = {C3_LOGIT_MARGIN:.3f}. Simulated cells are shown, never counted. \"depends on the score\" "
-             "where the scoring rules disagree.\n"]
+             "where the scoring rules disagree. This is the report's only verdict table (the plain t-interval's "
+             "verdict of each claim is beside the corrected one in the evidence below).\n"]
     v = report.verdict_table
     if len(v):
         v = _with_protocol(v)
         v["dataset"] = [d if c else f"{d} (not counted)" for d, c in zip(v["dataset"], v["counted"])]
-        v = v[["claim", "dataset", "protocol", *report.scores, "overall"]]
+        v = v[["claim", "dataset", "protocol", *report.scores, "overall"]].rename(columns=_rule_headers(report.scores))
     parts += [_md(v)]
     parts += ["\n### Per claim (recordings only)\n", _md(report.claims)]
     e = report.referee_verdicts
@@ -274,19 +528,24 @@ def referee_markdown(report: Report) -> str:
     return "\n".join(parts)
 
 
+def _rule_headers(rules) -> dict[str, str]:
+    return {r: f"{r} rule" for r in rules}
+
+
 def _label(method: str) -> str:
     return {"vna": "VNA", "direct_encoder": "DE", "direct_decoder": "DD"}.get(method, method)
 
 
 def write_csv(report: Report, folder: str | os.PathLike) -> list[Path]:
-    """Write the four CSV files (module docstring) into ``folder``, each atomically."""
+    """Write the CSV files of :data:`CSV_FILES` (module docstring) into ``folder``, each atomically."""
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--csv {folder} is a file, not a folder")
-    frames = {"results.csv": results_csv_table(report.table), "comparisons.csv": report.comparisons,
-              "verdicts.csv": report.verdicts, "closest.csv": report.closest,
+    frames = {"results.csv": results_csv_table(report.table), "results_by_score.csv": report.table_by_score,
+              "comparisons.csv": report.comparisons, "verdicts.csv": report.verdicts, "closest.csv": report.closest,
               "referee_comparisons.csv": report.referee, "referee_verdicts.csv": report.referee_verdicts,
-              "paper_differences.csv": report.paper_differences, "closest_referee.csv": report.closest_referee}
+              "paper_differences.csv": report.paper_differences, "closest_referee.csv": report.closest_referee,
+              "control.csv": report.control, "filter.csv": report.filtered}
     frames.update({f"analysis_{name}.csv": table for name, table in report.analyses.items()})
     out = []
     for name, frame in frames.items():
@@ -298,25 +557,35 @@ def write_csv(report: Report, folder: str | os.PathLike) -> list[Path]:
 
 def readme_markdown(report: Report) -> str:
     """The README's result block: the held-out protocols with single-trial test responses (mean ± 95 %
-    interval over seeds, the paper's row beside it) and the verdict on each claim, from the same
-    functions as the results chapter and ``python -m vna report``."""
+    interval over seeds, the paper's row beside it), the same cells under the other scoring rules where the
+    records carry them, and the verdict on each claim per independent cell (:func:`verdict_wide`: one verdict
+    where every rule agrees, "depends on the score" where they do not), from the same functions as the results
+    chapter and ``python -m vna report``."""
     t = report.table
     main = t[(t["split"].isin(["images", "trials"])) & (t["test_responses"] == "trials")]
     if main.empty:
         return "(no records of the study grid yet: python -m vna reproduce --publish)\n"
     shown = format_table(main)
     seeds = sorted(set(main["n_seeds"]))
-    lines = [f"Mean ± 95 % t-interval over {'/'.join(map(str, seeds))} seeds (single-trial test responses; "
-             "every protocol, trial means and the in-sample diagnostic are in the book's results chapter):", "",
-             shown.to_markdown(index=False), ""]
-    v = report.verdicts
-    if len(v):
-        v = v[v["test_responses"] == "trials"]
-        wide = v.assign(protocol=[protocol_label(a, b) for a, b in zip(v["split"], v["test_responses"])]).pivot_table(
-            index=["dataset", "protocol"], columns="claim", values="verdict", aggfunc="first").reset_index()
-        lines += ["Verdicts on the paper's claims (C1: VNA has the best average AUC; C2: VNA beats direct decoding "
-                  "on both tasks and direct encoding on encoding; C3: direct encoding's decoding is within 0.02 of "
-                  "VNA's or above; rule: the 95 % interval of the paired difference over seeds):", "",
+    lines = [f"Mean ± 95 % t-interval over {'/'.join(map(str, seeds))} seeds under the paper's scoring rule "
+             "(single-trial test responses; every protocol, trial means and the in-sample diagnostic are in the "
+             "book's results chapter):", "", shown.to_markdown(index=False), ""]
+    rules = report.scores or ["paper"]
+    if len(rules) > 1:
+        by = report.table_by_score
+        by = by[by["split"].isin(["images", "trials"]) & (by["test_responses"] == "trials")]
+        lines += ["The same cells under every scoring rule (seed means, encoding / decoding / average; "
+                  + "; ".join(f"{r}: {SCORE_LABELS.get(r, r)}" for r in rules) + "):", "",
+                  format_by_score(by, rules).to_markdown(index=False), ""]
+    else:
+        lines += [f"Scoring rules: {OLD_RECORDS_NOTE}.", ""]
+    wide = verdict_wide(report.verdict_table, rules)
+    if len(wide):
+        lines += ["Verdicts on the paper's claims, one per independent cell (C1: VNA has the best average AUC; C2: VNA "
+                  "beats direct decoding on both tasks and direct encoding on encoding; C3: direct encoding's decoding "
+                  "error rate is at most 25 % above VNA's; rule: Nadeau & Bengio's corrected 95 % t-interval of the "
+                  "paired difference over seeds, under every scoring rule the records carry ("
+                  + ", ".join(rules) + "); simulated cells are shown, never counted):", "",
                   wide.to_markdown(index=False), ""]
     return "\n".join(lines)
 
