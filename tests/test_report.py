@@ -161,3 +161,16 @@ def test_report_command_prints_the_rules(tmp_path, capsys):
     assert main(["report", "--results-dir", str(tmp_path / "records"), "--grid", "none", "--bootstrap", "50"]) == 0
     out = capsys.readouterr().out
     assert "## Results under the cosine rule" in out and "depends on the score" in out
+
+
+def test_the_chapter_figures_of_the_rules(tmp_path):
+    from vna.chapters import figures  # local: the book's figures, only for this test
+
+    grid = _folder(tmp_path, seeds=(0, 1, 2))
+    report = build_report(tmp_path, grid, n_boot=20)
+    fig = figures.plot_differences_by_score(report.referee)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["VNA − DE", "VNA − DD"]
+    labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert labels == ["paper rule", "cosine rule", "centred rule"]
+    with pytest.raises(ValueError, match="no comparisons"):
+        figures.plot_differences_by_score(report.referee.iloc[:0])

@@ -4,7 +4,10 @@
   protocol × task (a forest plot);
 * :func:`plot_learning_curves` -- the validation mean AUC per epoch that early stopping watched, from the
   records' histories, with each run's chosen epoch;
-* :func:`plot_sweep` -- AUC (or a paired difference) against a swept setting, per method.
+* :func:`plot_sweep` -- AUC (or a paired difference) against a swept setting, per method;
+* :func:`plot_differences_by_score` -- VNA − DE and VNA − DD per scoring rule (issue 22), one panel per comparison;
+* :func:`norm_diagnostic` and :func:`plot_norm_diagnostic` -- each test instance's encoding AUC against the norm
+  ‖y‖ of its true response, per method and rule, with Spearman's ρ.
 """
 from __future__ import annotations
 
@@ -14,10 +17,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..study.results import protocol_label
+from ..study.config import RunConfig
+from ..study.pipeline import prepare
+from ..study.results import instances_path, protocol_label, read_record
 from .plots import METHOD_COLORS
 
-__all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "COLORS", "SHORT"]
+__all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "plot_differences_by_score", "norm_diagnostic",
+           "spearman_by_rule", "plot_norm_diagnostic", "COLORS", "SHORT", "RULE_COLORS"]
 
 #: the paper's methods in the method chapters' colours, and the analyses' baselines beside them
 COLORS = {**METHOD_COLORS, "ridge_encoder": "tab:cyan", "ridge_decoder": "tab:pink", "cca": "tab:olive",
@@ -25,6 +31,8 @@ COLORS = {**METHOD_COLORS, "ridge_encoder": "tab:cyan", "ridge_decoder": "tab:pi
 SHORT = {"vna": "VNA", "direct_encoder": "DE", "direct_decoder": "DD", "ridge_encoder": "ridge enc. (linear)",
          "ridge_decoder": "ridge dec. (linear)", "cca": "CCA (linear)", "trial_template": "trial template"}
 TASK_MARKERS = {"encoding": "o", "decoding": "s", "average": "D"}
+#: one colour per scoring rule (vna.scoring)
+RULE_COLORS = {"paper": "0.15", "cosine": "tab:purple", "centred": "tab:orange"}
 
 
 def plot_forest(comparisons: pd.DataFrame, title: str = "") -> plt.Figure:
@@ -135,5 +143,129 @@ def plot_sweep(table: pd.DataFrame, x: str, y: str = "mean", err: str | None = "
         ax.grid(color="0.93")
     axes[0][0].set_ylabel(ylabel)
     axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_differences_by_score(referee: pd.DataFrame, tasks: Sequence[str] = ("encoding", "decoding", "average"),
+                              title: str = "") -> plt.Figure:
+    """VNA − baseline per scoring rule: one panel per comparison (VNA − DE, VNA − DD), one row per dataset ×
+    protocol × task, one marker and corrected 95 % t-interval per rule (``referee``:
+    :func:`vna.study.stats.referee_comparisons` of one or several rules; AUC scale). Right of 0 favours VNA."""
+    c = referee[(referee["scale"] == "auc") & referee["task"].isin(list(tasks))] if len(referee) else referee
+    if c.empty:
+        raise ValueError("plot_differences_by_score got no comparisons")
+    rules = [r for r in RULE_COLORS if r in set(c["score"])]
+    baselines = [b for b in ("direct_encoder", "direct_decoder") if b in set(c["baseline"])]
+    order = {"images": 0, "trials": 1}
+    cells = (c[["dataset", "split", "test_responses"]].drop_duplicates()
+             .assign(_o=lambda d: d["split"].map(order))
+             .sort_values(["dataset", "_o", "test_responses"], ascending=[True, True, False]))
+    keys = [(r.dataset, r.split, r.test_responses, t) for r in cells.itertuples() for t in tasks]
+    fig, axes = plt.subplots(1, len(baselines), figsize=(5.6 * len(baselines), 0.24 * len(keys) + 1.6),
+                             sharey=True, squeeze=False)
+    offsets = {r: (i - (len(rules) - 1) / 2) * 0.22 for i, r in enumerate(rules)}
+    for ax, b in zip(axes[0], baselines):
+        sel = c[c["baseline"] == b].set_index(["dataset", "split", "test_responses", "task", "score"])
+        for y, k in enumerate(keys):
+            for rule in rules:
+                if (*k, rule) not in sel.index:
+                    continue
+                r = sel.loc[(*k, rule)]
+                r = r.iloc[0] if isinstance(r, pd.DataFrame) else r
+                yy = y + offsets[rule]
+                if np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"]):
+                    ax.plot([r["ci_low"], r["ci_high"]], [yy, yy], color=RULE_COLORS[rule], lw=1.3)
+                ax.plot(r["mean_diff"], yy, TASK_MARKERS[k[3]], color=RULE_COLORS[rule], ms=4)
+            if y and keys[y - 1][:3] != k[:3]:
+                ax.axhline(y - 0.5, color="0.8", lw=0.8)
+        ax.axvline(0, color="0.2", lw=1)
+        ax.set_title(f"VNA − {SHORT.get(b, b)}", fontsize=10, loc="left")
+        ax.set_xlabel("paired difference in AUC (seed mean, corrected 95 % t)", fontsize=8)
+        ax.grid(axis="x", color="0.92")
+    ax0 = axes[0][0]
+    ax0.set_yticks(range(len(keys)))
+    ax0.set_yticklabels([f"{d}{' (SIM.)' if d == 'simulated' else ''} · {protocol_label(s, t)} · {task}"
+                         for d, s, t, task in keys], fontsize=7)
+    ax0.set_ylim(len(keys) - 0.5, -0.5)
+    handles = [plt.Line2D([], [], color=RULE_COLORS[r], lw=2, label=f"{r} rule") for r in rules]
+    axes[0][-1].legend(handles=handles, fontsize=8, loc="lower right", frameon=True)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def norm_diagnostic(records: pd.DataFrame, *, dataset: str = "cowley2023-v4", split: str = "images",
+                    test_responses: str = "trials", seed: int = 0, data_dir=None) -> pd.DataFrame:
+    """Per test instance of one cell and seed: the norm ‖y‖ of its true (test) response, re-prepared with
+    :func:`vna.study.pipeline.prepare` from the record's own config (deterministic, no training), joined with
+    each method's per-instance encoding AUC under every rule its file holds.
+
+    Columns: method, instance, image, norm, score, encoding_auc. ``records``: :func:`load_records` rows of one
+    configuration per method (one grid's), ValueError otherwise."""
+    sel = records[(records["dataset"] == dataset) & (records["split"] == split)
+                  & (records["test_responses"] == test_responses) & (records["seed"] == seed)]
+    if sel.empty:
+        raise ValueError(f"no records of {dataset} {split}/{test_responses} seed {seed}")
+    cfg = RunConfig.from_dict(read_record(sel["path"].iloc[0])["config"])
+    test = prepare(cfg, data_dir=data_dir).test
+    norm = test.responses.norm(dim=1).numpy().astype(float)
+    image = test.match.numpy()
+    rows = []
+    for method, g in sel.groupby("method", sort=False):
+        if g["group"].nunique() > 1:
+            raise ValueError(f"{method} has {g['group'].nunique()} configurations in this cell "
+                             f"({', '.join(sorted(g['group']))}); pass one grid's records")
+        frame = pd.read_csv(instances_path(g["path"].iloc[0]))
+        if len(frame) != len(norm):
+            raise ValueError(f"{instances_path(g['path'].iloc[0])} has {len(frame)} instances; the re-prepared test "
+                             f"set has {len(norm)} responses")
+        for col in [c for c in frame.columns if c.startswith("encoding_auc")]:
+            rule = col[len("encoding_auc_"):] or "paper"
+            rows.append(pd.DataFrame({"method": method, "instance": np.arange(len(norm)), "image": image,
+                                      "norm": norm, "score": rule, "encoding_auc": frame[col].to_numpy(float)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def spearman_by_rule(diag: pd.DataFrame) -> pd.DataFrame:
+    """Spearman's ρ between ‖y‖ and the per-instance encoding AUC, per method (rows) and rule (columns)."""
+    from scipy import stats  # noqa: PLC0415 - only here
+
+    rho = {(m, r): float(stats.spearmanr(g["norm"], g["encoding_auc"]).statistic)
+           for (m, r), g in diag.groupby(["method", "score"], sort=False)}
+    out = pd.Series(rho).unstack()
+    out = out[[r for r in RULE_COLORS if r in out.columns]]
+    out.index = [SHORT.get(m, m) for m in out.index]
+    out.index.name, out.columns.name = "method", None
+    return out
+
+
+def plot_norm_diagnostic(diag: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Per-instance encoding AUC against ‖y‖ of the true response: one panel per method, one colour per rule,
+    Spearman's ρ per rule in the legend."""
+    if diag.empty:
+        raise ValueError("plot_norm_diagnostic got no instances")
+    methods = [m for m in COLORS if m in set(diag["method"])]
+    rules = [r for r in RULE_COLORS if r in set(diag["score"])]
+    rho = spearman_by_rule(diag)
+    ncols = min(3, len(methods))
+    nrows = -(-len(methods) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.0 * nrows), sharey=True, squeeze=False)
+    for ax in axes.flat[len(methods):]:
+        ax.set_visible(False)
+    for ax, m in zip(axes.flat, methods):
+        for rule in rules:
+            g = diag[(diag["method"] == m) & (diag["score"] == rule)]
+            ax.scatter(g["norm"], g["encoding_auc"], s=5, alpha=0.35, color=RULE_COLORS[rule],
+                       label=f"{rule}: ρ = {rho.loc[SHORT.get(m, m), rule]:+.2f}")
+        ax.axhline(0.5, color="0.5", ls=":", lw=1)
+        ax.set_title(SHORT.get(m, m), fontsize=10)
+        ax.set_xlabel("‖y‖ of the true response (z-scored)")
+        ax.legend(fontsize=7, loc="lower left", markerscale=2)
+    for row in axes:
+        row[0].set_ylabel("encoding AUC of the instance")
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
