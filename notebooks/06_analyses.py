@@ -23,7 +23,7 @@
 # 1. **Variability** — does VNA's advantage grow as trial-to-trial noise grows?
 # 2. **Data size** — how do the methods scale with the number of training images and of neurons?
 # 3. **Distractors** — how do AUC and top-$k$ depend on the number of candidates $K$?
-# 4. **Ceilings** — what do the data themselves allow?
+# 4. **References** — what do the data themselves allow (references, not ceilings)?
 # 5. **Linear baselines** — what does a linear method reach on the same task?
 # 6. **VNA's own settings** — temperature, batch size, latent dimension.
 #
@@ -138,27 +138,44 @@ if not missing("noise"):
         xlabel="population reliability", ylabel="VNA − baseline (average AUC)")
     display(rel[["noise_step", "gain_noise", "peak_rate", "true_reliability", "split_half_reliability"]].round(3))
 
+# %% [markdown]
+# The answer is a **paired difference in differences** ({func}`vna.study.analyses.paired_did`): per seed, VNA's
+# advantage at the most variable level minus its advantage at the least variable one; positive means the
+# advantage grows with variability, as the paper argues. Its 95 % interval is the corrected resampled
+# t-interval over seeds (seeds re-split one recording); "grows" or "shrinks" only when the interval excludes 0.
+
 # %% tags=["hide-input"]
-def trend_sentence(diffs: pd.DataFrame, x: str, what: str, low_is: str) -> str:
+def ci(mean: float, low: float, high: float) -> str:
+    """``+0.012 [-0.004, +0.028]``, or the mean alone with "(one seed: no interval)"."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:+.3f} (one seed: no interval)"
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def did_sentence(did: pd.DataFrame, least_label: str, most_label: str) -> str:
     out = []
-    for b, g in diffs.groupby("baseline"):
-        g = g.sort_values(x)
-        first, last = g.iloc[-1], g.iloc[0]  # most reliable / largest first, then least
-        rho = pd.Series(g["mean_diff"].to_numpy()).corr(pd.Series(g[x].to_numpy()), method="spearman")
-        change = last["mean_diff"] - first["mean_diff"]
-        verb = "grows" if change > 0.01 else "shrinks" if change < -0.01 else "ends where it started"
-        peak = g.loc[g["mean_diff"].idxmax()]
-        out.append(f"VNA's advantage over {figures.SHORT[b]} {verb}, from {first['mean_diff']:+.3f} "
-                   f"[{first['ci_low']:+.3f}, {first['ci_high']:+.3f}] at {what} {first[x]:.2f} to "
-                   f"{last['mean_diff']:+.3f} [{last['ci_low']:+.3f}, {last['ci_high']:+.3f}] at {last[x]:.2f} "
-                   f"(largest {peak['mean_diff']:+.3f} at {peak[x]:.2f}; Spearman ρ between {what} and the "
-                   f"advantage {rho:+.2f})")
-    return "; ".join(out) + f" — {low_is}."
+    for r in did.itertuples():
+        out.append(f"VNA − {figures.SHORT[r.baseline]}: {ci(r.did, r.ci_low, r.ci_high)} from "
+                   f"{least_label} to {most_label} → **{r.answer}**")
+    return "; ".join(out) + "."
 
 
+def did_table(did: pd.DataFrame) -> pd.DataFrame:
+    return did.assign(baseline=did["baseline"].map(figures.SHORT))[
+        ["dataset", "baseline", "least", "most", "n_seeds", "did", "plain_low", "plain_high", "ci_low", "ci_high",
+         "answer"]].round(3)
+
+
+noise_did = pd.DataFrame()
 if not parts["noise"].empty:
-    display(Markdown("**Conclusion (a).** " + trend_sentence(
-        diffs, "split_half_reliability", "reliability", "as the simulated responses get noisier")))
+    steps = sorted(set(noise["noise_step"]))
+    noise_did = pd.concat([analyses.paired_did(noise, "noise_step", steps[0], steps[-1], b)
+                           for b in ("direct_encoder", "direct_decoder")], ignore_index=True)
+    display(did_table(noise_did))
+    display(Markdown("**Conclusion (a).** On the simulated cortex, VNA's advantage from the least to the most noisy "
+                     "level (noise step " f"{steps[0]} → {steps[-1]}): " + did_sentence(
+                         noise_did, f"reliability {rel.loc[steps[0], 'split_half_reliability']:.2f}",
+                         f"{rel.loc[steps[-1], 'split_half_reliability']:.2f}")))
 
 # %% [markdown]
 # **(b) Real data: fewer trials per training image.** Training on 1, 2, 4 or all recorded trials per image
@@ -175,38 +192,33 @@ if not missing("trials"):
     fig = figures.plot_sweep(t_table, "trials per image", panels="dataset", logx=True, xticks=[1, 2, 4, 10],
                              xticklabels=["1", "2", "4", "all"], xlabel="training trials per image",
                              ylabel="average AUC")
-    t_diffs = pd.concat([analyses.paired_sweep(tr, "trials per image", b) for b in ("direct_encoder", "direct_decoder")])
-    sentences = []
-    for d, g in t_diffs.groupby("dataset"):
-        sentences.append(f"On `{d}`: " + trend_sentence(g, "trials per image", "trials per image",
-                                                         "with fewer training trials per image"))
-    display(Markdown("**Conclusion (b).** " + " ".join(sentences)))
+    counts = sorted(set(tr["trials per image"]))
+    trials_did = pd.concat([analyses.paired_did(tr, "trials per image", counts[-1], counts[0], b)
+                            for b in ("direct_encoder", "direct_decoder")], ignore_index=True)
+    display(did_table(trials_did))
+    sentences = [f"On `{d}`: " + did_sentence(g, "all trials", f"{counts[0]} trial(s) per image")
+                 for d, g in trials_did.groupby("dataset")]
+    display(Markdown("**Conclusion (b).** " + " ".join(sentences) + " Fewer trials per image also means fewer "
+                     "training pairs, so this contrast mixes noise with data size (the noise grid above holds the "
+                     "pairs fixed)."))
 
 # %% tags=["hide-input"]
-def grows_with_noise(d: pd.DataFrame, x: str) -> list[float]:
-    """Change of the advantage from the least to the most variable end (x: larger = less variable)."""
-    out = []
-    for _, g in d.groupby(["dataset", "baseline"]):
-        g = g.sort_values(x)
-        out.append(g.iloc[0]["mean_diff"] - g.iloc[-1]["mean_diff"])
-    return out
-
-
 if not parts["noise"].empty and not parts["trials"].empty:
-    changes = grows_with_noise(diffs, "split_half_reliability") + grows_with_noise(t_diffs, "trials per image")
-    grew = sum(c > 0.01 for c in changes)
-    shrank = sum(c < -0.01 for c in changes)
-    verdict = ("supports the paper's argument" if grew > len(changes) / 2 else
-               "does not support the paper's argument" if shrank + (len(changes) - grew - shrank) >= len(changes) / 2
-               else "is mixed")
-    levels = pd.concat([diffs, t_diffs])
+    answers = pd.concat([noise_did, trials_did], ignore_index=True)
+    counted = answers[answers["dataset"] != "simulated"]
+    n = answers["answer"].value_counts()
+    verdict = ("supports the paper's argument" if n.get("grows", 0) > len(answers) / 2 else
+               "contradicts the paper's argument" if n.get("shrinks", 0) > len(answers) / 2 else
+               "does not decide the paper's argument")
     display(Markdown(
-        f"**Answer.** Of {len(changes)} comparisons (VNA against each baseline, on the simulated noise levels and "
-        f"on each real dataset's trial counts), VNA's advantage grows as the training responses get noisier in "
-        f"{grew}, shrinks in {shrank} and barely moves in {len(changes) - grew - shrank}: this evidence {verdict} "
-        "that alignment gains most where single responses are least reliable. Across all "
-        f"{len(levels)} levels, VNA's mean advantage is positive at {int((levels['mean_diff'] > 0).sum())}, with "
-        f"its 95 % interval above 0 at {int((levels['ci_low'] > 0).sum())}."))
+        f"**Answer.** Of {len(answers)} paired differences in differences (VNA against each baseline, on the "
+        f"simulated noise levels and on each real dataset's trial counts), VNA's advantage **grows** with "
+        f"variability in {n.get('grows', 0)}, **shrinks** in {n.get('shrinks', 0)} and is **inconclusive** in "
+        f"{n.get('inconclusive', 0) + n.get('cannot test', 0)} (corrected 95 % interval containing 0, or fewer than "
+        f"two seeds): this evidence {verdict} that alignment gains most where single responses are least "
+        f"reliable. On the recordings alone: " + (", ".join(
+            f"{r.dataset} vs {figures.SHORT[r.baseline]} {ci(r.did, r.ci_low, r.ci_high)} ({r.answer})"
+            for r in counted.itertuples()) or "none") + "."))
 
 # %% [markdown]
 # ## 2. Data size
@@ -226,14 +238,24 @@ if not missing("size"):
                       t_neu.rename(columns={"neuron_fraction": "fraction"})])
     fig = figures.plot_sweep(both, "fraction", panels="axis", logx=True, xticks=[0.1, 0.25, 0.5, 1.0],
                              xlabel="fraction kept", ylabel="average AUC (held-out images)")
+    changes = []
+    for axis, frame, col in (("training images", img, "train_image_fraction"), ("neurons", neu, "neuron_fraction")):
+        levels = sorted(set(frame[col]))
+        if len(levels) > 1:
+            changes.append(analyses.paired_change(frame, col, levels[0], levels[-1]).assign(axis=axis))
     lines = []
-    for axis, g in both.groupby("axis", sort=False):
-        piv = g.pivot_table(index="fraction", columns="method", values="mean")
-        lo, hi = piv.index.min(), piv.index.max()
-        gains = (piv.loc[hi] - piv.loc[lo]).sort_values(ascending=False)
-        lines.append(f"from {lo:.0%} to {hi:.0%} of the {axis.split(' (')[0]}, average AUC rises by "
-                     + ", ".join(f"{gains[m]:+.3f} ({figures.SHORT[m]})" for m in gains.index))
-    display(Markdown("**Conclusion.** " + "; ".join(lines) + "."))
+    if changes:
+        size_change = pd.concat(changes, ignore_index=True)
+        display(size_change.assign(method=size_change["method"].map(figures.SHORT))[
+            ["axis", "dataset", "method", "low", "high", "n_seeds", "change", "plain_low", "plain_high", "ci_low",
+             "ci_high"]].round(3))
+        for axis, g in size_change.groupby("axis", sort=False):
+            g = g.sort_values("change", ascending=False)
+            lines.append(f"from {g['low'].iloc[0]:.0%} to {g['high'].iloc[0]:.0%} of the {axis}, average AUC changes "
+                         "by " + ", ".join(f"{ci(r.change, r.ci_low, r.ci_high)} ({figures.SHORT[r.method]})"
+                                           for r in g.itertuples()))
+    display(Markdown("**Conclusion.** " + ("; ".join(lines) if lines else "one level only: no change to report")
+                     + " (paired by seed; corrected 95 % t-interval)."))
 
 # %% [markdown]
 # ## 3. Distractors
@@ -270,51 +292,61 @@ if not missing("distractors"):
         + ": AUCs are comparable across papers whatever their K; top-k numbers only at the same K."))
 
 # %% [markdown]
-# ## 4. Ceilings: what the data allow
+# ## 4. References: what the data allow
 #
-# **Question.** How close are the methods to what the recordings themselves allow? Two references:
+# **Question.** How far are the methods from what the recordings themselves allow? Two **references** — not
+# ceilings — and each method's share of the *above-chance range* up to them, (AUC − 0.5) / (reference − 0.5)
+# ({func}`vna.study.analyses.above_chance_fraction`; a ratio of raw AUCs would ignore that 0.5 is the floor):
 #
 # * **trial template** (data only, no learning): under held-out trials each test image was seen in training,
 #   so a held-out trial can be matched against the *mean of the other (training) trials* of every candidate
-#   image. It needs no model of images at all, and exists only when the test images were seen in training.
-# * **true tuning** (simulated cortex only): scoring each held-out image's *true* mean rates against its test
-#   trials — the best any model of the simulation can do under held-out images.
-#
-# A learned model can exceed the trial template: the template is a noisy estimate from few trials per image,
-# while a model pools what it learned over all images (and VNA compares in a learned space that can discount
-# noisy neurons). It can never exceed the true tuning in expectation.
+#   image. It needs no model of images at all, and exists only when the test images were seen in training. It
+#   is not a bound: a learned model pools what it learned over all images (and VNA compares in a learned space
+#   that can discount noisy neurons), so it can exceed the template's noisy estimate from few trials, a share
+#   above 1.
+# * **likelihood oracle** (simulated cortex only; {func}`vna.study.analyses.likelihood_oracle`): each held-out
+#   trial scored against each held-out image by the simulator's own likelihood, with the *true* rates and the
+#   true shared gain noise (Poisson counts under a random trial gain). No model of the simulation can beat it in
+#   expectation. (Euclidean distance to the true rates, {func}`vna.study.analyses.oracle_auc`, ignores the gain
+#   and the Poisson variance and is beaten by it, so it is no reference at all.)
 
 # %% tags=["hide-input"]
 if not missing("linear"):
     ref = held_out(parts["linear"][parts["linear"]["method"] == "trial_template"])
     ref = ref[ref["split"] == "trials"].groupby("dataset")["mean_auc"].mean()
-    ceil_rows = []
+    ref_rows = []
     for dataset, reference in ref.items():
         deep = study[(study["dataset"] == dataset) & (study["split"] == "trials") & (study["test_responses"] == "trials")]
         for m, g in deep.groupby("method"):
-            ceil_rows.append({"dataset": dataset, "method": figures.SHORT[m], "average AUC": g["mean_auc"].mean(),
-                              "trial template": reference, "fraction of the template": g["mean_auc"].mean() / reference})
-    if ceil_rows:
-        display(pd.DataFrame(ceil_rows).round(3))
-    oracle = pd.DataFrame([{"seed": s, **analyses.oracle_auc(s)} for s in ([0] if quick else range(5))])
+            auc = g["mean_auc"].mean()
+            ref_rows.append({"dataset": dataset, "method": figures.SHORT[m], "average AUC": auc,
+                             "trial template": reference,
+                             "share of the above-chance range": analyses.above_chance_fraction(auc, reference)})
+    if ref_rows:
+        display(pd.DataFrame(ref_rows).round(3))
+    oracle = pd.DataFrame([{"seed": s, **analyses.likelihood_oracle(s)} for s in ([0] if quick else range(5))])
     sim = study[(study["dataset"] == "simulated") & (study["split"] == "images") & (study["test_responses"] == "trials")]
-    o_rows = [{"method": figures.SHORT[m], "average AUC": g["mean_auc"].mean(),
-               "true tuning": oracle["mean_auc"].mean(), "fraction of the true tuning": g["mean_auc"].mean() / oracle["mean_auc"].mean()}
+    top = oracle["mean_auc"].mean()
+    o_rows = [{"method": figures.SHORT[m], "average AUC": g["mean_auc"].mean(), "likelihood oracle": top,
+               "share of the above-chance range": analyses.above_chance_fraction(g["mean_auc"].mean(), top)}
               for m, g in sim.groupby("method")]
     if o_rows:
         display(pd.DataFrame(o_rows).round(3))
     text = []
-    if ceil_rows:
-        best = max(ceil_rows, key=lambda r: r["fraction of the template"])
-        text.append(f"Under held-out trials the best method reaches {best['fraction of the template']:.2f} of the "
-                    f"trial-template reference ({best['method']} on `{best['dataset']}`)")
+    if ref_rows:
+        best = max(ref_rows, key=lambda r: r["share of the above-chance range"])
+        text.append(f"Under held-out trials the best method covers {best['share of the above-chance range']:.2f} of "
+                    f"the above-chance range up to the trial-template reference ({best['method']} on "
+                    f"`{best['dataset']}`; above 1 means the model beats the template's estimate)")
     if o_rows:
-        top = max(o_rows, key=lambda r: r["fraction of the true tuning"])
-        text.append(f"on the simulated cortex with held-out images the best method reaches "
-                    f"{top['fraction of the true tuning']:.2f} of what the true tuning gives "
-                    f"({oracle['mean_auc'].mean():.3f})")
-    if text:
-        display(Markdown("**Conclusion.** " + "; ".join(text) + "."))
+        lead = max(o_rows, key=lambda r: r["share of the above-chance range"])
+        text.append(f"on the simulated cortex with held-out images the best method ({lead['method']}) covers "
+                    f"{lead['share of the above-chance range']:.2f} of the range up to the likelihood oracle "
+                    f"(average AUC {top:.3f} over {len(oracle)} seed(s))")
+    if not o_rows:
+        text.append(f"the likelihood oracle of the simulated cortex (held-out images) reaches an average AUC of "
+                    f"{top:.3f} over {len(oracle)} seed(s); no study records of `simulated` here to set against it")
+    display(Markdown("**Conclusion.** " + "; ".join(text) + "."))
 
 # %% [markdown]
 # ## 5. Linear baselines
@@ -376,7 +408,7 @@ if not missing("settings"):
             from vna.study.stats import paired_difference
 
             dd = paired_difference(a.loc[seeds], f.loc[seeds])
-            temp_diff.append(f"`{d}` {dd['mean']:+.3f} [{dd['low']:+.3f}, {dd['high']:+.3f}]")
+            temp_diff.append(f"`{d}` {ci(dd['mean'], dd['low'], dd['high'])}")
     span = sweep.groupby(["setting", "dataset"])["mean"].agg(lambda v: v.max() - v.min())
     display(Markdown(
         "**Conclusion.** Learning the temperature instead of fixing it changes VNA's average AUC by "
