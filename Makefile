@@ -75,11 +75,12 @@ bench: venv
 	$(PY) benchmarks/bench_core.py $(ARGS)
 
 # The oldest versions pyproject.toml claims (requirements-oldest.txt: its lower bounds, torch the pinned CPU
-# wheel) in their own venv, and the unit tests that need no book, no notebook kernel and no optional extra.
-# Not part of CI: a fresh install downloads ~1 GB (see README, "Versions").
+# wheel) in their own venv, and the unit tests that need no book, no notebook kernel and no optional extra
+# (the paper extra: pynwb, hdmf, xarray, h5netcdf).
+# Not part of CI: a fresh venv, its install and the tests took ~10 min on a 2-core machine (README, "Checking the checks").
 OLDEST := .venv-oldest
 OLDEST_IGNORE := test_notebooks test_publish test_book_config test_book_browser test_book_html test_book_chapter \
-  test_paper_allen test_paper_majajhong test_colab_rehearsal test_no_data_book
+  test_paper_allen test_paper_majajhong test_paper_e2e test_colab_rehearsal test_no_data_book
 test-oldest:
 	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
 	$(OLDEST)/bin/python -m pip install --quiet --only-binary :all: -r requirements-oldest.txt
