@@ -51,7 +51,7 @@ DEFAULTS = {
     train.resolve_device: {"device": CFG.device},
     methods.load: {"device": "cpu"},
     evaluation.evaluate: {"n_distractors": CFG.n_distractors, "seed": CFG.seed, "device": CFG.device,
-                          "return_scores": False},
+                          "return_scores": False, "score": "paper"},
     evaluation.evaluate_scores: {"n_distractors": CFG.n_distractors, "seed": CFG.seed},
     pipeline.run: {"data_dir": None, "progress": True, "data": None, "recording": None},
     pipeline.prepare: {"data_dir": None, "recording": None},

@@ -173,7 +173,11 @@ PAPER_STAND_INS = {
 
 # ---------------------------------------------------------------------------------------------- records
 def versions() -> dict[str, str]:
-    """Versions of python, torch, numpy and vna (stored in every record)."""
+    """Versions of python, torch, numpy and vna, and the CPU that ran the record (stored in every record).
+
+    The CPU matters: PyTorch's CPU kernels (oneDNN) take other code paths on another instruction set, so the same
+    seed and code give the same numbers on one kind of CPU, and numbers that differ in the third digit on another
+    (seen here: records of 26 Nov rerun on an AVX2 AMD EPYC moved by up to 0.009 AUC)."""
     import torch
 
     return {
@@ -181,7 +185,21 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "numpy": np.__version__,
         "vna": getattr(vna, "__version__", "unknown"),
+        "cpu": _cpu_model(),
+        "cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
     }
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 @functools.lru_cache(maxsize=1)
@@ -196,7 +214,8 @@ def code_provenance() -> dict[str, Any]:
         head = run("rev-parse", "HEAD")
         if head.returncode != 0:
             return {"commit": None, "dirty": None}
-        status = run("status", "--porcelain", "--untracked-files=no")
+        # the code's state: results/ (records, MANIFEST) is data the runs write, not code that makes numbers
+        status = run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
         dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
         return {"commit": head.stdout.strip(), "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
