@@ -74,10 +74,25 @@ def test_auto_without_real_data_is_simulated_and_says_where_it_looked(tmp_path, 
 
 
 def test_auto_on_colab_downloads_the_real_recording(tmp_path, monkeypatch):
+    """On Colab, 'auto' downloads the pinned files now (a stand-in load here) and uses the real recording."""
     monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path))
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    loaded = []
+    monkeypatch.setattr(notebook, "load", lambda name, **kw: loaded.append(name))
     name, note = notebook.resolve_dataset("auto")
-    assert name == notebook.DEFAULT_REAL_DATASET and "downloaded on first use" in note
+    assert name == notebook.DEFAULT_REAL_DATASET and "downloaded into" in note and loaded == [name]
+
+
+def test_auto_on_colab_without_network_falls_back_to_simulated_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+
+    def offline(name, **kw):
+        raise notebook.MissingDataFile("x.npy is not cached and its download failed", reason="ConnectionError: offline")
+
+    monkeypatch.setattr(notebook, "load", offline)
+    name, note = notebook.resolve_dataset("auto")
+    assert name == "simulated" and "nor downloadable" in note and "SIMULATED" in note
 
 
 def test_data_dir_parameter_sets_the_data_folder(tmp_path, monkeypatch):

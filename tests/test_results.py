@@ -46,7 +46,7 @@ def test_record_path_roundtrip_and_instances(tmp_path):
     assert rec["config"] == cfg.replace(device="cpu").to_dict()  # "auto" is stored as the kind that ran it
     assert rec["seed"] == 3 and rec["metrics"]["decoding_auc"] == 0.9 and "_instances" not in rec
     assert rec["threads"] == 1 and rec["device_kind"] == "cpu" and rec["protocol"] == "images/trials"
-    assert set(rec["versions"]) == {"python", "torch", "numpy", "vna"}
+    assert set(rec["versions"]) == {"python", "torch", "numpy", "vna", "cpu", "cpu_capability"}
     assert rec["simulated"] is True
     inst = results.read_instances(path)
     np.testing.assert_array_equal(inst["decoding"], 0.9)  # full precision on disk (issue 21)
