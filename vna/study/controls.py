@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ..methods import METHODS
 from .config import RunConfig
-from .grids import STUDY_SEEDS, STUDY_TRAINING, quick_config
+from .grids import STUDY_SEEDS, _protocol_configs
 
 __all__ = ["CONTROL_PROTOCOLS", "FILTER_DATASETS", "RELIABILITY_FILTER", "control_grid", "filter_grid",
            "CONTROL_GRIDS"]
@@ -35,15 +35,9 @@ FILTER_DATASETS = ("simulated", "cowley2023-v4", "antolik2016-v1")
 
 
 def _configs(datasets, protocols, methods, seeds, quick, device, threads, **fields) -> list[RunConfig]:
-    out = []
-    for d in datasets:
-        split, responses, test = protocols[d]
-        for m in methods:
-            for s in seeds:
-                cfg = RunConfig(dataset=d, method=m, seed=int(s), split=split, responses=responses,
-                                test_responses=test, device=device, threads=threads, **{**STUDY_TRAINING, **fields})
-                out.append(quick_config(cfg) if quick else cfg)
-    return out
+    """Each dataset's one protocol × methods × seeds, trained as the study trains (with ``fields`` on top)."""
+    return [c for d in datasets for c in _protocol_configs(d, [protocols[d]], methods, seeds, quick, device, threads,
+                                                           fields)]
 
 
 def control_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = METHODS,

@@ -35,7 +35,7 @@ from ..data.real import ANTOLIK_FILES, COWLEY_PINS, COWLEY_SESSION, cowley_table
 from ..data.user import from_folder
 from ..methods import METHODS
 from .config import RunConfig
-from .grids import STUDY_PROTOCOLS, STUDY_TRAINING, _check_methods, protocols_for, quick_config
+from .grids import STUDY_PROTOCOLS, _check_methods, _protocol_configs, protocols_for
 from .results import load_records, read_record, signature
 from .stats import CLAIMS, LEVEL, TASK_COLUMNS, paired_difference, verdict
 
@@ -78,14 +78,8 @@ def _unit_protocols(trial_level: bool, dataset: str) -> list[tuple[str, str, str
 
 def _configs(dataset: str, options: dict, protocols, methods, seeds, quick: bool, device: str, threads: int,
              overrides: dict) -> list[RunConfig]:
-    out = []
-    for split, responses, test in protocols:
-        for m in methods:
-            for s in seeds:
-                cfg = RunConfig(dataset=dataset, method=m, seed=int(s), split=split, responses=responses,
-                                test_responses=test, device=device, threads=threads,
-                                **{**STUDY_TRAINING, **overrides, "dataset_options": dict(options)})
-                out.append(quick_config(cfg) if quick else cfg)
+    out = _protocol_configs(dataset, protocols, methods, seeds, quick, device, threads,
+                            {**overrides, "dataset_options": dict(options)})
     # quick mode trains every real dataset on trial means: protocols that then coincide are one run
     return list({c.key(): c for c in out}.values())
 
