@@ -174,3 +174,32 @@ def test_the_chapter_figures_of_the_rules(tmp_path):
     assert labels == ["paper rule", "cosine rule", "centred rule"]
     with pytest.raises(ValueError, match="no comparisons"):
         figures.plot_differences_by_score(report.referee.iloc[:0])
+
+
+def test_the_report_and_readme_carry_the_claims_across_sessions(tmp_path):
+    """Planted: three V4 sessions (two animals); VNA beats DE by 0.10 under the paper's rule in every session and
+    ties it under the cosine rule (encoding; decoding ties under both): the sessions table says "holds in 3 of 3 sessions, in both animals" for the
+    paper's rule and not for the cosine's, and the README block has one line per claim."""
+    rng = np.random.default_rng(1)
+    planted = {"vna": {"paper": (0.85, 0.86), "cosine": (0.85, 0.86)},
+               "direct_encoder": {"paper": (0.75, 0.86), "cosine": (0.86, 0.87)},
+               "direct_decoder": {"paper": (0.70, 0.65), "cosine": (0.70, 0.65)}}
+    for session in ("190925", "190927", "210224"):
+        for method, aucs in planted.items():
+            for s in (0, 1, 2):
+                cfg = RunConfig(dataset="cowley2023-v4", method=method, seed=s, split="images", responses="mean",
+                                test_responses="mean", epochs=50, val_fraction=0.1, patience=8,
+                                dataset_options={"session": session})
+                _save(cfg, tmp_path, aucs, rng)
+    report = build_report(tmp_path, None, n_boot=50)
+    t = report.sessions.set_index(["score", "unit"])
+    assert t.loc[("paper", "cowley2023-v4"), "n_sessions"] == 3
+    assert t.loc[("paper", "cowley2023-v4"), "C1"].startswith("holds in 3 of 3 sessions, in both animals")
+    assert t.loc[("cosine", "cowley2023-v4"), "C1"].startswith("holds in 0 of 3 sessions")
+    # average AUC: encoding +0.10, decoding 0 -> +0.05 (planted noise moves the third digit)
+    assert t.loc[("paper", "cowley2023-v4"), "vna_de"].startswith("+0.05") and "3 of 3 > 0" in \
+        t.loc[("paper", "cowley2023-v4"), "vna_de"]
+    assert "## Across sessions" in to_markdown(report)
+    lines = [line for line in readme_markdown(report).splitlines() if line.startswith("- C")]
+    assert [line.split(",")[0] for line in lines] == ["- C1", "- C2", "- C3"]
+    assert "paper: holds in 3 of 3 sessions, in both animals" in lines[0] and "cosine: holds in 0 of 3" in lines[0]

@@ -46,6 +46,7 @@ from ..scoring import SCORE_LABELS
 from .analyses import analysis_tables
 from .config import RunConfig
 from .controls import control_grid, filter_grid
+from .sessions import across_sessions, add_sessions, per_session, session_verdicts, sessions_grid
 from .registry import get_grid, grid_names
 from .results import (
     PAPER_STAND_INS,
@@ -64,6 +65,7 @@ from .results import (
 )
 from .stats import (
     C3_LOGIT_MARGIN,
+    CLAIMS,
     CLOSE_THRESHOLD,
     SCORE_RULES,
     available_scores,
@@ -127,6 +129,7 @@ class Report:
     table_by_score: pd.DataFrame = field(default_factory=pd.DataFrame)  # tables_by_score (column score)
     control: pd.DataFrame = field(default_factory=pd.DataFrame)  # control_table
     filtered: pd.DataFrame = field(default_factory=pd.DataFrame)  # filter_table
+    sessions: pd.DataFrame = field(default_factory=pd.DataFrame)  # sessions_table: claims across sessions, per rule
 
 
 def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | None = None, *,
@@ -190,7 +193,57 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     filt = _grid_records(everything, filter_grid(quick=quick))
     report.filtered = filter_table(tables_by_score(filt, available_scores(filt) if len(filt) else []),
                                    report.table_by_score)
+    wanted = {(signature(c), c.seed) for c in sessions_grid(quick=quick)}  # every session: no one-group selection
+    report.sessions = sessions_table(everything[[(g, s) in wanted for g, s in zip(everything["signature"],
+                                                                                   everything["seed"])]])
     return report
+
+
+def sessions_table(records: pd.DataFrame) -> pd.DataFrame:
+    """The claims across sessions (issue 23; :mod:`vna.study.sessions`), per scoring rule: for each unit
+    (species/area) and held-out protocol that more than one session has, the across-session VNA − DE and
+    VNA − DD average AUC (t-interval over sessions, sign count) and each claim's wording and verdict.
+
+    Columns: score, unit, protocol, n_sessions, vna_de, vna_dd, C1, C2, C3."""
+    cols = ["score", "unit", "protocol", "n_sessions", "vna_de", "vna_dd", *CLAIMS]
+    if records.empty:
+        return pd.DataFrame(columns=cols)
+    records = add_sessions(records, sessions_grid())
+    rows = []
+    for score in available_scores(records):
+        per = per_session(records, score)
+        if per.empty:
+            continue
+        acr = across_sessions(per, n_boot=200)
+        ver = session_verdicts(per, acr)
+        for keys, v in ver.groupby(["unit", "split", "responses", "test_responses"], sort=True):
+            a = acr[(acr["unit"] == keys[0]) & (acr["split"] == keys[1]) & (acr["responses"] == keys[2])
+                    & (acr["test_responses"] == keys[3]) & (acr["task"] == "average")]
+            n = int(v["n_sessions"].max())
+            if n < 2:
+                continue
+            diff = {}
+            for b, name in (("direct_encoder", "vna_de"), ("direct_decoder", "vna_dd")):
+                r = a[a["baseline"] == b]
+                diff[name] = ("—" if r.empty else f"{r.iloc[0]['mean_diff']:+.3f} [{r.iloc[0]['ci_low']:+.3f}, "
+                              f"{r.iloc[0]['ci_high']:+.3f}], {int(r.iloc[0]['n_positive'])} of {n} > 0")
+            protocol = protocol_label(keys[1], keys[3]) + (", trained on trial means" if keys[2] == "mean" else "")
+            rows.append({"score": score, "unit": keys[0], "protocol": protocol, "n_sessions": n, **diff,
+                         **{c: f"{w}; {vd}" for c, w, vd in zip(v["claim"], v["wording"], v["verdict"])}})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def sessions_markdown(report: Report) -> str:
+    """The report's section "Across sessions" (empty string without sessions records)."""
+    t = report.sessions
+    if t.empty:
+        return ("\n## Across sessions\n\nNo sessions grid in these records yet: "
+                "`python -m vna reproduce --grid sessions --publish --jobs 2`.\n")
+    return ("\n## Across sessions (the session as the unit; VNA − baseline average AUC: mean, 95 % t-interval over "
+            "sessions, sign count; claims: in how many sessions and animals each holds, and the verdict over "
+            "sessions; a rule appears for the sessions whose records carry it)\n\n"
+            + t.rename(columns={"vna_de": "VNA − DE", "vna_dd": "VNA − DD", "n_sessions": "sessions"})
+            .to_markdown(index=False) + "\n")
 
 
 def _no_instances(path: str) -> dict:
@@ -423,6 +476,7 @@ def to_markdown(report: Report) -> str:
               _md(differences_by_score(report.referee, rules).rename(columns=_rule_headers(rules)))]
     parts += [referee_markdown(report)]
     parts += [control_markdown(report)]
+    parts += [sessions_markdown(report)]
     for name, table in report.analyses.items():
         parts += [f"\n## Analysis: {name} (average AUC, mean and 95 % interval over seeds)\n", _md(table, ".4f")]
     if report.notes:
@@ -564,7 +618,8 @@ def readme_markdown(report: Report) -> str:
     t = report.table
     main = t[(t["split"].isin(["images", "trials"])) & (t["test_responses"] == "trials")]
     if main.empty:
-        return "(no records of the study grid yet: python -m vna reproduce --publish)\n"
+        return "\n".join(["(no records of the study grid yet: python -m vna reproduce --publish)", "",
+                          *sessions_readme_lines(report.sessions)])
     shown = format_table(main)
     seeds = sorted(set(main["n_seeds"]))
     lines = [f"Mean ± 95 % t-interval over {'/'.join(map(str, seeds))} seeds under the paper's scoring rule "
@@ -587,7 +642,25 @@ def readme_markdown(report: Report) -> str:
                   "paired difference over seeds, under every scoring rule the records carry ("
                   + ", ".join(rules) + "); simulated cells are shown, never counted):", "",
                   wide.to_markdown(index=False), ""]
+    lines += sessions_readme_lines(report.sessions)
     return "\n".join(lines)
+
+
+def sessions_readme_lines(sessions: pd.DataFrame) -> list[str]:
+    """The README block's lines across sessions: per unit, the protocol most sessions share, one line per claim
+    with its wording and verdict under each scoring rule."""
+    if sessions.empty:
+        return []
+    lines = ["Across sessions (the session as the unit: `python -m vna reproduce --grid sessions`; wording per "
+             "scoring rule, then the verdict from the t-interval over sessions):", ""]
+    for unit, u in sessions.groupby("unit", sort=True):
+        top = u[u["n_sessions"] == u["n_sessions"].max()]
+        protocol = top["protocol"].iloc[0]
+        top = top[top["protocol"] == protocol]
+        for claim in CLAIMS:
+            per_rule = "; ".join(f"{r.score}: {getattr(r, claim)}" for r in top.itertuples())
+            lines.append(f"- {claim}, {unit}, {protocol} ({int(top['n_sessions'].iloc[0])} sessions) — {per_rule}")
+    return lines + [""]
 
 
 def update_readme(report: Report, readme: str | os.PathLike) -> Path:

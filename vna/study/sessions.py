@@ -236,7 +236,11 @@ def per_session(records: pd.DataFrame, score: str = "paper", baselines: Sequence
             if not seeds:
                 continue
             for task, col in cols.items():
-                d = paired_difference(a.loc[seeds, col], rb.loc[seeds, col])
+                va, vb = a.loc[seeds, col].to_numpy(dtype=float), rb.loc[seeds, col].to_numpy(dtype=float)
+                ok = np.isfinite(va) & np.isfinite(vb)  # records made before a rule have no value under it
+                if not ok.any():
+                    continue
+                d = paired_difference(va[ok], vb[ok])
                 rows.append({**dict(zip(_SESSION + _PROTO, keys)), "method": method, "baseline": b, "task": task,
                              "n_seeds": d["n"], "mean_diff": d["mean"], "seed_low": d["low"], "seed_high": d["high"]})
     out = pd.DataFrame(rows, columns=out_cols)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Callable, Iterable
 
 import numpy as np
@@ -77,7 +78,9 @@ def paired_difference(a: Iterable[float], b: Iterable[float], level: float = LEV
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
     out.update(low=out["mean"] - half, high=out["mean"] + half)
     if sd > 0:
-        out["t_p"] = float(stats.ttest_rel(a, b).pvalue)
+        with warnings.catch_warnings():  # differences equal but for rounding: scipy's "precision loss" note
+            warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+            out["t_p"] = float(stats.ttest_rel(a, b).pvalue)
     elif out["mean"] != 0:
         out["t_p"] = 0.0  # every pair differs by the same non-zero amount
     if np.any(d != 0):
