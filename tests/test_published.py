@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from vna.study.pipeline import prepare
 from vna.study.registry import GRIDS
 from vna.study.sessions import sessions_grid
 from vna.study.grids import STUDY_SEEDS, study_grid
@@ -75,3 +76,18 @@ def test_readme_shows_the_published_numbers():
     block = text.split(README_START)[1].split(README_END)[0]
     expected = readme_markdown(build_report(published_dir(), study_grid(), n_boot=10))
     assert block.strip() == expected.strip(), "README.md is stale: run `python -m vna report --readme README.md`"
+
+
+def test_the_published_trial_template_cosine_aucs_equal_numpy(records):
+    """cowley2023-v4, held-out trials, single trials, seed 0 (the linear grid's trial template): the published
+    record's cosine AUCs equal a numpy computation from the prepared pairs within 1e-9 (issue 22)."""
+    from test_scoring import template_cosine_aucs
+
+    cfg = next(c for c in GRIDS["linear"][0]() if c.method == "trial_template" and c.dataset == "cowley2023-v4"
+               and c.split == "trials" and c.eval_responses == "trials" and c.seed == 0)
+    row = records[records["signature"] == signature(cfg)]
+    row = row[row["seed"] == 0].iloc[0]
+    parts = prepare(cfg)
+    direct = template_cosine_aucs(parts.train, parts.test)
+    assert row["encoding_auc_cosine"] == pytest.approx(direct["encoding"], abs=1e-9)
+    assert row["decoding_auc_cosine"] == pytest.approx(direct["decoding"], abs=1e-9)
