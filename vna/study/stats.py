@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from ..scoring import SCORES
 from .results import instances_path, protocol_label, read_instances, read_record
 
 __all__ = [
@@ -254,8 +255,8 @@ def closest_protocols(table: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
 # Issue 22, item 4. Everything below takes a scoring rule (``score``: "paper", "cosine", "centred"; the paper's
 # rule reads the plain ``encoding_auc`` ... columns, the others ``encoding_auc_<rule>`` ...).
 
-#: The scoring rules a verdict is given under (:mod:`vna.scoring`); "paper" is the paper's own.
-SCORE_RULES = ("paper", "cosine", "centred")
+#: The scoring rules a verdict is given under: :data:`vna.scoring.SCORES` ("paper" is the paper's own).
+SCORE_RULES = SCORES
 #: C3's margin, on the logit scale: DE's decoding is "close to VNA's" when ``logit(DE) - logit(VNA) > -margin``.
 #: Near AUC 1, ``logit(a) - logit(b) ~ log((1 - b) / (1 - a))``, the log of the ratio of the error rates, so one
 #: margin means the same at AUC 0.80 and 0.998 (an AUC difference of 0.02 is huge at 0.998 and small at 0.8).
