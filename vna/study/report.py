@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..scoring import SCORE_LABELS
-from .analyses import analysis_tables
+from .analyses import analysis_tables, grid_records
 from .config import RunConfig
 from .controls import control_grid, filter_grid
 from .sessions import across_sessions, add_sessions, per_session, session_verdicts, sessions_grid
@@ -193,9 +193,9 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     filt = _grid_records(everything, filter_grid(quick=quick))
     report.filtered = filter_table(tables_by_score(filt, available_scores(filt) if len(filt) else []),
                                    report.table_by_score)
-    wanted = {(signature(c), c.seed) for c in sessions_grid(quick=quick)}  # every session: no one-group selection
-    report.sessions = sessions_table(everything[[(g, s) in wanted for g, s in zip(everything["signature"],
-                                                                                   everything["seed"])]])
+    # every session's records (grid_records matches config and seed; _grid_records would keep one group per cell)
+    report.sessions = sessions_table(grid_records(everything, sessions_grid(quick=quick)) if len(everything)
+                                     else everything)
     return report
 
 
