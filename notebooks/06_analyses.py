@@ -99,6 +99,29 @@ display(Markdown(
     f"Read from `{show_path(results_path)}/`: " + ", ".join(f"{name} {len(parts[name])} of {len(grids[name])} runs"
                                                              for name in grids) + "."
     + (" **QUICK smoke test: the numbers below are not results.**" if quick else "")))
+if not quick:  # provenance: the CPU and the scoring rules behind each analysis's records
+    made, mixed = [], False
+    for name, part in parts.items():
+        if part.empty:
+            continue
+        with_rules = int(part["mean_auc_cosine"].notna().sum())
+        rules = ("every scoring rule" if with_rules == len(part) else "the paper's rule only" if with_rules == 0
+                 else f"every rule in {with_rules} of {len(part)}")
+        old, cpus = int(part["cpu"].isna().sum()), sorted(set(part["cpu"].dropna()))
+        if old == 0:
+            where = f"made on one CPU ({', '.join(cpus)})"
+        elif old == len(part):
+            where = "made before records named their CPU (26 Nov 2026)"
+        else:
+            mixed = True
+            where = (f"{old} made before records named their CPU (26 Nov 2026), {len(part) - old} shared with the "
+                     f"rerun study ({', '.join(cpus)})")
+        made.append(f"{name} ({len(part)} records): {rules}, {where}")
+    display(Markdown(
+        "**Provenance.** " + "; ".join(made) + "." + (
+            " The deep models' AUCs move by up to ~0.009 from one instruction set to another (README, \"Same seed, "
+            "same numbers — on one kind of CPU\"), so in a sweep that mixes the two a point shared with the study "
+            "may sit that far off its neighbours." if mixed else "") + " The answers below use the paper's rule."))
 
 
 def missing(name: str) -> bool:
@@ -398,20 +421,15 @@ if not missing("settings"):
     sweep["line"] = sweep["dataset"]
     fig = figures.plot_sweep(sweep, "value", by="line", panels="setting", logx=True, xticks=[16, 32, 64, 128, 256],
                              xlabel="value", ylabel="VNA average AUC")
-    temp = st[(st["batch_size"] == 64) & (st["latent_dim"] == 128)]
-    temp_diff = []
-    for d, g in temp.groupby("dataset"):
-        a = g[g["learn_temperature"]].set_index("seed")["mean_auc"]
-        f = g[~g["learn_temperature"].astype(bool)].set_index("seed")["mean_auc"]
-        seeds = sorted(set(a.index) & set(f.index))
-        if seeds:
-            from vna.study.stats import paired_difference
-
-            dd = paired_difference(a.loc[seeds], f.loc[seeds])
-            temp_diff.append(f"`{d}` {ci(dd['mean'], dd['low'], dd['high'])}")
+    temp = st[(st["batch_size"] == 64) & (st["latent_dim"] == 128) & (st["method"] == "vna")]
+    temp = temp.assign(learn_temperature=temp["learn_temperature"].astype(bool))
+    # learned - fixed, paired by seed, corrected resampled t-interval (seeds re-split one recording)
+    change = analyses.paired_change(temp, "learn_temperature", False, True)
+    temp_diff = [f"`{r.dataset}` {ci(r.change, r.ci_low, r.ci_high)}" for r in change.itertuples()]
     span = sweep.groupby(["setting", "dataset"])["mean"].agg(lambda v: v.max() - v.min())
     display(Markdown(
         "**Conclusion.** Learning the temperature instead of fixing it changes VNA's average AUC by "
-        + (", ".join(temp_diff) if temp_diff else "(no paired runs yet)") + " (learned − fixed, 95 % interval); "
+        + (", ".join(temp_diff) if temp_diff else "(no paired runs yet)") + " (learned − fixed, paired by seed, "
+        "corrected 95 % t-interval); "
         "across the values tried, the average AUC spans " + ", ".join(
             f"{v:.3f} for {s} on `{d}`" for (s, d), v in span.items()) + "."))

@@ -27,7 +27,7 @@ from .study import paper
 from .study.grids import folder_grid
 from .study.sessions import folders_grid, grid_summary
 from .study.registry import get_grid, grid_names
-from .study.report import build_report, to_markdown, update_readme, write_csv
+from .study.report import CSV_FILES, build_report, to_markdown, update_readme, write_csv
 from .study.results import (PublishedResultsError, StoreError, check_results_dir, is_published, published_dir,
                             runs_dir, write_manifest)
 from .study.runner import GridInterrupted, parse_shard, plan_tasks, run_grid
@@ -261,21 +261,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     rp = sub.add_parser("report", parents=[common], help="print the study's tables from records (no training)",
-                        description="Print the result table, the paired comparisons, the verdicts on the paper's "
-                                    "claims and the closest protocol per paper row, as Markdown, from records "
-                                    "alone. CSV columns: results.csv: dataset, method, split, test_responses, "
-                                    "protocol, n_seeds, seeds, encoding_auc(_ci), decoding_auc(_ci), mean_auc(_ci), "
-                                    "best_epoch, paper_dataset, paper_encoding_auc, paper_decoding_auc, "
-                                    "paper_average_auc; comparisons.csv: dataset, split, test_responses, protocol, "
-                                    "method, baseline, task, n_seeds, mean_diff, ci_low, ci_high, t_p, wilcoxon_p, "
-                                    "boot_low, boot_high; verdicts.csv: claim, claim_text, dataset, split, "
-                                    "test_responses, protocol, verdict, evidence; closest.csv: dataset, "
-                                    "paper_dataset, protocol, split, test_responses, distance, closest.")
+                        description="Print the result table under every scoring rule the records carry, the "
+                                    "paired comparisons (plain and corrected resampled t, image bootstrap), the "
+                                    "referee's verdicts on the paper's claims per rule, the controls and the closest "
+                                    "protocol per paper row, as Markdown, from records alone. --csv DIR writes "
+                                    + ", ".join(CSV_FILES) + " (and analysis_<name>.csv with --analyses); the "
+                                    "module docstring of vna.study.report describes their columns.")
     rp.add_argument("--results-dir", default=None, help="records to read (default: the published results/)")
     rp.add_argument("--grid", default="study", help="show only this grid's configurations ('none': all records)")
     rp.add_argument("--quick", action="store_true", help="match the grid's quick (smoke-test) configurations")
-    rp.add_argument("--csv", default=None, metavar="DIR", help="also write results.csv, comparisons.csv, "
-                                                                "verdicts.csv and closest.csv into DIR")
+    rp.add_argument("--csv", default=None, metavar="DIR", help="also write the report's CSV files into DIR")
     rp.add_argument("--bootstrap", type=_positive_int, default=2000, help="bootstrap draws (default 2000)")
     rp.add_argument("--analyses", action="store_true",
                     help="also print the analyses' tables (and write analysis_<name>.csv with --csv)")

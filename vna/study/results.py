@@ -698,7 +698,7 @@ _COLUMNS = [
     "dataset", "method", "split", "responses", "test_responses", "protocol", "seed", "epochs", "best_epoch",
     "key", "group", "signature", *METRICS, "encoding_top1", "encoding_top5", "decoding_top1", "decoding_top5",
     "seconds", "train_seconds", "device", "device_kind", "threads", "source", "simulated", "created", "commit",
-    "path",
+    "cpu", "path",
 ]
 _METRIC_COLUMNS = [*METRICS, "encoding_top1", "encoding_top5", "decoding_top1", "decoding_top5"]
 #: The other scoring rules' AUCs (vna.scoring), ``<metric>_<rule>``: NaN for a record made before them.
@@ -710,7 +710,8 @@ def load_records(results_dir: str | os.PathLike, *, strict: bool = False,
                  findings: list | None = None) -> pd.DataFrame:
     """Every record under ``results_dir`` that passes :func:`verify_store`, one row each (empty frame when there is
     none). A record that fails is left out and named: appended to ``findings`` when given, else a warning;
-    ``strict=True`` raises :class:`StoreError` instead. ``commit`` is the code's commit (``None``: not recorded)."""
+    ``strict=True`` raises :class:`StoreError` instead. ``commit`` is the code's commit and ``cpu`` the
+    processor that ran it (``None``: not recorded, in records made before 1 Dec 2026)."""
     good, found = verify_store(results_dir)
     if found:
         if strict:
@@ -736,6 +737,7 @@ def load_records(results_dir: str | os.PathLike, *, strict: bool = False,
             "device_kind": rec.get("device_kind"), "threads": rec.get("threads"), "source": rec.get("source"),
             "simulated": rec.get("simulated"), "created": rec.get("created"),
             "commit": (code.get("commit") + ("+dirty" if code.get("dirty") else "")) if code.get("commit") else None,
+            "cpu": (rec.get("versions") or {}).get("cpu"),
             "path": str(path),
         })
     return pd.DataFrame(rows, columns=_COLUMNS)
