@@ -13,6 +13,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+# tests and notebooks run this many at a time (pytest-xdist workers; run_notebooks.py --jobs), one CPU thread
+# each, so the numbers do not change; JOBS=1 runs them one after another
+JOBS ?= 2
 
 
 .PHONY: book test venv notebooks notebooks-quick html publish unit browser-test chromium reproduce bench mutation planted clean help test-oldest gpu-check
@@ -41,10 +44,10 @@ book: venv notebooks html
 	@echo "book: _build/html/index.html"
 
 notebooks: venv
-	$(PY) scripts/run_notebooks.py
+	$(PY) scripts/run_notebooks.py --jobs $(JOBS)
 
 notebooks-quick: venv
-	$(PY) scripts/run_notebooks.py --quick
+	$(PY) scripts/run_notebooks.py --quick --jobs $(JOBS)
 
 html: venv
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
@@ -55,7 +58,7 @@ publish: venv
 	$(PY) book/_ext/publish.py "$(DIR)"
 
 unit: venv
-	$(PY) -m pytest -m "not book"
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not book" $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist worksteal)
 
 browser-test: venv chromium
 	$(PY) -m pytest -m book

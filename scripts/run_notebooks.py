@@ -12,6 +12,11 @@ Examples::
     python scripts/run_notebooks.py                      # every notebook, default settings (make book)
     python scripts/run_notebooks.py --quick              # smoke test (CI)
     python scripts/run_notebooks.py --only 04_vna -p dataset simulated -p epochs 3 -p seeds "[0, 1]"
+    python scripts/run_notebooks.py --quick --jobs 2     # two notebooks at a time (make test)
+
+With ``--jobs N`` up to N notebooks run at once, each in its own process and kernel (one CPU thread each by
+default, so the numbers do not change); the slowest ones start first (the last run's timings in ``_build``, else
+:data:`SLOW_FIRST`), and the first failure stops the others.
 
 The data folder follows vna's one rule (``vna.data.data_dir``: ``$VNA_DATA_DIR``, else ``shared/data`` beside the
 repository, else ``~/.cache/vna``) and is passed on to the kernels. The method
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import re
@@ -41,6 +47,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 OUT = REPO / "book" / "notebooks"
+#: With --jobs and no timings of an earlier run (a fresh clone), these start first: the slowest chapters of the
+#: quick run on a 2-core CPU (1 Dec 2026: 06_analyses ~90 s, 05_results ~30 s of ~200 s in all).
+SLOW_FIRST = ("06_analyses", "07_own_recordings", "05_results")
 
 
 def parse_value(text: str):
@@ -232,6 +241,66 @@ def run_one(src: Path, params: dict, out_dir: Path, timeout: int, kernel: str, f
     return seconds
 
 
+def slowest_first(sources: list[Path], log: Path) -> list[Path]:
+    """``sources`` with the slowest first (longest-processing-time order, for --jobs): by the timings the last
+    run wrote to ``log``, else :data:`SLOW_FIRST` ahead of the others, in their own order otherwise."""
+    try:
+        last = {k: float(v) for k, v in json.loads(log.read_text()).items() if k != "total"}
+    except (OSError, ValueError, AttributeError, TypeError):
+        last = {}
+    if not all(s.stem in last for s in sources):
+        last = {name: float(len(SLOW_FIRST) - k) for k, name in enumerate(SLOW_FIRST)}
+    return sorted(sources, key=lambda s: -last.get(s.stem, 0.0))
+
+
+def run_parallel(sources: list[Path], argv: list[str], jobs: int, out_dir: Path) -> dict:
+    """Run each of ``sources`` as ``run_notebooks.py --only NAME`` (this script, the same other arguments) in its
+    own process group, ``jobs`` at a time. The first failure stops the others (SIGTERM to each group, kernels
+    included: each unwinds and removes its partial notebook; SIGKILL after 20 s, and their partial files are
+    removed here) and exits naming the failed notebook and its cell (the child's own message)."""
+    import subprocess
+
+    queue, running, timings = list(sources), {}, {}
+    base = [sys.executable, str(Path(__file__).resolve()), *argv, "--jobs", "1", "--no-timings-log"]
+
+    def start(src: Path) -> None:
+        running[src.stem] = (subprocess.Popen([*base, "--only", src.stem], start_new_session=True), time.perf_counter())
+
+    def stop_all() -> None:
+        for proc, _ in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 20
+        for stem, (proc, _) in running.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            for partial in out_dir.glob(f".{stem}.*.ipynb"):
+                partial.unlink(missing_ok=True)
+        running.clear()
+
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                start(queue.pop(0))
+            for stem, (proc, t0) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[stem]
+                if proc.returncode != 0:
+                    stop_all()
+                    raise SystemExit(f"{stem} failed (exit status {proc.returncode}; its message is above); "
+                                     "the other notebooks were stopped")
+                timings[stem] = round(time.perf_counter() - t0, 1)
+            time.sleep(0.2)
+    except BaseException:
+        stop_all()
+        raise
+    return dict(sorted(timings.items()))
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke-test settings (quick=True in every notebook)")
@@ -244,6 +313,9 @@ def main(argv=None) -> int:
                     help="where a notebook that failed is kept (default _build/failed)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
     ap.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="notebooks run at once, each in its own process (default 1: one after another)")
+    ap.add_argument("--no-timings-log", action="store_true", help=argparse.SUPPRESS)  # --jobs' children
     ap.add_argument("--threads", type=int, default=1,
                     help="CPU threads for PyTorch in the kernels (OMP_NUM_THREADS; default 1: the same numbers "
                          "everywhere, and no slowdown when other processes share the CPU)")
@@ -257,6 +329,8 @@ def main(argv=None) -> int:
     os.environ["VNA_DATA_DIR"] = str(data_dir().resolve())
     if args.threads < 1:
         ap.error(f"--threads must be >= 1; got {args.threads}")
+    if args.jobs < 1:
+        ap.error(f"--jobs must be >= 1; got {args.jobs}")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     print(f"VNA_DATA_DIR={os.environ['VNA_DATA_DIR']}; {args.threads} CPU thread(s)", flush=True)
@@ -275,18 +349,24 @@ def main(argv=None) -> int:
     if args.quick:
         base["quick"] = True
     out_dir = Path(args.out).resolve()
+    failed_dir = Path(args.failed_dir).resolve()
+    log = REPO / "_build" / ("notebook-timings-quick.json" if args.quick else "notebook-timings.json")
     timings = {}
     total = time.perf_counter()
-    for src in sources:
-        params = dict(base)
-        print(f"executing {_show(src)} {json.dumps(params)}", flush=True)
-        timings[src.stem] = round(run_one(src, params, out_dir, args.timeout, args.kernel,
-                                                   Path(args.failed_dir).resolve()), 1)
-        print(f"  ok in {timings[src.stem]:.0f} s -> {_show(out_dir / (src.stem + '.ipynb'))}", flush=True)
+    if args.jobs == 1 or len(sources) == 1:
+        for src in sources:
+            params = dict(base)
+            print(f"executing {_show(src)} {json.dumps(params)}", flush=True)
+            timings[src.stem] = round(run_one(src, params, out_dir, args.timeout, args.kernel, failed_dir), 1)
+            print(f"  ok in {timings[src.stem]:.0f} s -> {_show(out_dir / (src.stem + '.ipynb'))}", flush=True)
+    else:
+        child = ["--source", str(source_dir), "--out", str(out_dir), "--failed-dir", str(failed_dir),
+                 "--timeout", str(args.timeout), "--kernel", args.kernel, "--threads", str(args.threads),
+                 *(["--quick"] if args.quick else []), *(x for pair in args.parameter for x in ("-p", *pair))]
+        timings = run_parallel(slowest_first(sources, log), child, args.jobs, out_dir)
     timings["total"] = round(time.perf_counter() - total, 1)
     print(f"all {len(sources)} notebook(s) executed in {timings['total']:.0f} s", flush=True)
-    if source_dir == NOTEBOOKS.resolve():  # the book's own notebooks: keep their timings
-        log = REPO / "_build" / ("notebook-timings-quick.json" if args.quick else "notebook-timings.json")
+    if source_dir == NOTEBOOKS.resolve() and not args.no_timings_log:  # the book's own notebooks: their timings
         log.parent.mkdir(parents=True, exist_ok=True)
         try:  # keep the other notebooks' last timings when only some ran (--only)
             earlier = {k: v for k, v in json.loads(log.read_text()).items() if k != "total"}

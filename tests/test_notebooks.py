@@ -161,6 +161,36 @@ def test_run_notebooks_fails_loudly_naming_notebook_and_cell(tmp_path):
     assert (out / "01_bad.ipynb").read_text() == "previous good version"  # not replaced by the failed run
 
 
+
+def test_run_notebooks_jobs_runs_notebooks_at_once_and_stops_at_a_failure(tmp_path):
+    """--jobs 2: two notebooks that each wait for the other's start file can only finish when they run at the
+    same time; a failing one exits non-zero naming it, the others' partial files are removed."""
+    src, out = tmp_path / "nbs", tmp_path / "out"
+    src.mkdir()
+    wait = ("import time, pathlib\nhere = pathlib.Path({d!r})\n(here / '{me}').touch()\n"
+            "t = time.time()\nwhile not (here / '{other}').exists():\n"
+            "    assert time.time() - t < 60, 'the other notebook never started'\n    time.sleep(0.1)\n"
+            "print('met', value)\n")
+    _write(src, "01_a", wait.format(d=str(tmp_path), me="a", other="b"))
+    _write(src, "02_b", wait.format(d=str(tmp_path), me="b", other="a"))
+    res = _run(["--source", str(src), "--out", str(out), "--jobs", "2", "-p", "value", "5"], tmp_path)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["01_a.ipynb", "02_b.ipynb"]
+    for name in ("01_a", "02_b"):
+        nb = nbformat.read(out / f"{name}.ipynb", as_version=4)
+        assert "met 5" in "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+    _write(src, "03_bad", "raise ValueError('boom while the others run')\n")
+    _write(src, "04_slow", "import time\ntime.sleep(120)\n")
+    (tmp_path / "a").unlink(), (tmp_path / "b").unlink()
+    res = _run(["--source", str(src), "--out", str(out), "--jobs", "2", "--only", "03_bad", "04_slow",
+                "--failed-dir", str(tmp_path / "failed")], tmp_path)
+    msg = res.stderr + res.stdout
+    assert res.returncode != 0 and "03_bad.py" in msg and "boom while the others run" in msg, msg
+    assert (tmp_path / "failed" / "03_bad.ipynb").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["01_a.ipynb", "02_b.ipynb"]  # 04_slow stopped, no partial
+
+
 def test_run_notebooks_rejects_unknown_parameter(tmp_path):
     src = tmp_path / "nbs"
     src.mkdir()
