@@ -119,9 +119,9 @@ if not quick:  # provenance: the CPU and the scoring rules behind each analysis'
         made.append(f"{name} ({len(part)} records): {rules}, {where}")
     display(Markdown(
         "**Provenance.** " + "; ".join(made) + "." + (
-            " The deep models' AUCs move by up to ~0.009 from one instruction set to another (README, \"Same seed, "
-            "same numbers — on one kind of CPU\"), so in a sweep that mixes the two a point shared with the study "
-            "may sit that far off its neighbours." if mixed else "") + " The answers below use the paper's rule."))
+            " From one CPU to another the deep models' seed-mean AUCs moved by a median 0.001 and at most 0.019 "
+            "(README, \"Same seed, same numbers — on one kind of CPU\"), so in a sweep that mixes the two a point "
+            "shared with the study may sit that far off its neighbours." if mixed else "") + " The answers below use the paper's rule."))
 
 
 def missing(name: str) -> bool:

@@ -111,3 +111,17 @@ def test_the_shuffled_pairing_control_sits_at_chance_on_every_dataset(records):
             assert abs(g[col].mean() - 0.5) <= max(0.02, 3 * se), (dataset, col, round(g[col].mean(), 4), round(se, 4))
     near = ctl[ctl["dataset"] != "allen-2p-ns118"]
     assert (near.groupby("dataset")[cols].mean() - 0.5).abs().max().max() <= 0.02  # the 0.02 bar on the other three
+
+
+def test_the_study_records_carry_every_scoring_rule_and_their_provenance(records):
+    """The study grid was rerun in one go (issue 22): every record holds every rule's AUCs, the code's commit and
+    the CPU that made it, and all of them came from one commit and one kind of CPU (deep models' numbers move in
+    the third digit from one instruction set to another)."""
+    study = records[records["signature"].isin({signature(c) for c in study_grid()})]
+    assert len(study) == len(study_grid())
+    cols = [f"{task}_auc_{rule}" for task in ("encoding", "decoding", "mean") for rule in ("cosine", "centred")]
+    assert study[cols].notna().all().all()
+    assert study["commit"].notna().all() and study["commit"].nunique() == 1
+    cpus = {json.loads(Path(p).read_text())["versions"].get("cpu") for p in study["path"]}
+    assert len(cpus) == 1 and None not in cpus, cpus
+
