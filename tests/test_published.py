@@ -125,3 +125,11 @@ def test_the_study_records_carry_every_scoring_rule_and_their_provenance(records
     cpus = {json.loads(Path(p).read_text())["versions"].get("cpu") for p in study["path"]}
     assert len(cpus) == 1 and None not in cpus, cpus
 
+
+def test_the_reliability_filter_grid_is_complete(records):
+    """One row per dataset with Huang et al.'s 0.8 filter on (--grid filter, issue 22 item 8), every rule."""
+    grid = GRIDS["filter"][0]()
+    wanted = {(signature(c), c.seed) for c in grid}
+    got = records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]]
+    assert len(got) == len(grid), f"{len(grid) - len(got)} filter run(s) have no record"
+    assert got["mean_auc_cosine"].notna().all() and got["mean_auc_centred"].notna().all()
