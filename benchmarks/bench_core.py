@@ -15,8 +15,15 @@
    ``jobs=1`` and with ``jobs=2`` into temporary folders: wall times and their ratio.
 4. ``--profile``: a ``torch.profiler`` table of the VNA training step (batch 64) on the device.
 
-Targets (issue 10): GPU batch 64, 160,000 pairs, fp32: <= 2 s per VNA epoch (<= 1 s with bf16); CPU: VNA
->= 45 % of the matmul peak; grid: jobs=2 in <= 0.6 x the wall time of jobs=1 (2-core machine).
+Each training row names its memory layout (``--layouts``: channels-last, the default of ``fit``, and
+PyTorch's contiguous layout) and precision (``--precision``; bf16 on a CPU only where it has native bf16
+instructions, else the row says why it was left out). ``--compare`` adds the speed-up of each lever:
+channels-last over contiguous (fp32), bf16 over fp32 (same layout) and both over contiguous fp32.
+
+Targets: GPU batch 64, 160,000 pairs, fp32: <= 2 s per VNA epoch (<= 1 s with bf16); CPU, VNA fp32 at batch 64
+in the default layout: >= 45 % of the matmul peak on an AVX2 CPU, >= 36 % on an AVX-512 one (its wider peak is
+harder to reach with small convolutions); CPU bf16 where native: >= 1.6 x the fp32 row; grid: jobs=2 in
+<= 0.6 x the wall time of jobs=1 (2-core machine).
 
 The machine's load average is recorded before and after: figures taken while something else runs are
 contaminated, and the table says so.
@@ -26,6 +33,7 @@ Usage::
     python benchmarks/bench_core.py                                  # CPU, 1 thread (as grid runs use)
     python benchmarks/bench_core.py --device cuda --precision fp32 bf16 --out-dir benchmarks/results
     python benchmarks/bench_core.py --parts train --scales v4 macaque --batch-sizes 64 --methods vna
+    python benchmarks/bench_core.py --parts train --batch-sizes 64 --precision fp32 bf16 --compare
 """
 from __future__ import annotations
 
@@ -46,12 +54,13 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from vna import RunConfig, build_model  # noqa: E402
 from vna.data import PairedData  # noqa: E402
-from vna.train import _batch_loss, _batches, fit  # noqa: E402
+from vna.train import MEMORY_FORMATS, _batch_loss, _batches, check_precision, cpu_bf16, fit  # noqa: E402
 
 METHODS = ("vna", "direct_encoder", "direct_decoder")
 #: name -> (images, trials per image, neurons)
 SCALES = {"v4": (512, 8, 50), "macaque": (3200, 50, 50)}
-TARGETS = {"gpu_vna_epoch_s": {"fp32": 2.0, "bf16": 1.0}, "cpu_vna_peak_pct": 45.0, "grid_ratio": 0.6}
+TARGETS = {"gpu_vna_epoch_s": {"fp32": 2.0, "bf16": 1.0}, "cpu_vna_peak_pct": {"AVX2": 45.0, "AVX512": 36.0},
+           "cpu_bf16_speedup": 1.6, "grid_ratio": 0.6}
 
 
 # ------------------------------------------------------------------------------------------------ machine
@@ -64,6 +73,12 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_isa() -> dict:
+    """The CPU's vector instruction set as PyTorch dispatches to it (``AVX2``, ``AVX512``, ...) and its native
+    bf16 instructions (``AVX512-BF16``, ``AMX-BF16`` or none)."""
+    return {"capability": torch.backends.cpu.get_cpu_capability(), "bf16": cpu_bf16()}
 
 
 def _loadavg() -> float | None:
@@ -166,31 +181,64 @@ def flops_per_epoch(method: str, data: PairedData, batch_size: int, device: torc
     return total
 
 
+def usable_precisions(device: torch.device, precisions, say=print) -> list[str]:
+    """``precisions`` that ``device`` runs (bf16 on a CPU without native bf16 is left out, with the reason)."""
+    out = []
+    for precision in precisions:
+        try:
+            out.append(check_precision(device, precision))
+        except ValueError as exc:
+            say(f"  left out: {exc}")
+    return out
+
+
 def bench_training(device: torch.device, scales, batch_sizes, methods, precisions, epochs_timed: int,
-                   say=print) -> list[dict]:
+                   layouts=MEMORY_FORMATS, say=print) -> list[dict]:
     rows = []
     for scale in scales:
         data = synthetic_pairs(scale)
         for precision in precisions:
-            for batch_size in batch_sizes:
-                for method in methods:
-                    flops = flops_per_epoch(method, data, batch_size, device)
-                    model = build_model(RunConfig(method=method, seed=0, device="cpu"), data.n_neurons)
-                    _sync(device)
-                    t0 = time.perf_counter()
-                    hist = fit(model, data, epochs=1 + epochs_timed, batch_size=batch_size, device=device,
-                               progress=False, precision=precision)
-                    _sync(device)
-                    wall = time.perf_counter() - t0
-                    sec = sum(r["seconds"] for r in hist[1:]) / epochs_timed
-                    row = dict(scale=scale, pairs=data.n_responses, batch_size=batch_size, method=method,
-                               precision=precision, epoch_s=sec, first_epoch_s=hist[0]["seconds"], fit_wall_s=wall,
-                               pairs_per_s=data.n_responses / sec, gflop_per_epoch=flops / 1e9,
-                               gflops=flops / sec / 1e9, final_loss=hist[-1]["loss"], step_path=hist.plan.reason)
-                    rows.append(row)
-                    say(f"  {scale:8s} batch {batch_size:5d} {method:15s} {precision}: {sec:8.3f} s/epoch "
-                        f"({row['pairs_per_s']:9.0f} pairs/s, {row['gflops']:8.1f} GF/s) [{hist.plan.reason}]")
+            for layout in layouts:
+                for batch_size in batch_sizes:
+                    for method in methods:
+                        flops = flops_per_epoch(method, data, batch_size, device)
+                        model = build_model(RunConfig(method=method, seed=0, device="cpu"), data.n_neurons)
+                        _sync(device)
+                        t0 = time.perf_counter()
+                        hist = fit(model, data, epochs=1 + epochs_timed, batch_size=batch_size, device=device,
+                                   progress=False, precision=precision, memory_format=layout)
+                        _sync(device)
+                        wall = time.perf_counter() - t0
+                        sec = sum(r["seconds"] for r in hist[1:]) / epochs_timed
+                        row = dict(scale=scale, pairs=data.n_responses, batch_size=batch_size, method=method,
+                                   precision=precision, layout=layout, epoch_s=sec, first_epoch_s=hist[0]["seconds"],
+                                   fit_wall_s=wall, pairs_per_s=data.n_responses / sec, gflop_per_epoch=flops / 1e9,
+                                   gflops=flops / sec / 1e9, final_loss=hist[-1]["loss"], step_path=hist.plan.reason)
+                        rows.append(row)
+                        say(f"  {scale:8s} batch {batch_size:5d} {method:15s} {precision} {layout:13s}: "
+                            f"{sec:8.3f} s/epoch ({row['pairs_per_s']:9.0f} pairs/s, {row['gflops']:8.1f} GF/s) "
+                            f"[{hist.plan.reason}]")
     return rows
+
+
+#: The levers ``--compare`` reports: name -> (the faster row's (precision, layout), the slower row's).
+LEVERS = {"channels-last (fp32)": (("fp32", "channels_last"), ("fp32", "contiguous")),
+          "bf16 (channels-last)": (("bf16", "channels_last"), ("fp32", "channels_last")),
+          "bf16 (contiguous)": (("bf16", "contiguous"), ("fp32", "contiguous")),
+          "both (bf16 channels-last over fp32 contiguous)": (("bf16", "channels_last"), ("fp32", "contiguous"))}
+
+
+def compare(rows: list[dict]) -> list[dict]:
+    """The speed-up of each lever (:data:`LEVERS`) for every scale, batch size and method that has both rows."""
+    by = {(r["scale"], r["batch_size"], r["method"], r["precision"], r.get("layout", "contiguous")): r for r in rows}
+    out = []
+    for (scale, batch, method, precision, layout), fast in by.items():
+        for lever, (faster, slower) in LEVERS.items():
+            slow = by.get((scale, batch, method) + slower)
+            if (precision, layout) == faster and slow is not None:
+                out.append(dict(scale=scale, batch_size=batch, method=method, lever=lever, faster_s=fast["epoch_s"],
+                                slower_s=slow["epoch_s"], speedup=slow["epoch_s"] / fast["epoch_s"]))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- grid
@@ -247,9 +295,12 @@ def profile_step(device: torch.device, precision: str, method: str = "vna", batc
 # ------------------------------------------------------------------------------------------------- report
 def markdown(record: dict) -> str:
     m = record["machine"]
+    isa = m.get("cpu_isa") or {}
     lines = [f"# vna core benchmark — {record['date']}", "",
              f"- device: **{m['device']}**; torch {m['torch']}; CPU {m['cpu']} ({m['cpu_count']} CPUs); "
              f"{m['threads']} torch thread(s)",
+             f"- CPU instruction set (PyTorch's dispatch): {isa.get('capability', '?')}; native bf16: "
+             f"{isa.get('bf16') or 'none'}",
              f"- load average (1 min) before / after: {m['loadavg_before']} / {m['loadavg_after']} (after: this "
              "benchmark's own processes included)"]
     if record.get("label"):
@@ -261,14 +312,21 @@ def markdown(record: dict) -> str:
         lines += [f"| {k} | {p['n']} | {p['gflops']:.1f} |" for k, p in peaks.items()]
         lines.append("")
     if record.get("training"):
-        lines += ["| scale | pairs | batch | method | precision | s / epoch | first epoch s | pairs/s | GFLOP/s "
-                  "| % of peak | target | step path |",
-                  "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---|---|"]
+        lines += ["| scale | pairs | batch | method | precision | layout | s / epoch | first epoch s | pairs/s "
+                  "| GFLOP/s | % of peak | target | step path |",
+                  "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|---|---|"]
         for r in record["training"]:
             lines.append(f"| {r['scale']} | {r['pairs']} | {r['batch_size']} | {r['method']} | {r['precision']} | "
+                         f"{r.get('layout', 'contiguous')} | "
                          f"{r['epoch_s']:.3f} | {r['first_epoch_s']:.3f} | {r['pairs_per_s']:.0f} | "
                          f"{r['gflops']:.1f} | {r['peak_pct']:.0f} % ({r['peak_kind']}) | {r.get('target', '')} | "
                          f"{r['step_path']} |")
+        lines.append("")
+    if record.get("compare"):
+        lines += ["| lever | scale | batch | method | faster s / epoch | slower s / epoch | speed-up | target |",
+                  "|---|---|---:|---|---:|---:|---:|---|"]
+        lines += [f"| {c['lever']} | {c['scale']} | {c['batch_size']} | {c['method']} | {c['faster_s']:.3f} | "
+                  f"{c['slower_s']:.3f} | {c['speedup']:.2f} x | {c.get('target', '')} |" for c in record["compare"]]
         lines.append("")
     g = record.get("grid")
     if g:
@@ -295,10 +353,19 @@ def _target(row: dict, device: torch.device) -> str:
     if device.type == "cuda" and row["scale"] == "macaque" and row["batch_size"] == 64:
         limit = TARGETS["gpu_vna_epoch_s"][row["precision"]]
         return f"<= {limit:g} s/epoch: {'met' if row['epoch_s'] <= limit else 'not met'}"
-    if device.type == "cpu" and row["precision"] == "fp32":
-        limit = TARGETS["cpu_vna_peak_pct"]
-        return f">= {limit:g} % of peak: {'met' if row['peak_pct'] >= limit else 'not met'}"
+    if device.type == "cpu" and row["precision"] == "fp32" and row.get("layout") == MEMORY_FORMATS[0] \
+            and row["batch_size"] == 64:
+        isa = torch.backends.cpu.get_cpu_capability()
+        limit = TARGETS["cpu_vna_peak_pct"]["AVX512" if isa.startswith("AVX512") else "AVX2"]
+        return f">= {limit:g} % of peak ({isa}): {'met' if row['peak_pct'] >= limit else 'not met'}"
     return ""
+
+
+def _lever_target(c: dict, device: torch.device) -> str:
+    if device.type != "cpu" or c["method"] != "vna" or not c["lever"].startswith("bf16 (channels-last)"):
+        return ""
+    limit = TARGETS["cpu_bf16_speedup"]
+    return f">= {limit:g} x: {'met' if c['speedup'] >= limit else 'not met'}"
 
 
 def _write(path: str, text: str) -> None:
@@ -317,7 +384,12 @@ def main(argv=None):
                         "per row; CPU pairs/s do not depend on the set's size)")
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 1024])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                   help="bf16 on a CPU runs only where it has AVX512-BF16 or AMX (else the row is left out)")
+    p.add_argument("--layouts", nargs="+", default=list(MEMORY_FORMATS), choices=list(MEMORY_FORMATS),
+                   help="memory layouts of the training rows (default: both)")
+    p.add_argument("--compare", action="store_true",
+                   help="add the speed-up of each lever (channels-last, bf16, both) from the training rows")
     p.add_argument("--epochs-timed", type=int, default=1, help="epochs timed after the first (default 1)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: what each run of a grid uses; 0 = torch's default)")
@@ -338,15 +410,16 @@ def main(argv=None):
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
     record = {"date": dt.datetime.now().isoformat(timespec="seconds"), "label": a.label,
               "machine": {"device": f"{device.type} ({name})", "torch": torch.__version__, "cpu": _cpu_name(),
-                          "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+                          "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "cpu_isa": cpu_isa(),
                           "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32 if device.type == "cuda" else None,
                           "loadavg_before": _loadavg()}}
     print(f"# vna core benchmark on {record['machine']['device']}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), load average {record['machine']['loadavg_before']}")
     if "train" in a.parts:
-        kinds = sorted({_peak_kind(device, pr) for pr in a.precision})
+        precisions = usable_precisions(device, a.precision)
+        kinds = sorted({_peak_kind(device, pr) for pr in precisions})
         before = {k: matmul_peak(device, k) for k in kinds}
-        rows = bench_training(device, scales, a.batch_sizes, a.methods, a.precision, a.epochs_timed)
+        rows = bench_training(device, scales, a.batch_sizes, a.methods, precisions, a.epochs_timed, a.layouts)
         after = {k: matmul_peak(device, k) for k in kinds}
         record["matmul_peaks"] = {k: max(before[k], after[k], key=lambda d: d["gflops"]) for k in kinds}
         for r in rows:
@@ -354,6 +427,8 @@ def main(argv=None):
             r["peak_pct"] = 100 * r["gflops"] / record["matmul_peaks"][r["peak_kind"]]["gflops"]
             r["target"] = _target(r, device)
         record["training"] = rows
+        if a.compare:
+            record["compare"] = [dict(c, target=_lever_target(c, device)) for c in compare(rows)]
     if "grid" in a.parts:
         g = bench_grid(a.grid_runs, a.grid_epochs, str(device))
         g["target"] = (f"<= {TARGETS['grid_ratio']:g}: {'met' if g['ratio'] <= TARGETS['grid_ratio'] else 'not met'}")

@@ -10,6 +10,7 @@ from vna.cli import main
 from vna.study import results
 from vna.study.config import RunConfig
 from vna.study.controls import control_grid, filter_grid
+from vna.study.grids import STUDY_TRAINING
 from vna.study.report import (
     CONTROL_TOLERANCE, CSV_FILES, OLD_RECORDS_NOTE, build_report, control_table, readme_markdown, rule_view,
     to_markdown, write_csv,
@@ -188,8 +189,7 @@ def test_the_report_and_readme_carry_the_claims_across_sessions(tmp_path):
         for method, aucs in planted.items():
             for s in (0, 1, 2):
                 cfg = RunConfig(dataset="cowley2023-v4", method=method, seed=s, split="images", responses="mean",
-                                test_responses="mean", epochs=50, val_fraction=0.1, patience=8,
-                                dataset_options={"session": session})
+                                test_responses="mean", dataset_options={"session": session}, **STUDY_TRAINING)
                 _save(cfg, tmp_path, aucs, rng)
     report = build_report(tmp_path, None, n_boot=50)
     t = report.sessions.set_index(["score", "unit"])

@@ -432,6 +432,30 @@ def test_a_record_made_before_a_field_existed_still_matches_its_grid(tmp_path):
     assert len(table) == 1
 
 
+def test_a_record_made_before_the_layout_was_a_setting_reads_as_contiguous(tmp_path):
+    """Records written before ``memory_format`` existed were trained in the contiguous layout: they keep their
+    key and read back as that layout, not as today's channels-last default."""
+    cfg = RunConfig(dataset="simulated", seed=2, memory_format="contiguous")
+    path = results.save_record(_record(cfg), tmp_path)
+    rec = json.loads(path.read_text())
+    del rec["config"]["memory_format"]
+    path.write_text(json.dumps(rec))
+    assert RunConfig.from_dict(rec["config"]).memory_format == "contiguous"
+    assert RunConfig.from_dict(rec["config"]).key() == cfg.key() != RunConfig(dataset="simulated", seed=2).key()
+    df = results.load_records(tmp_path)
+    assert df["signature"].iloc[0] == results.signature(cfg)
+
+
+def test_the_layout_is_in_the_key_of_the_trained_methods_only():
+    base = dict(dataset="simulated", seed=0)
+    for method in ("vna", "direct_encoder", "direct_decoder"):
+        assert (RunConfig(method=method, memory_format="channels_last", **base).key()
+                != RunConfig(method=method, memory_format="contiguous", **base).key())
+    for method in ("ridge_encoder", "cca", "trial_template"):  # closed form: no convolution, no layout
+        assert (RunConfig(method=method, memory_format="channels_last", **base).key()
+                == RunConfig(method=method, memory_format="contiguous", **base).key())
+
+
 def test_slurm_needs_an_explicit_device_and_keeps_logs_out_of_the_published_grid(tmp_path, monkeypatch):
     grid = study_grid(["simulated"], ["vna"], [0], quick=True)
     with pytest.raises(ValueError, match="explicit device"):

@@ -133,18 +133,40 @@ def test_cpu_fp32_fit_is_bit_identical_to_the_plain_loop(method, small):
                   weight_decay=1e-4 if method == "direct_decoder" else 0.0)
     ref_model, new_model = _model(method, train), _model(method, train)
     ref_hist, ref_best = reference_fit(ref_model, train, **kwargs)
-    hist = fit(new_model, train, device="cpu", progress=False, **kwargs)
+    hist = fit(new_model, train, device="cpu", progress=False, memory_format="contiguous", **kwargs)
     assert _records(hist) == ref_hist  # loss curve, val loss and val AUCs: equal floats, not close ones
     assert hist.best_epoch == ref_best
     _assert_same_state(new_model, ref_model)
     assert hist.plan == StepPlan("cpu", "fp32", reason=hist.plan.reason) and not hist.plan.cuda_graph
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_channels_last_computes_the_same_maths_in_another_order(method, small):
+    """The default layout: one batch's loss equals the contiguous layout's to float rounding (the kernels sum
+    in another order, so the floats differ in the last bits), training stays within rounding drift of the plain
+    loop, and the model ends in the contiguous layout."""
+    train, val = small
+    ref_model, new_model = _model(method, train), _model(method, train)
+    idx = torch.arange(16)
+    contiguous = train_mod._batch_loss(ref_model.train(), train, idx)
+    channels_last = train_mod._batch_loss(new_model.train().to(memory_format=torch.channels_last),
+                                          train_mod._channels_last(train), idx)
+    # rounding, amplified by train-mode BatchNorm (a batch of 16); a layout mix-up would be off by O(1)
+    assert float(channels_last.detach()) == pytest.approx(float(contiguous.detach()), rel=1e-3)
+    ref_model, new_model = _model(method, train), _model(method, train)
+    ref_hist, _ = reference_fit(ref_model, train, epochs=1, batch_size=16, seed=5)
+    hist = fit(new_model, train, epochs=1, batch_size=16, seed=5, device="cpu", progress=False)
+    assert hist.plan.channels_last and "channels-last" in hist.plan.reason
+    assert hist[0]["loss"] == pytest.approx(ref_hist[0]["loss"], rel=1e-3)
+    assert all(p.is_contiguous() for p in new_model.parameters())
+
+
 def test_cpu_fp32_without_validation_is_bit_identical(small):
     train, _ = small
     ref_model, new_model = _model("vna", train, seed=2), _model("vna", train, seed=2)
     ref_hist, _ = reference_fit(ref_model, train, epochs=2, batch_size=32, seed=2)
-    hist = fit(new_model, train, epochs=2, batch_size=32, seed=2, device="cpu", progress=False)
+    hist = fit(new_model, train, epochs=2, batch_size=32, seed=2, device="cpu", progress=False,
+               memory_format="contiguous")
     assert _records(hist) == ref_hist
     _assert_same_state(new_model, ref_model)
 
@@ -157,11 +179,60 @@ def test_cpu_adam_is_the_default_single_tensor_adam():
 
 
 # ------------------------------------------------------------------------------------------- the step plan
+NATIVE_BF16 = {"cpu_name": "stand-in Xeon", "avx512_bf16": True, "amx_bf16": True}
+NO_BF16 = {"cpu_name": "stand-in EPYC", "avx2": True, "avx512_bf16": False, "amx_bf16": False}
+
+
 def test_plan_on_cpu_is_the_plain_loop():
     plan = plan_steps("cpu", batch_size=64, n_pairs=160_000, epochs=50)
     assert (plan.device_type, plan.precision, plan.autocast, plan.channels_last, plan.fused_adam,
-            plan.capturable_adam, plan.cuda_graph) == ("cpu", "fp32", False, False, False, False, False)
-    assert plan_steps("cpu", "bf16", batch_size=64, n_pairs=100).autocast
+            plan.capturable_adam, plan.cuda_graph) == ("cpu", "fp32", False, True, False, False, False)
+    assert not plan_steps("cpu", batch_size=64, n_pairs=100, memory_format="contiguous").channels_last
+    assert plan_steps("cpu", "bf16", batch_size=64, n_pairs=100, cpu_capabilities=NATIVE_BF16).autocast
+
+
+@pytest.mark.parametrize("caps, native", [(NATIVE_BF16, "AMX-BF16"), ({"avx512_bf16": True}, "AVX512-BF16"),
+                                          (NO_BF16, None), ({}, None)])
+def test_cpu_bf16_names_the_native_instructions(caps, native):
+    assert train_mod.cpu_bf16(caps) == native
+
+
+def test_bf16_is_offered_on_a_cpu_with_native_bf16():
+    plan = plan_steps("cpu", "bf16", batch_size=64, n_pairs=100, cpu_capabilities={"avx512_bf16": True})
+    assert plan.precision == "bf16" and plan.autocast
+
+
+def test_bf16_is_refused_on_a_cpu_without_native_bf16():
+    with pytest.raises(ValueError, match=r"precision='bf16' on this CPU \(stand-in EPYC\) would be emulated, "
+                                         r"which is slower than fp32: it has neither AVX512-BF16 nor AMX-BF16"):
+        plan_steps("cpu", "bf16", batch_size=64, n_pairs=100, cpu_capabilities=NO_BF16)
+    assert plan_steps("cpu", "fp32", batch_size=64, n_pairs=100, cpu_capabilities=NO_BF16).precision == "fp32"
+    assert plan_steps("cuda", "bf16", batch_size=64, n_pairs=100, cpu_capabilities=NO_BF16).autocast  # GPUs have it
+
+
+def test_fit_and_the_command_line_refuse_bf16_on_a_cpu_without_it(monkeypatch, small, capsys):
+    from vna.cli import main
+
+    monkeypatch.setattr(train_mod, "_cpu_capabilities", lambda: dict(NO_BF16))
+    train, _ = small
+    with pytest.raises(ValueError, match="neither AVX512-BF16 nor AMX-BF16"):
+        fit(_model("vna", train), train, epochs=1, device="cpu", progress=False, precision="bf16")
+    code = main(["reproduce", "--datasets", "simulated", "--seeds", "0", "--device", "cpu", "--precision", "bf16",
+                 "--dry-run"])
+    err = capsys.readouterr().err
+    assert code != 0 and "neither AVX512-BF16 nor AMX-BF16" in err and "Traceback" not in err
+
+
+def test_bad_memory_format_is_named(small):
+    train, _ = small
+    with pytest.raises(ValueError, match="memory_format must be one of 'channels_last', 'contiguous'; got 'nhwc'"):
+        fit(_model("vna", train), train, epochs=1, device="cpu", progress=False, memory_format="nhwc")
+
+
+@pytest.fixture
+def native_bf16(monkeypatch):
+    """bf16 on this CPU whatever it has: emulated bf16 computes the same, only slower (the tests check the maths)."""
+    monkeypatch.setattr(train_mod, "_cpu_capabilities", lambda: dict(NATIVE_BF16))
 
 
 def test_plan_on_cuda_captures_full_size_steps(monkeypatch):
@@ -482,7 +553,7 @@ def test_nan_in_batch_k_on_the_graph_path_is_batch_k(monkeypatch):
 
 @pytest.mark.slow
 # ------------------------------------------------------------------------------------------------- bf16
-def test_bf16_autocast_trains_close_to_fp32_and_keeps_fp32_weights(small):
+def test_bf16_autocast_trains_close_to_fp32_and_keeps_fp32_weights(small, native_bf16):
     train, _ = small
     m32, m16 = _model("vna", train), _model("vna", train)
     h32 = fit(m32, train, epochs=2, batch_size=16, seed=5, device="cpu", progress=False)
@@ -498,7 +569,7 @@ def test_bf16_autocast_trains_close_to_fp32_and_keeps_fp32_weights(small):
 
 
 @pytest.mark.slow
-def test_bf16_is_deterministic_on_cpu(small):
+def test_bf16_is_deterministic_on_cpu(small, native_bf16):
     train, _ = small
     runs = []
     for _ in range(2):

@@ -23,6 +23,7 @@ import pandas as pd
 from .data.cache import data_dir, data_dir_sources
 from .data.registry import available, sessions
 from .methods import ALL_METHODS, METHODS
+from .train import MEMORY_FORMATS, check_precision
 from .study import paper
 from .study.grids import folder_grid
 from .study.sessions import folders_grid, grid_summary
@@ -30,6 +31,7 @@ from .study.registry import get_grid, grid_names
 from .study.report import CSV_FILES, build_report, to_markdown, update_readme, write_csv
 from .study.results import (PublishedResultsError, StoreError, check_results_dir, is_published, published_dir,
                             runs_dir, write_manifest)
+from .study.config import device_kind
 from .study.runner import GridInterrupted, parse_shard, plan_tasks, run_grid
 
 __all__ = ["main", "build_parser"]
@@ -95,6 +97,8 @@ def _grid_configs(args: argparse.Namespace):
     kwargs = {"quick": args.quick, "device": args.device, "threads": args.threads}
     if args.precision != "fp32":
         kwargs["precision"] = args.precision
+    if args.memory_format is not None:
+        kwargs["memory_format"] = args.memory_format
     if args.folder is not None:
         if args.datasets is not None or args.grid != "study":
             raise ValueError("--folder runs the study's protocols on one recording folder; leave out --datasets "
@@ -145,9 +149,12 @@ def _reproduce(args: argparse.Namespace) -> int:
         results_dir = runs_dir()
     check_results_dir(results_dir, publish=args.publish)  # before any output or work
     configs = _grid_configs(args)
-    if args.publish and (args.quick or args.epochs is not None or args.folder is not None or args.precision != "fp32"):
-        raise ValueError("--publish writes the published grid; --quick, --epochs, --folder and --precision change it, "
-                         "so they cannot be published")
+    if args.publish and (args.quick or args.epochs is not None or args.folder is not None or args.precision != "fp32"
+                         or args.memory_format is not None):
+        raise ValueError("--publish writes the published grid; --quick, --epochs, --folder, --precision and "
+                         "--memory-format change it, so they cannot be published")
+    for kind in sorted({device_kind(c.device) for c in configs}):  # bf16 on a CPU without it: one line, no work
+        check_precision(kind, args.precision)
     slurm = {"partition": args.slurm_partition, "time_min": args.slurm_time, "gpus": args.slurm_gpus,
              "cpus": args.threads}
     print(f"grid {args.grid!r}: {len(configs)} runs -> {results_dir}"
@@ -252,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "repository, or ~/.cache/vna)")
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, mps")
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                   help="fp32 (default: records stay comparable) or bf16 autocast (faster on GPUs; not publishable)")
+                   help="fp32 (default: records stay comparable) or bf16 autocast (faster on GPUs and on CPUs with "
+                        "AVX512-BF16 or AMX, refused on other CPUs; not publishable)")
+    r.add_argument("--memory-format", default=None, choices=list(MEMORY_FORMATS),
+                   help="layout of the image-side convolutions: channels_last (faster) or contiguous; default: the "
+                        "grid's own (vna.study.grids.STUDY_TRAINING); part of each record's key")
     r.add_argument("--threads", type=_positive_int, default=1,
                    help="PyTorch CPU threads per run (default 1; part of each record's key, since the thread "
                         "count changes the third digit of CPU results)")

@@ -7,7 +7,7 @@ import math
 import os
 import time
 import warnings
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 import torch
@@ -16,10 +16,18 @@ from tqdm.auto import tqdm
 from .data.paired import PairedData
 
 __all__ = ["fit", "History", "TrainingDivergedError", "NonFiniteLossError", "CollapsedEmbeddingError",
-           "resolve_device", "check_lr", "StepPlan", "plan_steps", "PRECISIONS"]
+           "resolve_device", "check_lr", "StepPlan", "plan_steps", "PRECISIONS", "MEMORY_FORMATS", "cpu_bf16",
+           "check_precision"]
 
 #: ``fit(precision=...)``: ``"fp32"`` (default; what every record so far used) or ``"bf16"`` (autocast).
 PRECISIONS = ("fp32", "bf16")
+
+#: ``fit(memory_format=...)``: how the image batches and the convolution weights lie in memory.
+#: ``"channels_last"`` (default) is oneDNN's and cuDNN's fast layout for these small convolutions (1.1-1.2x
+#: per CPU training step, benchmarks/bench_core.py); ``"contiguous"`` is PyTorch's default layout. Both compute
+#: the same maths, but the kernels sum in another order, so numbers differ in the last bits and then drift
+#: apart over training like runs on two CPUs: a record's key names the layout.
+MEMORY_FORMATS = ("channels_last", "contiguous")
 
 #: Full-size training steps run eagerly (on a side stream) before the CUDA graph is captured: they are
 #: real steps of the run, and they create Adam's state and warm up cuDNN/cuBLAS before capture.
@@ -93,7 +101,7 @@ class StepPlan:
     """How :func:`fit` runs its training steps on one device (decided once per call by :func:`plan_steps`).
 
     * ``autocast``: bf16 autocast around the forward pass (``precision="bf16"``); fp32 runs have none.
-    * ``channels_last``: model and images in channels-last memory format (CUDA only: cuDNN's fast layout).
+    * ``channels_last``: model and images in channels-last memory format (``memory_format``; CPU and CUDA).
     * ``fused_adam`` / ``capturable_adam``: Adam's fused CUDA kernel, capturable when a graph is captured.
       On CPU Adam is built exactly as before (PyTorch's default single-tensor implementation), so CPU fp32
       training is bit-identical to the plain loop.
@@ -123,26 +131,79 @@ def _check_precision(precision) -> str:
     return precision
 
 
+def _check_memory_format(memory_format) -> str:
+    if not isinstance(memory_format, str) or memory_format not in MEMORY_FORMATS:
+        raise ValueError(f"memory_format must be one of {', '.join(map(repr, MEMORY_FORMATS))}; "
+                         f"got {memory_format!r}")
+    return memory_format
+
+
+def _cpu_capabilities() -> dict[str, Any]:
+    """What PyTorch's cpuinfo knows of this CPU (``torch.cpu.get_capabilities``); ``{}`` where it cannot say."""
+    get = getattr(torch.cpu, "get_capabilities", None)
+    try:
+        return dict(get()) if get is not None else {}
+    except Exception:  # noqa: BLE001 - an unknown CPU: no native bf16 claimed
+        return {}
+
+
+def cpu_bf16(capabilities: Mapping[str, Any] | None = None) -> str | None:
+    """The CPU's native bf16 instructions (``"AMX-BF16"`` or ``"AVX512-BF16"``), or ``None`` when it has none.
+
+    Without them PyTorch emulates bf16 arithmetic in fp32 registers, which is slower than fp32 itself, so
+    ``precision="bf16"`` is offered on a CPU only where this names something. ``capabilities`` (a stand-in for
+    ``torch.cpu.get_capabilities()``) is for tests.
+    """
+    caps = _cpu_capabilities() if capabilities is None else capabilities
+    if caps.get("amx_bf16"):
+        return "AMX-BF16"
+    if caps.get("avx512_bf16"):
+        return "AVX512-BF16"
+    return None
+
+
+def check_precision(device: str | torch.device, precision: str,
+                    cpu_capabilities: Mapping[str, Any] | None = None) -> str:
+    """``precision`` if ``device`` runs it well, else a ValueError that says why: bf16 runs on CUDA and on a
+    CPU with native bf16 instructions (:func:`cpu_bf16`); emulated bf16 on any other CPU is slower than fp32,
+    and other devices run fp32 only. ``cpu_capabilities`` is a stand-in for tests."""
+    precision = _check_precision(precision)
+    dev = torch.device(device)
+    if precision != "bf16" or dev.type == "cuda":
+        return precision
+    if dev.type != "cpu":
+        raise ValueError(f"precision='bf16' is supported on cpu and cuda devices; got device {str(dev)!r} "
+                         "(use precision='fp32')")
+    if cpu_bf16(cpu_capabilities) is None:
+        caps = _cpu_capabilities() if cpu_capabilities is None else cpu_capabilities
+        raise ValueError(f"precision='bf16' on this CPU ({caps.get('cpu_name') or 'unknown model'}) would be "
+                         "emulated, which is slower than fp32: it has neither AVX512-BF16 nor AMX-BF16 "
+                         "instructions; use precision='fp32'")
+    return precision
+
+
 def plan_steps(device: str | torch.device, precision: str = "fp32", *, batch_size: int, n_pairs: int,
-               epochs: int = 1, cuda_graphs: bool | None = None) -> StepPlan:
+               epochs: int = 1, cuda_graphs: bool | None = None, memory_format: str = "channels_last",
+               cpu_capabilities: Mapping[str, Any] | None = None) -> StepPlan:
     """The :class:`StepPlan` of a run on ``device`` (a pure function: it never touches the device).
 
-    CPU: the plain eager loop (fp32; with ``precision="bf16"``, bf16 autocast on the CPU too, which
-    pays on CPUs with native bf16 support and otherwise only saves memory). CUDA: fused Adam,
-    channels-last, bf16 autocast on request, and a CUDA graph of the full-size step when there is at
-    least one full-size batch per epoch and more full-size steps in the run than the eager warm-up
-    (``cuda_graphs=False`` or ``VNA_CUDA_GRAPHS=0`` turns it off). MPS: eager, fp32 only.
+    CPU: the plain eager loop, in ``memory_format``; ``precision="bf16"`` (autocast) only on a CPU with
+    native bf16 instructions (:func:`cpu_bf16`; ``cpu_capabilities`` is a stand-in for tests), refused
+    elsewhere with a ValueError, since emulated bf16 is slower than fp32. CUDA: fused Adam, ``memory_format``,
+    bf16 autocast on request, and a CUDA graph of the full-size step when there is at least one full-size batch
+    per epoch and more full-size steps in the run than the eager warm-up (``cuda_graphs=False`` or
+    ``VNA_CUDA_GRAPHS=0`` turns it off). MPS: eager, fp32, contiguous.
     """
     dev = torch.device(device)
-    precision = _check_precision(precision)
+    precision = check_precision(dev, precision, cpu_capabilities)
+    channels_last = _check_memory_format(memory_format) == "channels_last"
     bf16 = precision == "bf16"
     if dev.type not in ("cpu", "cuda"):
-        if bf16:
-            raise ValueError(f"precision='bf16' is supported on cpu and cuda devices; got device {str(dev)!r} "
-                             "(use precision='fp32')")
         return StepPlan(dev.type, precision, reason=f"eager: no CUDA graphs on {dev.type}")
     if dev.type == "cpu":
-        return StepPlan("cpu", precision, autocast=bf16, reason="eager: CPU (the plain loop)")
+        layout = "channels-last" if channels_last else "contiguous"
+        return StepPlan("cpu", precision, autocast=bf16, channels_last=channels_last,
+                        reason=f"eager: CPU (the plain loop, {layout})")
     enabled = _graphs_enabled() if cuda_graphs is None else bool(cuda_graphs)
     full_steps = (n_pairs // batch_size) * epochs
     if not enabled:
@@ -157,7 +218,8 @@ def plan_steps(device: str | torch.device, precision: str = "fp32", *, batch_siz
     else:
         graph, reason = True, (f"CUDA graph of the batch-{batch_size} step after {CUDA_GRAPH_WARMUP} eager "
                                "warm-up steps; smaller batches eager")
-    return StepPlan("cuda", precision, autocast=bf16, channels_last=True, fused_adam=True, capturable_adam=graph,
+    return StepPlan("cuda", precision, autocast=bf16, channels_last=channels_last, fused_adam=True,
+                    capturable_adam=graph,
                     cuda_graph=graph, reason=reason)
 
 
@@ -359,6 +421,13 @@ def _validate_epoch(model, val: PairedData, batch_size: int) -> dict[str, float]
     return rec
 
 
+def _channels_last(data: PairedData) -> PairedData:
+    """``data`` with its images in channels-last memory format (a 4-D image tensor; other shapes as they are)."""
+    if data.images.dim() != 4:
+        return data
+    return dataclasses.replace(data, images=data.images.contiguous(memory_format=torch.channels_last))
+
+
 def _int_arg(name: str, value, lo: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
         raise ValueError(f"{name} must be an integer >= {lo}; got {value!r}")
@@ -379,6 +448,7 @@ def fit(
     weight_decay: float = 0.0,
     patience: int | None = None,
     precision: str = "fp32",
+    memory_format: str = "channels_last",
 ) -> History:
     """Train ``model`` (VNA: contrastive loss; direct baselines: MSE) with Adam on ``train``.
 
@@ -389,14 +459,16 @@ def fit(
     ``patience``, training stops after that many epochs without a better validation mean AUC, and the
     model keeps the weights of its best epoch (``History.best_epoch``). Deterministic on CPU for a seed.
 
-    How the steps run is decided once by :func:`plan_steps` (``History.plan``). On CPU in fp32 it is the
-    plain loop, bit-identical to earlier versions of vna for a seed. On CUDA: fused Adam, channels-last,
-    and the full-size step captured as a CUDA graph and replayed (the last, smaller batch of an epoch runs
-    eagerly). The first captured step checks itself against an eager step from the same state and batch
-    (:func:`check_graph_step`); a capture that fails or a graph that disagrees falls back to eager steps with
-    one warning naming why (``History.plan.reason``). ``precision="bf16"`` runs the
-    forward pass under bf16 autocast (CUDA or CPU; weights, Adam and evaluation stay fp32); its numbers
-    differ from fp32 in the third digit, so keep the default for results compared with fp32 records.
+    How the steps run is decided once by :func:`plan_steps` (``History.plan``). On CPU it is the plain
+    loop; ``memory_format="contiguous"`` in fp32 is bit-identical to earlier versions of vna for a seed, and
+    the default ``"channels_last"`` is faster with the same maths (numbers differ in the last bits, then
+    drift as on another CPU). On CUDA: fused Adam, ``memory_format``, and the full-size step captured as a
+    CUDA graph and replayed (the last, smaller batch of an epoch runs eagerly). The first captured step checks
+    itself against an eager step from the same state and batch (:func:`check_graph_step`); a capture that
+    fails or a graph that disagrees falls back to eager steps with one warning naming why
+    (``History.plan.reason``). ``precision="bf16"`` runs the forward pass under bf16 autocast (CUDA, or a
+    CPU with native bf16: :func:`cpu_bf16`; weights, Adam and evaluation stay fp32); its numbers differ from
+    fp32 in the third digit, so keep the default for results compared with fp32 records.
 
     Raises:
         ValueError: on a bad argument or data that do not fit the model (the message names which).
@@ -424,13 +496,15 @@ def fit(
         if val is not None:
             model.check_pairs(val, "val")
     dev = resolve_device(device)
-    plan = plan_steps(dev, precision, batch_size=batch_size, n_pairs=train.n_responses, epochs=epochs)
+    plan = plan_steps(dev, precision, batch_size=batch_size, n_pairs=train.n_responses, epochs=epochs,
+                      memory_format=memory_format)
     model.to(dev)
     data = train.to(dev)
+    val_data = val.to(dev) if val is not None else None
     if plan.channels_last:
         model.to(memory_format=torch.channels_last)
-        data = dataclasses.replace(data, images=data.images.contiguous(memory_format=torch.channels_last))
-    val_data = val.to(dev) if val is not None else None
+        data = _channels_last(data)
+        val_data = _channels_last(val_data) if val_data is not None else None
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]

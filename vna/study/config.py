@@ -23,7 +23,8 @@ from typing import Any
 
 from ..data.registry import DATASETS
 from ..data.user import folder_hash
-from ..methods import ALL_METHODS
+from ..methods import ALL_METHODS, METHODS
+from ..train import MEMORY_FORMATS
 
 __all__ = ["RunConfig", "SPLITS", "PROTOCOL_LABELS",
            "device_kind", "ConfigError"]
@@ -44,7 +45,11 @@ EVAL_FIELDS = ("test_responses", "n_distractors")
 #: Fields added after the record schema was fixed: left out of the key while at their default, so that
 #: adding a field never changes the key of a run that does not use it.
 _KEY_OPTIONAL = {"train_image_fraction": 1.0, "train_trials": None, "neuron_fraction": 1.0, "precision": "fp32",
-                 "shuffle_pairs": False}
+                 "shuffle_pairs": False, "memory_format": "contiguous"}
+
+#: What a config written before a field existed ran with, where that is not the field's default today: a
+#: record from before ``memory_format`` was trained in PyTorch's contiguous layout.
+_BEFORE_THE_FIELD = {"memory_format": "contiguous"}
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -124,7 +129,10 @@ class RunConfig:
     neurons (each a seeded subset; validation and test parts stay as they are, except that the neuron
     subset applies everywhere).
 
-    ``precision``: ``"fp32"`` (default; records stay comparable) or ``"bf16"`` (autocast on CUDA, opt-in).
+    ``precision``: ``"fp32"`` (default; records stay comparable) or ``"bf16"`` (autocast, opt-in: CUDA, or a
+    CPU with native bf16). ``memory_format``: ``"channels_last"`` (default: the faster layout of the image-side
+    convolutions) or ``"contiguous"`` (PyTorch's default layout, which the records made before the layout was
+    a setting used); same maths, other rounding, so the key names it (the linear baselines have no layout).
 
     ``shuffle_pairs``: the shuffled-pairing control -- the training (and validation) responses are assigned to
     images by a seeded permutation, so nothing about *which* image evoked a response can be learned; the test
@@ -154,6 +162,7 @@ class RunConfig:
     train_trials: int | None = None
     neuron_fraction: float = 1.0
     precision: str = "fp32"
+    memory_format: str = "channels_last"
     shuffle_pairs: bool = False
     n_distractors: int | None = None
     seed: int = 0
@@ -196,6 +205,7 @@ class RunConfig:
             self.train_trials = _int("train_trials", self.train_trials, 1, what="None or an integer")
         self.neuron_fraction = _float("neuron_fraction", self.neuron_fraction, 0, 1, lo_open=True)
         self.precision = _choice("precision", self.precision, ("fp32", "bf16"))
+        self.memory_format = _choice("memory_format", self.memory_format, MEMORY_FORMATS)
         self.shuffle_pairs = _bool("shuffle_pairs", self.shuffle_pairs)
         if self.n_distractors is not None:
             self.n_distractors = _int("n_distractors", self.n_distractors, 1, what="None or an integer")
@@ -240,7 +250,7 @@ class RunConfig:
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"RunConfig got unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**{**_BEFORE_THE_FIELD, **d})
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)
@@ -251,6 +261,8 @@ class RunConfig:
         d["device"] = device_kind(self.device)  # cuda:0 and cuda:1 give the same numbers; cpu and cuda do not
         if d["test_responses"] is None:
             d["test_responses"] = self.responses  # None and the explicit default are the same run
+        if self.method not in METHODS:  # closed-form baselines: no convolution, no layout to name
+            d["memory_format"] = _KEY_OPTIONAL["memory_format"]
         for name, default in _KEY_OPTIONAL.items():
             if d[name] == default:
                 del d[name]

@@ -195,7 +195,8 @@ def run_shared(
         else:
             history = fit(model, parts.train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                           seed=cfg.seed, device=cfg.device, progress=progress, weight_decay=cfg.weight_decay,
-                          val=parts.val, patience=cfg.patience, precision=cfg.precision)
+                          val=parts.val, patience=cfg.patience, precision=cfg.precision,
+                          memory_format=cfg.memory_format)
             dev = resolve_device(cfg.device)
         train_seconds = time.perf_counter() - t0
         outputs = []
