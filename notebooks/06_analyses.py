@@ -64,10 +64,11 @@ if data_dir:
 QUICK_SCOPE = {  # quick mode: one seed, the cheapest dataset of each analysis
     "linear": dict(datasets=["simulated"]), "noise": {}, "trials": dict(datasets=["antolik2016-v1"]),
     "size": dict(methods=["vna", "direct_encoder"]), "distractors": {}, "settings": dict(datasets=["simulated"]),
+    "trials-fixed-pairs": dict(datasets=["antolik2016-v1"]),
 }
 grids, stand_ins = {}, []
 for name in analyses.ANALYSIS_GRIDS:
-    build = getattr(analyses, f"{name}_grid")
+    build = analyses.ANALYSIS_GRIDS[name][0]
     grids[name] = build(quick=True, seeds=[0], **QUICK_SCOPE[name]) if quick else build()
 if quick:  # a recording neither cached nor downloadable: the simulated cortex in its place, said below
     for name, grid in grids.items():

@@ -25,13 +25,14 @@ from .data.registry import available, sessions
 from .methods import ALL_METHODS, METHODS
 from .train import MEMORY_FORMATS, check_precision
 from .study import paper
-from .study.grids import folder_grid
+from .study.grids import TUNED_FILE, folder_grid
 from .study.sessions import folders_grid, grid_summary
 from .study.registry import get_grid, grid_names
 from .study.report import CSV_FILES, build_report, to_markdown, update_readme, write_csv
 from .study.results import (PublishedResultsError, StoreError, check_results_dir, is_published, published_dir,
                             runs_dir, write_manifest)
 from .study.config import device_kind
+from .study.tuning import write_tuned
 from .study.runner import GridInterrupted, parse_shard, plan_tasks, run_grid
 
 __all__ = ["main", "build_parser"]
@@ -175,6 +176,11 @@ def _reproduce(args: argparse.Namespace) -> int:
           f"{len(report.failed)} failed, {len(report.skipped_datasets)} dataset(s) unavailable")
     if args.folder is not None and len(args.folder) > 1:
         print(grid_summary(results_dir, configs))
+    if args.grid == "tuning" and report.ok and shard is None:
+        if args.quick or any(v is not None for v in (args.datasets, args.methods, args.seeds, args.epochs)):
+            print(f"{TUNED_FILE} not written: the sweep was shrunk or restricted, so it chooses nothing")
+        else:
+            print(f"wrote {write_tuned(results_dir)}: the settings the study's grids train with")
     if args.grid == "paper":  # Table 1 beside the records
         with pd.option_context("display.max_colwidth", 40, "display.width", 250):
             print(paper.table1(results_dir, quick=args.quick, seeds=args.seeds or paper.STUDY_SEEDS,

@@ -29,7 +29,7 @@ from ..data.simulated import load_simulated
 from ..evaluation import evaluate_scores
 from ..methods import LINEAR_METHODS, METHODS
 from .config import RunConfig
-from .grids import STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_config
+from .grids import STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_config, read_tuned, tuned_fields
 from .results import _t_halfwidth, signature
 from .stats import corrected_t_interval, paired_difference, split_ratio
 
@@ -63,8 +63,12 @@ SETTINGS_DATASETS = ("simulated", "cowley2023-v4")
 
 
 def _cfg(quick: bool, device: str, threads: int, **fields) -> RunConfig:
-    deep = fields.get("method", "vna") in METHODS
-    base = dict(STUDY_TRAINING) if deep else {"val_fraction": STUDY_TRAINING["val_fraction"]}
+    method = fields.get("method", RunConfig.method)
+    if method in METHODS:  # trained as in the study, with the validation sweep's choice for its cell
+        dataset = fields.get("dataset", RunConfig.dataset)
+        base = {**STUDY_TRAINING, **tuned_fields(dataset, method, fields.get("split", RunConfig.split), read_tuned())}
+    else:
+        base = {"val_fraction": STUDY_TRAINING["val_fraction"]}
     cfg = RunConfig(device=device, threads=threads, **{**base, **fields})
     return quick_config(cfg) if quick else cfg
 
@@ -171,15 +175,6 @@ def settings_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] 
     return configs
 
 
-#: The analyses' grids: name -> (builder, one-line description); :mod:`vna.study.registry` adds the study's.
-ANALYSIS_GRIDS = {
-    "linear": (linear_grid, "linear baselines and the trial-template reference on the study's datasets and protocols"),
-    "noise": (noise_grid, "the simulated cortex at five noise levels, every method, 5 seeds"),
-    "trials": (trials_grid, "1, 2, 4 or all training trials per image (cowley2023-v4, antolik2016-v1)"),
-    "size": (size_grid, "fractions of the training images and of the neurons (cowley2023-v4, 3 seeds)"),
-    "distractors": (distractors_grid, "candidate-set sizes K = 1 ... all from the same models (simulated)"),
-    "settings": (settings_grid, "VNA: fixed temperature, batch size, latent dimension (simulated, cowley2023-v4)"),
-}
 
 
 # --------------------------------------------------------------------------------------------- tables
@@ -440,8 +435,7 @@ def trials_fixed_pairs_grid(datasets: Sequence[str] | None = None, methods: Sequ
                             seeds: Sequence[int] = STUDY_SEEDS, *, quick: bool = False, device: str = "auto",
                             threads: int = 1, **overrides) -> list[RunConfig]:
     """``n`` training trials per image on ``1/n`` of the training images (:data:`FIXED_PAIRS_TRIALS`): the
-    number of training pairs held fixed while the repeats per image vary. Not in :data:`ANALYSIS_GRIDS` and not
-    in ``results/`` yet: run it with the runner on purpose."""
+    number of training pairs held fixed while the repeats per image vary (``--grid trials-fixed-pairs``)."""
     configs = []
     for d in (list(TRIALS_DATASETS) if datasets is None else datasets):
         for n in FIXED_PAIRS_TRIALS:
@@ -451,3 +445,16 @@ def trials_fixed_pairs_grid(datasets: Sequence[str] | None = None, methods: Sequ
                                         split=TRIALS_DATASETS[d], train_trials=n, train_image_fraction=1.0 / n,
                                         **overrides))
     return configs
+
+
+#: The analyses' grids: name -> (builder, one-line description); :mod:`vna.study.registry` adds the study's.
+ANALYSIS_GRIDS = {
+    "linear": (linear_grid, "linear baselines and the trial-template reference on the study's datasets and protocols"),
+    "noise": (noise_grid, "the simulated cortex at five noise levels, every method, 5 seeds"),
+    "trials": (trials_grid, "1, 2, 4 or all training trials per image (cowley2023-v4, antolik2016-v1)"),
+    "size": (size_grid, "fractions of the training images and of the neurons (cowley2023-v4, 3 seeds)"),
+    "distractors": (distractors_grid, "candidate-set sizes K = 1 ... all from the same models (simulated)"),
+    "settings": (settings_grid, "VNA: fixed temperature, batch size, latent dimension (simulated, cowley2023-v4)"),
+    "trials-fixed-pairs": (trials_fixed_pairs_grid,
+                           "n trials per image on 1/n of the training images: repeats vary, training pairs do not"),
+}

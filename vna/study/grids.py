@@ -19,15 +19,22 @@ stopping on a validation part carved out of the *training* data (``STUDY_TRAININ
 """
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
 from typing import Sequence
+
+import pandas as pd
 
 from ..data.user import from_folder
 from ..methods import ALL_METHODS, METHODS
 from .config import RunConfig
+from .results import published_dir
 
 __all__ = [
     "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
     "study_grid", "folder_grid", "protocols_for", "quick_config", "quick_options",
+    "TUNING_LR", "TUNING_WEIGHT_DECAY", "TUNING_BATCH_SIZES", "TUNING_SETTINGS", "TUNING_SEEDS", "TUNED_FIELDS",
+    "TUNED_FILE", "tuning_protocols", "tuning_grid", "read_tuned", "tuned_fields",
 ]
 
 STUDY_SEEDS = (0, 1, 2, 3, 4)
@@ -92,13 +99,16 @@ def study_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
 
 def _protocol_configs(dataset: str, protocols, methods, seeds, quick: bool, device: str, threads: int,
                       overrides: dict) -> list[RunConfig]:
-    """``dataset`` × protocols × methods × seeds as the study trains them (``STUDY_TRAINING``)."""
+    """``dataset`` × protocols × methods × seeds as the study trains them (``STUDY_TRAINING``, with the
+    validation sweep's choice of learning rate, weight decay and batch size: :mod:`vna.study.tuning`)."""
+    table = read_tuned()
     configs = []
     for split, responses, test in protocols:
         for m in methods:
+            fields = {**STUDY_TRAINING, **tuned_fields(dataset, m, split, table), **overrides}
             for s in seeds:
                 cfg = RunConfig(dataset=dataset, method=m, seed=int(s), split=split, responses=responses,
-                                test_responses=test, device=device, threads=threads, **{**STUDY_TRAINING, **overrides})
+                                test_responses=test, device=device, threads=threads, **fields)
                 configs.append(quick_config(cfg) if quick else cfg)
     return configs
 
@@ -125,3 +135,75 @@ def _check_methods(methods: Sequence[str]) -> None:
     bad = [m for m in methods if m not in ALL_METHODS]
     if bad:
         raise ValueError(f"unknown method(s) {bad}; known: {', '.join(ALL_METHODS)}")
+
+
+# ------------------------------------------------------------------------------------- the validation sweep
+# The same small grid of training settings for every method (chosen from by vna.study.tuning): learning rate x
+# weight decay x batch size, RunConfig's defaults at its centre.
+TUNING_LR = (3e-4, 1e-3, 3e-3)
+TUNING_WEIGHT_DECAY = (0.0, 1e-4)
+TUNING_BATCH_SIZES = (32, 64, 128)
+#: Every (lr, weight_decay, batch_size) of the sweep: 18 settings, RunConfig's defaults (1e-3, 0, 64) among them.
+TUNING_SETTINGS = tuple(itertools.product(TUNING_LR, TUNING_WEIGHT_DECAY, TUNING_BATCH_SIZES))
+#: One seed: the sweep chooses a setting; the study's five seeds then measure it.
+TUNING_SEEDS = (0,)
+TUNED_FIELDS = ("lr", "weight_decay", "batch_size")
+#: The chosen settings, beside the records of the results folder they were chosen from.
+TUNED_FILE = "tuned.csv"
+
+
+def tuning_protocols(dataset: str) -> list[tuple[str, str]]:
+    """The held-out trainings ``(split, training responses)`` of ``dataset`` in the study (test responses
+    share a training, so they share its choice)."""
+    return list(dict.fromkeys((split, resp) for split, resp, _ in STUDY_PROTOCOLS[dataset] if split != "none"))
+
+
+def tuning_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
+                seeds: Sequence[int] = TUNING_SEEDS, *, quick: bool = False, device: str = "auto", threads: int = 1,
+                **overrides) -> list[RunConfig]:
+    """The validation sweep: every setting of :data:`TUNING_SETTINGS` × the study's datasets × their held-out
+    trainings × methods × seeds, trained as the study trains (``STUDY_TRAINING``); the test responses are the
+    training ones (the choice reads the validation part only: :mod:`vna.study.tuning`)."""
+    methods = list(METHODS if methods is None else methods)
+    _check_methods(methods)
+    configs = []
+    for d in (list(STUDY_PROTOCOLS) if datasets is None else list(datasets)):
+        if d not in STUDY_PROTOCOLS:
+            raise ValueError(f"the sweep has no dataset {d!r}; its datasets: {', '.join(STUDY_PROTOCOLS)}")
+        for (split, responses), m, s, setting in itertools.product(tuning_protocols(d), methods, seeds,
+                                                                    TUNING_SETTINGS):
+            fields = {**STUDY_TRAINING, **dict(zip(TUNED_FIELDS, setting)), **overrides}
+            cfg = RunConfig(dataset=d, method=m, seed=int(s), split=split, responses=responses,
+                            test_responses=responses, device=device, threads=threads, **fields)
+            configs.append(quick_config(cfg) if quick else cfg)
+    return configs
+
+
+def read_tuned(results_dir=None) -> pd.DataFrame | None:
+    """The sweep's choices (``tuned.csv``, written by :func:`vna.study.tuning.write_tuned`) in ``results_dir``
+    (default: the published results/), or None where there is none."""
+    root = published_dir() if results_dir is None else Path(results_dir)
+    path = None if root is None else root / TUNED_FILE
+    if path is None or not path.is_file():
+        return None
+    table = pd.read_csv(path)
+    missing = [c for c in ["dataset", "method", "split", "responses", *TUNED_FIELDS] if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the column(s) {missing}; rewrite it with `python -m vna reproduce --grid "
+                         "tuning`")
+    return table
+
+
+def tuned_fields(dataset: str, method: str, split: str, table: pd.DataFrame | None = None) -> dict:
+    """The chosen ``lr``, ``weight_decay`` and ``batch_size`` of ``dataset`` (a session of it included) ×
+    ``method`` × ``split`` from ``table`` (:func:`read_tuned`'s); the in-sample diagnostic, which has no
+    held-out part to tune on, takes the held-out-images choice. ``{}`` (RunConfig's defaults) for the linear
+    baselines, for a dataset the sweep did not cover (a recording folder) and where no table exists."""
+    if table is None or method not in METHODS:
+        return {}
+    split = "images" if split == "none" else split
+    row = table[(table["dataset"] == dataset) & (table["method"] == method) & (table["split"] == split)]
+    if row.empty:
+        return {}
+    r = row.iloc[0]
+    return {"lr": float(r["lr"]), "weight_decay": float(r["weight_decay"]), "batch_size": int(r["batch_size"])}
