@@ -453,7 +453,7 @@ CASES = [
     ("folder-edited-while-read", lambda t: (lambda f: lambda: _edited_while_read(f))(_user_folder(t, "none")),
      ValueError, r"rec changed while it was being read \(content \w{12} before, \w{12} after\); read it again"),
     ("grid-folder-changed-since-planned", lambda t: (lambda f: lambda: _task_on_changed_folder(t, f))(
-        _user_folder(t, "none")), vna.study.runner.FolderChanged,
+        _user_folder(t, "none")), ValueError,
      r"rec changed while the grid ran \(content 000000000000 when it started, \w{12} now\); this training is "
      r"refused: rerun the grid"),
     ("grid-no-room-for-records", lambda t: lambda: _no_room(t), OSError,

@@ -10,7 +10,7 @@ from PIL import Image
 
 from vna.data import from_arrays, from_folder, to_folder, to_paired
 from vna.data.simulated import load_simulated
-from vna.data.user import CONTENT_KEY, folder_hash
+from vna.data.user import folder_hash
 
 
 def _arrays(n_images=12, n_trials=4, n_neurons=5, seed=0):
@@ -310,7 +310,7 @@ def test_to_folder_round_trip_is_exact(tmp_path):
                           name="mine")
         folder = to_folder(rec, tmp_path / f"rt{type(ids).__name__}")
         back = from_folder(folder)
-        assert back.meta.pop(CONTENT_KEY) == folder_hash(folder)  # the loader adds the content it read
+        assert back.meta.pop("content_hash") == folder_hash(folder)  # the loader adds the content it read
         assert back.images.dtype == rec.images.dtype and np.array_equal(back.images, rec.images)
         assert np.array_equal(back.responses, rec.responses, equal_nan=True)
         pd.testing.assert_frame_equal(back.neurons, rec.neurons)
@@ -415,7 +415,7 @@ def test_from_folder_carries_the_content_it_read(tmp_path, monkeypatch):
     import vna.data.user as user
 
     folder = to_folder(load_simulated(n_images=10, n_trials=2, n_neurons=4, seed=1), tmp_path / "rec")
-    assert from_folder(folder).meta[CONTENT_KEY] == folder_hash(folder)
+    assert from_folder(folder).meta["content_hash"] == folder_hash(folder)
     real = user._load_npy
 
     def edited_while_read(path):  # another program rewrites the folder while it is being read

@@ -19,7 +19,7 @@ import pytest
 
 from vna.data import cache
 from vna.data.cache import CorruptDataFile, MissingDataFile
-from vna.data.download import DownloadCorrupt, DownloadError, DownloadRefused, content_problem, download, part_path
+from vna.data.download import DownloadCorrupt, DownloadError, DownloadRefused, download, part_path
 from vna.data.paper import _common
 
 CAP = 60  # requests after which the server gives up (a bounded download never gets near it)
@@ -146,6 +146,8 @@ def test_an_html_page_served_with_200_never_gets_the_final_name(name, tmp_path):
 
 
 def test_content_problem_knows_each_kind(tmp_path):
+    from vna.data.download import content_problem
+
     tiff = tmp_path / "a.tiff"
     tiff.write_bytes(_tiff_bytes())
     nwb = tmp_path / "a.nwb"
@@ -160,6 +162,8 @@ def test_content_problem_knows_each_kind(tmp_path):
 def test_allen_template_error_page_is_refused_and_cached_debris_is_replaced(tmp_path, monkeypatch):
     """The Allen templates have no published hash: a captive portal's page must not be cached as image 3, and a page
     cached by an older vna is downloaded again, not read as an image for ever."""
+    from vna.data.download import content_problem
+
     monkeypatch.setenv("VNA_DATA_DIR", str(tmp_path))
     relpath = "templates/natural_scene_3.tiff"
     target = tmp_path / "allen" / relpath

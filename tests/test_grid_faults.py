@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 import vna.study.pipeline as pipeline
-from vna.chapters.notebook import method_chapter, positive_int
+from vna.chapters.notebook import method_chapter
 from vna.cli import main
 from vna.data import to_folder
 from vna.data.simulated import load_simulated
 from vna.data.user import folder_hash
 from vna.study import results, runner
 from vna.study.config import RunConfig
-from vna.study.grids import check_seeds, folder_grid, protocol_support, study_grid
+from vna.study.grids import folder_grid, study_grid
 from vna.study.results import load_records, read_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,6 +116,8 @@ def test_two_trials_per_image_run_what_they_support_and_say_what_is_skipped(tmp_
 
 
 def test_protocol_support_counts_the_validation_trials():
+    from vna.study.grids import protocol_support
+
     two = load_simulated(n_images=20, n_trials=2, n_neurons=5, image_size=32, seed=1)
     protocols, skipped = protocol_support(two)
     assert [p[0] for p in protocols] == ["images", "images", "none", "none"] and list(skipped) == [
@@ -245,6 +247,8 @@ def test_report_strict_on_an_empty_folder_fails_and_says_why(tmp_path, capsys):
     (["1", "2"], r"seeds must be non-negative integers; got '1'"),
 ])
 def test_seeds_are_checked_in_one_place(seeds, message):
+    from vna.study.grids import check_seeds
+
     with pytest.raises(ValueError, match=message):
         check_seeds(seeds)
     with pytest.raises(ValueError, match=message):
@@ -254,6 +258,8 @@ def test_seeds_are_checked_in_one_place(seeds, message):
 
 
 def test_seeds_that_are_fine():
+    from vna.study.grids import check_seeds
+
     assert check_seeds(3) == [3] and check_seeds((2, 0, 1)) == [2, 0, 1] and check_seeds([np.int64(4), 5.0]) == [4, 5]
 
 
@@ -268,6 +274,8 @@ def test_cli_seeds_named_twice_are_refused(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("value", [0, -5, "lots", 2.5, True])
 def test_results_chapter_bootstrap_is_checked_by_name(value):
+    from vna.chapters.notebook import positive_int
+
     with pytest.raises(ValueError, match=rf"bootstrap must be a positive integer; got {value!r}"):
         positive_int("bootstrap", value)
 
