@@ -429,17 +429,6 @@ def test_from_folder_carries_the_content_it_read(tmp_path, monkeypatch):
         from_folder(folder)
 
 
-def test_a_multi_page_tiff_is_refused(tmp_path):
-    folder = tmp_path / "rec"
-    (folder / "images").mkdir(parents=True)
-    pages = [Image.fromarray(np.full((8, 8), 30 * k, np.uint8)) for k in range(2)]
-    pages[0].save(folder / "images" / "a.tif", save_all=True, append_images=pages[1:])
-    pages[1].save(folder / "images" / "b.tif")
-    np.save(folder / "responses.npy", np.random.default_rng(0).random((2, 2, 3)))
-    with pytest.raises(ValueError, match=r"images/a\.tif holds 2 pages \(frames\); vna reads one image per file"):
-        from_folder(folder)
-
-
 def test_duplicate_images_are_named_in_a_warning():
     images, responses = _arrays(n_images=6)
     images[4] = images[1]
