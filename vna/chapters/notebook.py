@@ -12,6 +12,7 @@ absolute path of the machine that ran it.
 """
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 from dataclasses import dataclass, field
@@ -168,7 +169,7 @@ def available_datasets(kinds: Sequence[str] = ("simulated", "stand-in", "paper")
 def positive_int(name: str, value: Any) -> int:
     """A chapter's whole-number parameter (``bootstrap=2000``) as an int >= 1, or a ValueError naming it and the
     value (papermill passes what it is given: ``0``, ``-5`` or ``"lots"`` would otherwise fail deep inside)."""
-    whole = isinstance(value, int) and not isinstance(value, bool)
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     whole = whole or (isinstance(value, float) and value.is_integer())
     if not whole or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")

@@ -165,6 +165,7 @@ def _warn_duplicates(images: np.ndarray, image_ids, where: str) -> None:
             if ids is None:
                 return str(k)
             return f"{k} (id {ids[k].item() if isinstance(ids[k], np.generic) else ids[k]!r})"
+
         more = f" and {len(pairs) - 1} more duplicate(s)" if len(pairs) > 1 else ""
         warnings.warn(f"{where}: images {name(i)} and {name(j)} are identical{more}; a duplicate can sit on both sides "
                       "of a held-out-images split (remove it, or merge its trials into one image)", UserWarning,
