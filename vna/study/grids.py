@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..data.preprocess import _py, _round_half_up
 from ..data.user import from_folder
 from ..methods import ALL_METHODS, METHODS
 from .config import PROTOCOL_LABELS, RunConfig
@@ -148,8 +149,6 @@ def protocol_support(recording, *, test_fraction: float = 0.15, val_fraction: fl
     (``{label: reason}``). Single-trial protocols need repeats on every image (at least two trials each);
     held-out trials with a validation part (``val_fraction > 0``, as the study trains) needs two training
     trials per image left after the test trials are held out, i.e. usually three recorded trials."""
-    from ..data.preprocess import _py, _round_half_up
-
     counts = np.asarray(recording.trial_counts)
     ids = recording.image_ids
     means = [("images", "mean", "mean"), ("none", "mean", "mean")]
