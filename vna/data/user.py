@@ -24,8 +24,14 @@ What the loaders refuse, each with an error naming the file or field and the fix
 otherwise pair responses with the wrong images or train on unusable images without a word: file names
 whose order is ambiguous (``image1.jpg`` and ``image01.jpg``), two files for one id (``x.jpg`` beside
 ``x.png``), duplicate image or neuron ids, float images outside [0, 1] or spanning less than 1e-3 (pass
-``scale=``), integer images beyond 0..255 (e.g. uint16: pass ``scale=``), and unreadable files (the
-message names the file).
+``scale=``), integer images beyond 0..255 (e.g. uint16: pass ``scale=``), multi-page TIFFs (one image per
+file), a folder edited while it is being read, and unreadable files (the message names the file). What they
+accept with a warning: two images that are pixel for pixel the same (a held-out-images split can put one on
+each side), and responses with more trials than neurons that look like counts (likely saved as
+``[images, neurons, trials]``).
+
+A folder's content hash (:func:`folder_hash`) covers the layout's files only, and :func:`from_folder` puts
+the hash of what it read in ``Recording.meta["content_hash"]``: the records of its runs are keyed by it.
 """
 from __future__ import annotations
 
