@@ -50,7 +50,7 @@ from IPython.display import HTML, Markdown, display
 from vna.chapters import figures, plots
 from vna.study.analyses import linear_grid
 from vna.study.grids import STUDY_TRAINING, study_grid
-from vna.chapters.notebook import records_folder, show_path
+from vna.chapters.notebook import positive_int, records_folder, show_path
 from vna.study.report import CONTROL_TOLERANCE, build_report, differences_by_score, format_by_score, scores_note
 from vna.study.results import (
     PAPER_STAND_INS, PAPER_TABLE1, format_table, load_histories, load_records, paper_average_check, protocol_label,
@@ -58,8 +58,9 @@ from vna.study.results import (
 )
 from vna.study.stats import C3_LOGIT_MARGIN, REFEREE_CLAIMS
 
+draws = positive_int("bootstrap", bootstrap)  # 0, -5 or "lots": one line naming the parameter
+draws = 200 if quick else draws
 results_path = records_folder(results_dir, published_dir())  # names the path when it is a file or missing
-draws = 200 if quick else int(bootstrap)
 grid = study_grid()
 report = build_report(results_path, grid, n_boot=draws)
 records = report.records

@@ -45,7 +45,7 @@ from IPython.display import HTML, Markdown, display
 from vna.chapters import plots
 from vna.data import from_arrays, from_folder, load, prepare_images, split_half_reliability, to_folder
 from vna.data.user import folder_hash
-from vna.study.grids import folder_grid, protocols_for
+from vna.study.grids import check_seeds, folder_grid, protocols_for
 from vna.chapters.notebook import load_or_simulated, show_path
 from vna.study.pipeline import prepare, run
 from vna.study.results import format_table, load_records, protocol_label, runs_dir, select_groups, summarize
@@ -73,6 +73,7 @@ EXAMPLE_OPTIONS = {"antolik2016-v1": {"region": 2}}
 #: the simulated cortex that stands in when the example is neither cached nor downloadable (region 2's size)
 SIMULATED_EXAMPLE = {"n_images": 50, "n_trials": 8, "n_neurons": 55}
 
+seeds = check_seeds(seeds)  # papermill's seeds="12" is refused, not read as [1, 2]
 if data_dir:
     os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
 if folder is None:
@@ -276,7 +277,9 @@ display(HTML(refusals.to_html(index=False, classes="vna-refusals", border=0, jus
 # One command runs the study's grid on a folder: every protocol the recording supports (held-out images,
 # held-out trials and the in-sample diagnostic, each tested on single trials and on trial means when
 # every image has repeats; otherwise held-out images and in-sample on trial means) × the three methods ×
-# the seeds, one record per run, skipping runs already recorded:
+# the seeds, one record per run, skipping runs already recorded. Held-out trials also needs two training
+# trials per image beside the held-out one, for the validation part early stopping uses (usually three
+# recorded trials); with two, the grid says it skips held-out trials and why, and runs the rest:
 #
 # ```bash
 # python -m vna reproduce --folder my_recording                        # seeds 0-4, all protocols
@@ -285,15 +288,18 @@ display(HTML(refusals.to_html(index=False, classes="vna-refusals", border=0, jus
 # ```
 #
 # Records go to the untracked runs folder (`_build/runs`, or `--results-dir`) under
-# `folder-<content hash>/`: moving or renaming the folder keeps its records, changing any byte in it makes
-# it a new recording. In Python the same grid is `vna.study.grids.folder_grid(path, seeds=...)`, run by
-# `vna.study.runner.run_grid`; this cell does that with the parameters above:
+# `folder-<content hash>/`: moving or renaming the folder keeps its records, changing any byte of its own
+# files (those of the layout above; notes or a runs folder kept beside them do not count) makes it a new
+# recording. Each run is keyed by the content it read; a folder edited while its grid runs is named, and the
+# runs that would read the new content are refused until the grid is rerun. In Python the same grid is
+# `vna.study.grids.folder_grid(path, seeds=...)`, run by `vna.study.runner.run_grid`; this cell does that
+# with the parameters above:
 
 # %%
 results_path = Path(results_dir).expanduser() if results_dir else runs_dir()
-grid = folder_grid(str(folder_path), seeds=list(seeds)[:1] if quick else list(seeds), quick=quick, device=device,
+grid = folder_grid(str(folder_path), seeds=seeds[:1] if quick else seeds, quick=quick, device=device,
                    epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), latent_dim=int(latent_dim),
-                   n_distractors=n_distractors)
+                   n_distractors=n_distractors, log=lambda t: print(t.replace(str(folder_path), folder_path.name)))
 if split is not None:
     grid = [c for c in grid if c.split == split]
 if responses is not None:

@@ -27,8 +27,10 @@ from vna.study.results import PublishedResultsError, make_record, read_record, s
 from vna.methods import load
 from vna.chapters.notebook import records_folder
 import vna.data.cache
+import vna.data.download
 import vna.study.pipeline
 import vna.study.results
+import vna.study.runner
 from vna.train import CollapsedEmbeddingError, NonFiniteLossError, fit
 
 from planted import planted
@@ -155,11 +157,134 @@ def _grid(tmp: Path, cfg: RunConfig, **kw):
     return run_grid([cfg], tmp / "grid", progress=False, log=lambda s: None, **kw)
 
 
+def _empty_dir(tmp: Path) -> Path:
+    (tmp / "empty").mkdir()
+    return tmp / "empty"
+
+
 def _cli(*args):
     code = main(list(args))
     if code != 2:
         raise AssertionError(f"exit status {code}, expected 2")
     raise SystemExit(code)
+
+
+# -- faults that used to get through (downloads that never gave up, error pages cached as data, a folder edited
+#    mid-grid, a full disk, a multi-page TIFF, text seeds, a bad bootstrap count): their helpers
+def _faulty(fault: str, call, body: bytes | None = None):
+    """``call(url)`` against a local server that misbehaves as ``fault`` says (tests/test_download_faults.py)."""
+    from test_download_faults import BODY, Faulty
+
+    with Faulty(fault, BODY if body is None else body) as server:
+        return call(server.url + "/file")
+
+
+def _download_elsewhere(fault: str):
+    """A download whose .part is kept for a later resume (a transient failure): into a folder of its own."""
+    import shutil
+    import tempfile
+
+    from vna.data.download import download
+
+    where = Path(tempfile.mkdtemp(prefix="vna-dl-"))
+    try:
+        return _faulty(fault, lambda url: download(url, where / "f.bin", progress=False, backoff=0, retries=3))
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def _fetch_page_as(tmp: Path, relpath: str, fault: str = "html"):
+    from test_download_faults import HTML
+
+    from vna.data.paper._common import fetch_unverified
+
+    return _with_env("VNA_DATA_DIR", str(tmp), lambda: _faulty(
+        fault, lambda url: fetch_unverified("allen", relpath, url, progress=False), body=HTML))
+
+
+def _download_in(tmp: Path, fault: str):
+    from vna.data.download import download
+
+    return _faulty(fault, lambda url: download(url, tmp / "f.bin", progress=False, backoff=0, retries=2))
+
+
+def _two_page_tiff(tmp: Path) -> Path:
+    from PIL import Image
+
+    folder = tmp / "rec"
+    (folder / "images").mkdir(parents=True)
+    pages = [Image.fromarray(np.full((8, 8), 30 * k, np.uint8)) for k in range(2)]
+    pages[0].save(folder / "images" / "a.tif", save_all=True, append_images=pages[1:])
+    pages[1].save(folder / "images" / "b.tif")
+    np.save(folder / "responses.npy", np.random.default_rng(0).random((2, 2, 3)))
+    return folder
+
+
+def _edited_while_read(folder: Path):
+    from unittest import mock
+
+    import vna.data.user as user
+
+    real = user._load_npy
+
+    def load(path):
+        array = real(path)
+        if path.name == "responses.npy":
+            (folder / "meta.json").write_text('{"units": "spikes"}\n')
+        return array
+
+    with mock.patch.object(user, "_load_npy", load):
+        return vna.data.from_folder(folder)
+
+
+def _task_on_changed_folder(tmp: Path, folder: Path):
+    import vna.study.runner
+
+    cfg = RunConfig(dataset=f"folder:{folder}", epochs=1)
+    return vna.study.runner._run_task([cfg.to_dict()], str(tmp / "runs"), None, False, "grid", content="0" * 12)
+
+
+def _no_room(tmp: Path):
+    from unittest import mock
+
+    import vna.study.runner
+
+    with mock.patch.object(vna.study.runner.shutil, "disk_usage", lambda path: type("U", (), {"free": 50_000})()):
+        return _grid(tmp, RunConfig(device="cpu", epochs=1))
+
+
+def _store_folder(tmp: Path) -> Path:
+    (tmp / "store" / "simulated").mkdir(parents=True)  # there before: the case is about the files
+    return tmp / "store"
+
+
+def _disk_full_record(store: Path):
+    import errno
+    from unittest import mock
+
+    rec = make_record(RunConfig(), {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}, seconds=1, device="cpu",
+                      per_instance={"encoding": np.full(3, .5), "decoding": np.full(3, .5)})
+    real = vna.study.results._atomic_write
+
+    def full(path, data):
+        if path.suffix == ".json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    with mock.patch.object(vna.study.results, "_atomic_write", full):
+        return save_record(rec, store)
+
+
+def _positive(name, value):
+    from vna.chapters.notebook import positive_int
+
+    return positive_int(name, value)
+
+
+def _chapter_seeds(seeds):
+    from vna.chapters.notebook import method_chapter
+
+    return method_chapter("vna", {}, seeds=seeds, dataset="simulated")
 
 
 # (id, setup(tmp) -> callable, exception type, pattern the message must match)
@@ -306,6 +431,49 @@ CASES = [
     ("cli-slurm-gpus-negative", lambda t: lambda: _cli("reproduce", "--slurm-gpus", "-3"), SystemExit, r"2"),
     ("cli-data-dir-env-is-file", lambda t: (lambda f: lambda: _with_env("VNA_DATA_DIR", str(f), lambda: _cli("datasets")))(
         _text_file(t)), SystemExit, r"2"),
+    # -- faults that used to get through: downloads, error pages, folders edited mid-grid, a full disk, ...
+    ("download-ignores-range-and-drops", lambda t: lambda: _download_elsewhere("drop"), vna.data.download.DownloadError,
+     r"the server ignored the byte range \(HTTP 200 to 'Range: bytes=\d+-'\) again, so the download cannot resume; "
+     r"vna started the file again from byte 0 once and stops there"),
+    ("download-shorter-than-announced", lambda t: lambda: _download_elsewhere("longer"),
+     vna.data.download.DownloadError, r"ignored the byte range .* again, so the download cannot resume"),
+    ("download-gzip-body", lambda t: lambda: _download_in(t, "gzip"), vna.data.download.DownloadRefused,
+     r"the server sent the file gzip-encoded \(Content-Encoding: gzip\) although vna asked for its bytes as they "
+     r"are \(identity\)"),
+    ("download-503-no-part", lambda t: lambda: _download_in(t, "503"), vna.data.download.DownloadError,
+     r"gave up after 2 retries without progress \(HTTP 503 Service Unavailable\); no partial file was kept$"),
+    ("download-html-page-as-tiff", lambda t: lambda: _fetch_page_as(t, "templates/natural_scene_3.tiff"),
+     vna.data.cache.CorruptDataFile, r"allen/templates/natural_scene_3\.tiff .*failed its check \(not a readable "
+                                     r"TIFF image \(UnidentifiedImageError\): an HTML page \(starts with "
+                                     r"b'<!DOCTYPE html>"),
+    ("download-html-page-as-nwb", lambda t: lambda: _fetch_page_as(t, "sub-1/sub-1_ses-2.nwb"),
+     vna.data.cache.CorruptDataFile, r"failed its check \(not an NWB/HDF5 file \(no HDF5 signature\): an HTML page"),
+    ("folder-two-page-tiff", lambda t: (lambda f: lambda: vna.data.from_folder(f))(_two_page_tiff(t)), ValueError,
+     r"rec/images/a\.tif holds 2 pages \(frames\); vna reads one image per file and would silently use the first"),
+    ("folder-edited-while-read", lambda t: (lambda f: lambda: _edited_while_read(f))(_user_folder(t, "none")),
+     ValueError, r"rec changed while it was being read \(content \w{12} before, \w{12} after\); read it again"),
+    ("grid-folder-changed-since-planned", lambda t: (lambda f: lambda: _task_on_changed_folder(t, f))(
+        _user_folder(t, "none")), ValueError,
+     r"rec changed while the grid ran \(content 000000000000 when it started, \w{12} now\); this training is "
+     r"refused: rerun the grid"),
+    ("grid-no-room-for-records", lambda t: lambda: _no_room(t), OSError,
+     r"not enough disk for the records of 1 run\(s\) in .*grid: they need up to 100\.0 kB and .* has 50\.0 kB free"),
+    ("record-disk-full", lambda t: (lambda s: lambda: _disk_full_record(s))(_store_folder(t)), OSError,
+     r"No space left on device"),
+    ("chapter-seeds-text", lambda t: lambda: _chapter_seeds("12"), ValueError,
+     r"seeds must be a list of integers such as \[0, 1, 2\]; got the text '12'"),
+    ("chapter-seeds-twice", lambda t: lambda: _chapter_seeds([0, 0]), ValueError,
+     r"seeds names seed 0 2 times \(\[0, 0\]\); a seed is one run: name it once"),
+    ("chapter-bootstrap-zero", lambda t: lambda: _positive("bootstrap", 0), ValueError,
+     r"bootstrap must be a positive integer; got 0"),
+    ("chapter-bootstrap-negative", lambda t: lambda: _positive("bootstrap", -5), ValueError,
+     r"bootstrap must be a positive integer; got -5"),
+    ("chapter-bootstrap-text", lambda t: lambda: _positive("bootstrap", "lots"), ValueError,
+     r"bootstrap must be a positive integer; got 'lots'"),
+    ("cli-seeds-twice", lambda t: lambda: _cli("reproduce", "--datasets", "simulated", "--seeds", "0", "0", "--quick",
+                                               "--results-dir", str(t / "r")), SystemExit, r"2"),
+    ("cli-report-strict-empty", lambda t: (lambda d: lambda: _cli("report", "--strict", "--results-dir", str(d)))(
+        _empty_dir(t)), SystemExit, r"2"),
 ]
 
 CLI_MESSAGES = {
@@ -321,6 +489,8 @@ CLI_MESSAGES = {
     "cli-device-mps": r"device 'mps' is not available here",
     "cli-slurm-gpus-negative": r"argument --slurm-gpus: must be a non-negative integer; got -3",
     "cli-data-dir-env-is-file": r"the data folder .*model\.pt \(from \$VNA_DATA_DIR\) is a file, not a folder",
+    "cli-seeds-twice": r"--seeds names seed 0 2 times \(\[0, 0\]\); a seed is one run: name it once",
+    "cli-report-strict-empty": r"--strict: .*empty holds no record, so nothing was verified; run python -m vna",
 }
 
 
@@ -370,3 +540,89 @@ def test_download_message_names_the_url_once(tmp_path, monkeypatch):
         fetch("nowhere", "x.npy", url, "sha256:" + "0" * 64, progress=True)
     assert str(info.value).count(url) == 1
     assert not any(tmp_path.iterdir())  # no empty cache folder, no partial download
+
+
+# -- inputs that are accepted, with one line that says what vna made of them (a warning or a log line)
+def _counts_transposed():
+    rng = np.random.default_rng(0)
+    return vna.data.from_arrays(rng.integers(0, 256, (6, 8, 8), dtype=np.uint8),
+                                rng.poisson(3.0, (6, 20, 4)).astype(np.float64))  # 4 neurons x 20 trials, axes swapped
+
+
+def _duplicate_images():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 8, 8), dtype=np.uint8)
+    images[4] = images[1]
+    return vna.data.from_arrays(images, rng.random((6, 2, 3)), image_ids=list("abcdef"))
+
+
+def _two_trial_grid(tmp: Path) -> str:
+    from vna.data import from_arrays, to_folder
+    from vna.study.grids import folder_grid
+
+    rng = np.random.default_rng(0)
+    folder = to_folder(from_arrays(rng.integers(0, 256, (12, 8, 8), dtype=np.uint8), rng.random((12, 2, 3))),
+                       tmp / "two")
+    lines: list[str] = []
+    folder_grid(str(folder), seeds=[0], log=lines.append)
+    return lines[1]
+
+
+def _notes_and_runs_inside(tmp: Path) -> str:
+    from vna.data.user import folder_hash
+
+    folder = _user_folder(tmp, "none")
+    before = folder_hash(folder)
+    (folder / "notes.txt").write_text("a good day\n")
+    (folder / "runs" / f"folder-{before}").mkdir(parents=True)
+    (folder / "runs" / f"folder-{before}" / "vna-0.json").write_text("{}")
+    return f"content {before} -> {folder_hash(folder)}"
+
+
+def _manifest_with_leftover(tmp: Path) -> str:
+    pub = _published(tmp)
+    (pub / ".MANIFEST.k2j3h4_x.tmp").write_text("half a manifest")
+    vna.study.results.write_manifest(pub)
+    return "listed: " + ", ".join(line.split("  ", 1)[1] for line in (pub / "MANIFEST").read_text().splitlines())
+
+
+def _empty_report_note() -> str:
+    from vna.study.report import scores_note
+
+    return scores_note([])
+
+
+# (id, setup(tmp) -> callable returning a line or None, pattern one warning or the returned line must match)
+SAID = [
+    ("arrays-counts-saved-as-images-neurons-trials", lambda t: _counts_transposed,
+     r"responses: responses read as 6 images x 20 trials x 4 neurons; more trials than neurons, and the values look "
+     r"like counts: if the array is \[images, neurons, trials\], save responses\.transpose\(0, 2, 1\) instead"),
+    ("arrays-duplicate-images", lambda t: _duplicate_images,
+     r"images: images 1 \(id 'b'\) and 4 \(id 'e'\) are identical; a duplicate can sit on both sides of a "
+     r"held-out-images split"),
+    ("folder-two-trials-per-image-grid", lambda t: lambda: _two_trial_grid(t),
+     r"^protocols run: held-out images \(single trials, trial means\); in-sample \(diagnostic\) \(single trials, "
+     r"trial means\); skipped: held-out trials \(single trials, trial means\): needs 2 training trials per image "
+     r"beside the held-out one\(s\), to carve a validation part out of them \(val_fraction=0\.1\); 12 of 12 image\(s\) "
+     r"have only 2 recorded trials"),
+    ("folder-notes-and-runs-folder-inside", lambda t: lambda: _notes_and_runs_inside(t), r"^content (\w{12}) -> \1$"),
+    ("manifest-leftover-temporary-file", lambda t: lambda: _manifest_with_leftover(t), r"^listed: PUBLISHED$"),
+    ("report-no-records-note", lambda t: _empty_report_note, r"^no records$"),
+]
+
+
+@pytest.mark.parametrize("case", SAID, ids=[c[0] for c in SAID])
+def test_accepted_input_is_said_in_one_line(case, tmp_path, monkeypatch):
+    import re
+    import warnings
+
+    name, setup, pattern = case
+    monkeypatch.chdir(tmp_path)
+    call = setup(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = call()
+    lines = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    lines += [text] if isinstance(text, str) else []
+    assert any(re.search(pattern, line) for line in lines), lines
+    assert all("\n" not in line.strip() for line in lines), lines

@@ -10,6 +10,7 @@ from PIL import Image
 
 from vna.data import from_arrays, from_folder, to_folder, to_paired
 from vna.data.simulated import load_simulated
+from vna.data.user import folder_hash
 
 
 def _arrays(n_images=12, n_trials=4, n_neurons=5, seed=0):
@@ -307,7 +308,9 @@ def test_to_folder_round_trip_is_exact(tmp_path):
     for ids in (["s9", "s10", "001", "x y", "z", "q", "r", "t", "u"], np.arange(100, 109)):
         rec = from_arrays(images, responses, neurons, ids, meta={"units": "spikes", "nested": {"a": [1, 2]}},
                           name="mine")
-        back = from_folder(to_folder(rec, tmp_path / f"rt{type(ids).__name__}"))
+        folder = to_folder(rec, tmp_path / f"rt{type(ids).__name__}")
+        back = from_folder(folder)
+        assert back.meta.pop("content_hash") == folder_hash(folder)  # the loader adds the content it read
         assert back.images.dtype == rec.images.dtype and np.array_equal(back.images, rec.images)
         assert np.array_equal(back.responses, rec.responses, equal_nan=True)
         pd.testing.assert_frame_equal(back.neurons, rec.neurons)
@@ -374,3 +377,79 @@ def test_the_export_is_byte_for_byte_stable(tmp_path):
     a = to_folder(rec, tmp_path / "a")
     b = to_folder(from_folder(a), tmp_path / "b")
     assert folder_hash(a) == folder_hash(b)
+
+
+def test_folder_hash_covers_the_recordings_own_files_only(tmp_path):
+    """A runs folder, notes or anything else kept inside a recording folder never changes its content hash (each
+    saved record would otherwise change the key of the next); every file of the layout does."""
+    rec = load_simulated(n_images=10, n_trials=2, n_neurons=4, seed=1)
+    folder = to_folder(rec, tmp_path / "rec")
+    before = folder_hash(folder)
+    (folder / "notes.txt").write_text("session 3, good day\n")
+    (folder / "runs" / "folder-abc").mkdir(parents=True)
+    (folder / "runs" / "folder-abc" / "vna-123.json").write_text("{}")
+    (folder / "analysis.ipynb").write_text("{}")
+    assert folder_hash(folder) == before
+    for name in ("meta.json", "neurons.csv", "image_ids.csv", "responses.npy", "images.npy"):
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data + b" ")
+        assert folder_hash(folder) != before, name
+        (folder / name).write_bytes(data)
+    assert folder_hash(folder) == before
+
+
+def test_folder_hash_of_an_image_folder_counts_the_images_not_other_files(tmp_path):
+    folder = tmp_path / "rec"
+    (folder / "images").mkdir(parents=True)
+    for k in range(4):
+        Image.fromarray(np.full((8, 8), 40 * k, np.uint8)).save(folder / "images" / f"im{k}.png")
+    np.save(folder / "responses.npy", np.random.default_rng(0).random((4, 2, 3)))
+    before = folder_hash(folder)
+    (folder / "images" / "README.txt").write_text("shown on a grey background")
+    assert folder_hash(folder) == before
+    Image.fromarray(np.full((8, 8), 7, np.uint8)).save(folder / "images" / "im0.png")
+    assert folder_hash(folder) != before
+
+
+def test_from_folder_carries_the_content_it_read(tmp_path, monkeypatch):
+    import vna.data.user as user
+
+    folder = to_folder(load_simulated(n_images=10, n_trials=2, n_neurons=4, seed=1), tmp_path / "rec")
+    assert from_folder(folder).meta["content_hash"] == folder_hash(folder)
+    real = user._load_npy
+
+    def edited_while_read(path):  # another program rewrites the folder while it is being read
+        array = real(path)
+        if path.name == "responses.npy":
+            (folder / "meta.json").write_text('{"units": "spikes"}\n')
+        return array
+
+    monkeypatch.setattr(user, "_load_npy", edited_while_read)
+    with pytest.raises(ValueError, match=r"rec changed while it was being read \(content \w{12} before, \w{12} after"):
+        from_folder(folder)
+
+
+def test_duplicate_images_are_named_in_a_warning():
+    images, responses = _arrays(n_images=6)
+    images[4] = images[1]
+    with pytest.warns(UserWarning, match=r"images: images 1 \(id 'b'\) and 4 \(id 'e'\) are identical; a duplicate "
+                                         r"can sit on both sides of a held-out-images split"):
+        from_arrays(images, responses, image_ids=list("abcdef"))
+    images[5] = images[1]
+    with pytest.warns(UserWarning, match=r"images 1 and 4 are identical and 1 more duplicate"):
+        from_arrays(images, responses)
+
+
+def test_counts_saved_as_images_neurons_trials_are_echoed_with_the_fix():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 8, 8), dtype=np.uint8)
+    counts = rng.poisson(3.0, (6, 4, 20)).astype(np.float64)  # 6 images x 4 trials x 20 neurons
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        from_arrays(images, counts)  # fewer trials than neurons: the usual shape, nothing to say
+        from_arrays(images, rng.normal(0, 1, (6, 20, 4)))  # more trials than neurons, but not counts
+    with pytest.warns(UserWarning, match=r"responses: responses read as 6 images x 20 trials x 4 neurons; more trials "
+                                         r"than neurons, and the values look like counts: .*transpose\(0, 2, 1\)"):
+        from_arrays(images, counts.transpose(0, 2, 1))  # the same counts saved as [images, neurons, trials]

@@ -25,7 +25,7 @@ from .data.registry import available, sessions
 from .methods import ALL_METHODS, METHODS
 from .train import MEMORY_FORMATS, check_precision
 from .study import paper
-from .study.grids import TUNED_FILE, folder_grid
+from .study.grids import TUNED_FILE, check_seeds, folder_grid
 from .study.sessions import folders_grid, grid_summary
 from .study.registry import get_grid, grid_names
 from .study.report import CSV_FILES, build_report, to_markdown, update_readme, write_csv
@@ -107,7 +107,8 @@ def _grid_configs(args: argparse.Namespace):
         if len(args.folder) > 1:  # several folders: each one a session (issue 23)
             build = lambda **kw: folders_grid(args.folder, **kw)  # noqa: E731
         else:
-            build = lambda **kw: folder_grid(str(Path(args.folder[0]).expanduser().resolve()), **kw)  # noqa: E731
+            build = lambda **kw: folder_grid(str(Path(args.folder[0]).expanduser().resolve()), log=print,  # noqa: E731
+                                             **kw)
     else:
         build = get_grid(args.grid)
     if args.datasets is not None:
@@ -115,7 +116,7 @@ def _grid_configs(args: argparse.Namespace):
     if args.methods is not None:
         kwargs["methods"] = args.methods
     if args.seeds is not None:
-        kwargs["seeds"] = args.seeds
+        kwargs["seeds"] = args.seeds = check_seeds(args.seeds, "--seeds")
     if args.epochs is not None:
         kwargs["epochs"] = args.epochs
     return build(**kwargs)
@@ -173,7 +174,8 @@ def _reproduce(args: argparse.Namespace) -> int:
                       data_dir=args.data_dir, progress=not args.no_progress, fail_fast=args.fail_fast,
                       executor=args.executor, slurm=slurm, log=None if not args.no_progress else print)
     print(f"done in {report.seconds:.0f} s: {report.ran} run(s) now, {report.already} already in {results_dir}, "
-          f"{len(report.failed)} failed, {len(report.skipped_datasets)} dataset(s) unavailable")
+          f"{len(report.failed)} failed, {len(report.skipped_datasets)} dataset(s) unavailable"
+          + (f", {len(report.changed)} recording folder(s) changed while it ran" if report.changed else ""))
     if args.folder is not None and len(args.folder) > 1:
         print(grid_summary(results_dir, configs))
     if args.grid == "tuning" and report.ok and shard is None:
@@ -201,6 +203,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
                                         "add --publish on purpose")
         print(f"wrote {write_manifest(results_dir)}", file=sys.stderr)
         return 0
+    if args.strict and results_dir.is_dir() and not any(p.parent.name[:1] != "." for p in results_dir.glob("*/*.json")):
+        raise ValueError(f"--strict: {results_dir} holds no record, so nothing was verified; run python -m vna "
+                         "reproduce first, or point --results-dir at a folder of records")
     grid = None if args.grid == "none" else get_grid(args.grid)(quick=args.quick)
     report = build_report(results_dir, grid, n_boot=args.bootstrap, analyses=args.analyses, quick=args.quick)
     for finding in report.findings:

@@ -12,6 +12,7 @@ absolute path of the machine that ran it.
 """
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from ..data.cache import MissingDataFile, data_dir
 from ..data.registry import DATASETS, load
 from ..methods import ALL_METHODS
 from ..study.config import RunConfig
-from ..study.grids import QUICK, STUDY_TRAINING, quick_config
+from ..study.grids import QUICK, STUDY_TRAINING, check_seeds, quick_config
 from ..study.pipeline import run
 from ..study.results import check_results_dir, record_from_output, runs_dir, save_record
 from .plots import METHOD_LABELS, compute_note, dataset_label
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_REAL_DATASET", "PARAMETERS", "resolve_dataset", "records_folder", "load_or_simulated", "simulated_fallback", "default_results_dir", "show_path",
-    "on_colab",
+    "on_colab", "positive_int",
     "available_datasets", "config_changes", "Chapter", "method_chapter", "data_chapter",
 ]
 
@@ -165,6 +166,16 @@ def available_datasets(kinds: Sequence[str] = ("simulated", "stand-in", "paper")
     return names
 
 
+def positive_int(name: str, value: Any) -> int:
+    """A chapter's whole-number parameter (``bootstrap=2000``) as an int >= 1, or a ValueError naming it and the
+    value (papermill passes what it is given: ``0``, ``-5`` or ``"lots"`` would otherwise fail deep inside)."""
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    whole = whole or (isinstance(value, float) and value.is_integer())
+    if not whole or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
 def config_changes(cfg) -> dict[str, Any]:
     """The fields of ``cfg`` that differ from :class:`~vna.config.RunConfig`'s defaults, in field order."""
     import dataclasses
@@ -180,12 +191,7 @@ def _parameters(params: Mapping[str, Any] | None, overrides: Mapping[str, Any]) 
     if unknown:
         raise ValueError(f"unknown chapter parameter(s) {unknown}; known: {', '.join(PARAMETERS)}")
     values = {**PARAMETERS, **given}
-    seeds = values["seeds"]
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        seeds = [seeds]
-    if not isinstance(seeds, (list, tuple)) or not seeds:
-        raise ValueError(f"seeds must be a non-empty list of integers; got {seeds!r}")
-    values["seeds"] = list(seeds)
+    values["seeds"] = check_seeds(values["seeds"])
     if not isinstance(values["quick"], bool):
         raise ValueError(f"quick must be True or False; got {values['quick']!r}")
     return values

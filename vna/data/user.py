@@ -24,8 +24,14 @@ What the loaders refuse, each with an error naming the file or field and the fix
 otherwise pair responses with the wrong images or train on unusable images without a word: file names
 whose order is ambiguous (``image1.jpg`` and ``image01.jpg``), two files for one id (``x.jpg`` beside
 ``x.png``), duplicate image or neuron ids, float images outside [0, 1] or spanning less than 1e-3 (pass
-``scale=``), integer images beyond 0..255 (e.g. uint16: pass ``scale=``), and unreadable files (the
-message names the file).
+``scale=``), integer images beyond 0..255 (e.g. uint16: pass ``scale=``), multi-page TIFFs (one image per
+file), a folder edited while it is being read, and unreadable files (the message names the file). What they
+accept with a warning: two images that are pixel for pixel the same (a held-out-images split can put one on
+each side), and responses with more trials than neurons that look like counts (likely saved as
+``[images, neurons, trials]``).
+
+A folder's content hash (:func:`folder_hash`) covers the layout's files only, and :func:`from_folder` puts
+the hash of what it read in ``Recording.meta["content_hash"]``: the records of its runs are keyed by it.
 """
 from __future__ import annotations
 
@@ -36,6 +42,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +52,13 @@ import pandas as pd
 from .recording import Recording
 
 __all__ = ["from_arrays", "from_folder", "to_folder", "folder_hash", "natural_key", "IMAGE_SUFFIXES",
-           "MIN_FLOAT_RANGE"]
+           "MIN_FLOAT_RANGE", "LAYOUT_FILES", "CONTENT_KEY"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+#: ``Recording.meta`` key of a folder's content hash (:func:`folder_hash`) taken when :func:`from_folder` read it:
+#: the content its runs are keyed by, whatever the folder holds later.
+CONTENT_KEY = "content_hash"
 
 #: Float images must span at least this much of [0, 1] (max - min over the set), else they are refused:
 #: a set within 0 .. 2.55e-4 trains as blank frames and every method falls to chance.
@@ -129,6 +140,44 @@ def _check_unique(values, what: str, where: str) -> None:
                          f"every {what.split()[0]} needs its own id")
 
 
+def _warn_transposed(r: np.ndarray, where: str) -> None:
+    """Echo the shape where the axes were likely saved in another order: more "trials" than "neurons" and
+    values that look like counts (whole numbers >= 0) are what ``[images, neurons, trials]`` gives."""
+    values = r[np.isfinite(r)]
+    if r.shape[1] > r.shape[2] and values.size and values.min() >= 0 and np.array_equal(values, np.round(values)):
+        warnings.warn(f"{where}: responses read as {r.shape[0]} images x {r.shape[1]} trials x {r.shape[2]} neurons; "
+                      "more trials than neurons, and the values look like counts: if the array is [images, neurons, "
+                      "trials], save responses.transpose(0, 2, 1) instead", UserWarning, stacklevel=4)
+
+
+def _warn_duplicates(images: np.ndarray, image_ids, where: str) -> None:
+    """Warn when two images are pixel for pixel the same: a held-out-images split can put one copy in training
+    and the other in the test set."""
+    import hashlib
+
+    seen: dict[bytes, int] = {}
+    pairs = []
+    for i, image in enumerate(images):
+        digest = hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest()
+        if digest in seen:
+            pairs.append((seen[digest], i))
+        else:
+            seen[digest] = i
+    if pairs:
+        i, j = pairs[0]
+        ids = image_ids if image_ids is not None and np.ndim(image_ids) == 1 else None
+
+        def name(k: int) -> str:
+            if ids is None:
+                return str(k)
+            return f"{k} (id {ids[k].item() if isinstance(ids[k], np.generic) else ids[k]!r})"
+
+        more = f" and {len(pairs) - 1} more duplicate(s)" if len(pairs) > 1 else ""
+        warnings.warn(f"{where}: images {name(i)} and {name(j)} are identical{more}; a duplicate can sit on both sides "
+                      "of a held-out-images split (remove it, or merge its trials into one image)", UserWarning,
+                      stacklevel=4)
+
+
 def _neuron_table(neurons, n_neurons: int, where: str) -> pd.DataFrame | None:
     if neurons is None:
         return None
@@ -198,6 +247,9 @@ def _from_arrays(images, responses, neurons, image_ids, meta, name, scale, where
         image_ids = np.asarray(image_ids)
         if image_ids.ndim == 1:
             _check_unique(image_ids, "image id", where["image_ids"])
+    if r.ndim == 3:
+        _warn_transposed(r, where["responses"])
+    _warn_duplicates(images, image_ids, where["images"])
     info = {"name": name, "simulated": False, "units": "unknown", "source": "user data"}
     info.update(meta or {})
     if scale is not None:
@@ -301,6 +353,10 @@ def _read_image_folder(folder: Path, ids: np.ndarray | None, ids_csv: Path,
     for f in files:
         try:
             with Image.open(f) as im:
+                pages = int(getattr(im, "n_frames", 1) or 1)
+                if pages > 1:
+                    raise ValueError(f"{f} holds {pages} pages (frames); vna reads one image per file and would "
+                                     "silently use the first: save each page as its own file (one per image)")
                 high = im.mode.startswith("I") or im.mode == "F"
                 if high:
                     if scale is None:
@@ -339,6 +395,7 @@ def from_folder(path: str | os.PathLike, name: str | None = None, *, scale: floa
         raise FileNotFoundError(f"from_folder: {root} is not a folder")
     img_dir, img_npy, resp = root / "images", root / "images.npy", root / "responses.npy"
     ids_csv = root / "image_ids.csv"
+    content = folder_hash(root)  # what is read below; compared again after reading
     if img_dir.is_dir() and img_npy.is_file():
         raise ValueError(f"{root} has both images/ and images.npy; keep one")
     ids = _read_ids_csv(ids_csv) if ids_csv.is_file() else None
@@ -370,6 +427,11 @@ def from_folder(path: str | os.PathLike, name: str | None = None, *, scale: floa
         if not isinstance(meta, dict):
             raise ValueError(f"{root / 'meta.json'} must hold a JSON object")
     meta.setdefault("source", str(root))
+    after = folder_hash(root)
+    if after != content:
+        raise ValueError(f"{root} changed while it was being read (content {content} before, {after} after); "
+                         "read it again once it is complete")
+    meta[CONTENT_KEY] = content
     return _from_arrays(images, responses, neurons, ids, meta, name or meta.get("name") or root.name, scale,
                         {"images": where_images, "responses": str(resp), "neurons": str(neurons_csv),
                          "image_ids": str(ids_csv)})
@@ -377,16 +439,32 @@ def from_folder(path: str | os.PathLike, name: str | None = None, *, scale: floa
 
 _FOLDER_MEMO: dict[tuple, str] = {}
 
+#: The files of the layout (module docstring) beside ``images/``: the only ones :func:`folder_hash` reads.
+LAYOUT_FILES = ("images.npy", "responses.npy", "image_ids.csv", "neurons.csv", "meta.json")
+
+
+def _layout_files(root: Path) -> list[Path]:
+    """The recording's own files in ``root``: :data:`LAYOUT_FILES` and the image files of ``images/`` (what
+    :func:`from_folder` reads), never a runs folder, notes or anything else kept beside them."""
+    files = [root / name for name in LAYOUT_FILES if (root / name).is_file()]
+    images = root / "images"
+    if images.is_dir():
+        files += [p for p in images.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.name.startswith(".")]
+    return sorted(files)
+
 
 def folder_hash(path: str | os.PathLike) -> str:
-    """A 12-hex-digit hash of a recording folder's *content* (every file's relative path and bytes), so that
-    records of one recording match wherever the folder lies. Memoised by the files' sizes and mtimes."""
+    """A 12-hex-digit hash of a recording folder's *content*: the relative path and bytes of each of its own
+    files (:data:`LAYOUT_FILES` and the image files of ``images/``), so that records of one recording match
+    wherever the folder lies, and a runs folder or notes kept inside it change nothing. Memoised by the files'
+    sizes and mtimes."""
     import hashlib
 
     root = Path(path).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"recording folder {root} does not exist (dataset 'folder:{path}')")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = _layout_files(root)
     for p in files:
         _check_file_name(p)
     stamp = (str(root.resolve()), tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
@@ -440,6 +518,8 @@ def to_folder(recording: Recording, path: str | os.PathLike, *, replace: bool = 
                               "not replacing it")
     meta = {}
     for k, v in recording.meta.items():
+        if k == CONTENT_KEY:  # the content hash of the folder it was read from, not part of the recording
+            continue
         try:
             json.dumps(v, allow_nan=True)
         except (TypeError, ValueError):

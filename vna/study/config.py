@@ -253,9 +253,26 @@ class RunConfig:
         return cls(**{**_BEFORE_THE_FIELD, **d})
 
     def replace(self, **changes: Any) -> "RunConfig":
-        return dataclasses.replace(self, **changes)
+        new = dataclasses.replace(self, **changes)
+        if "dataset" not in changes:  # the same recording: the same content
+            new._content = getattr(self, "_content", None)
+        return new
 
     # ------------------------------------------------------------------------------------ keys
+    def with_content(self, content: str | None) -> "RunConfig":
+        """This config keyed by ``content``, the content hash of its recording folder as a run *read* it
+        (``Recording.meta["content_hash"]``), not by what the folder holds when the key is computed; None:
+        by the folder's content now. Only ``folder:`` datasets have a content hash."""
+        new = dataclasses.replace(self)
+        new._content = content if self.dataset.startswith("folder:") else None
+        return new
+
+    def folder_content(self) -> str | None:
+        """The content hash the key uses for a ``folder:`` dataset (:meth:`with_content`, else the folder's now)."""
+        if not self.dataset.startswith("folder:"):
+            return None
+        return getattr(self, "_content", None) or folder_hash(self.dataset[len("folder:"):])
+
     def _keyed(self) -> dict[str, Any]:
         d = self.to_dict()
         d["device"] = device_kind(self.device)  # cuda:0 and cuda:1 give the same numbers; cpu and cuda do not
@@ -267,7 +284,7 @@ class RunConfig:
             if d[name] == default:
                 del d[name]
         if self.dataset.startswith("folder:"):  # a recording folder is keyed by its content, not its path
-            d["dataset"] = f"folder:{folder_hash(self.dataset[len('folder:'):])}"
+            d["dataset"] = f"folder:{self.folder_content()}"
         return d
 
     def key(self) -> str:

@@ -20,19 +20,22 @@ stopping on a validation part carved out of the *training* data (``STUDY_TRAININ
 from __future__ import annotations
 
 import itertools
+import numbers
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
+from ..data.preprocess import _py, _round_half_up
 from ..data.user import from_folder
 from ..methods import ALL_METHODS, METHODS
-from .config import RunConfig
+from .config import PROTOCOL_LABELS, RunConfig
 from .results import published_dir
 
 __all__ = [
     "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
-    "study_grid", "folder_grid", "protocols_for", "quick_config", "quick_options",
+    "study_grid", "folder_grid", "protocols_for", "protocol_support", "check_seeds", "quick_config", "quick_options",
     "TUNING_LR", "TUNING_WEIGHT_DECAY", "TUNING_BATCH_SIZES", "TUNING_SETTINGS", "TUNING_SEEDS", "TUNED_FIELDS",
     "TUNED_FILE", "tuning_protocols", "tuning_grid", "read_tuned", "tuned_fields",
 ]
@@ -103,6 +106,7 @@ def _protocol_configs(dataset: str, protocols, methods, seeds, quick: bool, devi
     validation sweep's choice of learning rate, weight decay and batch size: :mod:`vna.study.tuning`)."""
     table = read_tuned()
     configs = []
+    seeds = check_seeds(seeds)
     for split, responses, test in protocols:
         for m in methods:
             fields = {**STUDY_TRAINING, **tuned_fields(dataset, m, split, table), **overrides}
@@ -113,22 +117,95 @@ def _protocol_configs(dataset: str, protocols, methods, seeds, quick: bool, devi
     return configs
 
 
-def protocols_for(recording) -> list[tuple[str, str, str]]:
-    """The study's protocols a recording supports: all of them with repeats on every image (at least two
-    trials each), else held-out images and in-sample on trial means."""
-    if recording.n_trials >= 2 and (recording.trial_counts >= 2).all():
-        return list(_ALL_FOUR)
-    return [("images", "mean", "mean"), ("none", "mean", "mean")]
+def check_seeds(seeds, what: str = "seeds") -> list[int]:
+    """``seeds`` as a list of distinct non-negative integers (one integer is one seed), or a ValueError naming
+    the value: text (papermill's ``seeds="12"`` is not ``[1, 2]``), booleans, negative numbers, an empty list
+    and a seed named twice (it would be one run counted twice)."""
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if isinstance(seeds, (str, bytes)):
+        raise ValueError(f"{what} must be a list of integers such as [0, 1, 2]; got the text {seeds!r} (as a "
+                         "papermill parameter: -p seeds '[1, 2]', or -p seeds 12 for one seed)")
+    try:
+        items = list(seeds)
+    except TypeError:
+        raise ValueError(f"{what} must be a list of integers such as [0, 1, 2]; got {seeds!r}") from None
+    if not items:
+        raise ValueError(f"{what} is empty; name at least one seed, such as [0]")
+    out = []
+    for s in items:
+        whole = isinstance(s, (numbers.Integral, np.integer)) and not isinstance(s, (bool, np.bool_))
+        whole = whole or (isinstance(s, float) and s.is_integer())
+        if not whole or int(s) < 0:
+            raise ValueError(f"{what} must be non-negative integers; got {s!r} in {items!r}")
+        out.append(int(s))
+    twice = next((s for s in out if out.count(s) > 1), None)
+    if twice is not None:
+        raise ValueError(f"{what} names seed {twice} {out.count(twice)} times ({out}); a seed is one run: name it once")
+    return out
+
+
+def _label(protocols) -> str:
+    """``held-out trials (single trials, trial means)`` for the protocols of one split."""
+    tests = {"trials": "single trials", "mean": "trial means"}
+    by_split: dict[str, list[str]] = {}
+    for split, _, test in protocols:
+        by_split.setdefault(split, []).append(tests[test])
+    return "; ".join(f"{PROTOCOL_LABELS[s]} ({', '.join(t)})" for s, t in by_split.items())
+
+
+def protocol_support(recording, *, test_fraction: float = 0.15, val_fraction: float = STUDY_TRAINING["val_fraction"]
+                     ) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """``(protocols, skipped)``: the study's protocols a recording supports, and why each other one is left out
+    (``{label: reason}``). Single-trial protocols need repeats on every image (at least two trials each);
+    held-out trials with a validation part (``val_fraction > 0``, as the study trains) needs two training
+    trials per image left after the test trials are held out, i.e. usually three recorded trials."""
+    counts = np.asarray(recording.trial_counts)
+    ids = recording.image_ids
+    means = [("images", "mean", "mean"), ("none", "mean", "mean")]
+    if recording.n_trials < 2 or (counts < 2).any():
+        few = np.flatnonzero(counts < 2)
+        why = ("it holds trial means (one response per image)" if recording.n_trials < 2 else
+               f"{len(few)} of {len(counts)} image(s) have a single trial (e.g. image id {_py(ids[few[0]])!r})")
+        rest = [p for p in _ALL_FOUR if p not in means]
+        return means, {_label(rest): f"needs at least 2 recorded trials on every image; {why}"}
+    supported = [p for p in _ALL_FOUR if p[0] != "trials"]
+    held = np.clip(_round_half_up(test_fraction * counts), 1, counts - 1)
+    left = counts - held
+    if val_fraction > 0 and (left < 2).any():
+        short = np.flatnonzero(left < 2)
+        return supported, {_label([p for p in _ALL_FOUR if p[0] == "trials"]): (
+            f"needs 2 training trials per image beside the held-out one(s), to carve a validation part out of them "
+            f"(val_fraction={val_fraction:g}); {len(short)} of {len(counts)} image(s) have only "
+            f"{int(counts[short[0]])} recorded trials (e.g. image id {_py(ids[short[0]])!r})")}
+    return list(_ALL_FOUR), {}
+
+
+def protocols_for(recording, *, test_fraction: float = 0.15,
+                  val_fraction: float = STUDY_TRAINING["val_fraction"]) -> list[tuple[str, str, str]]:
+    """The study's protocols a recording supports (:func:`protocol_support`)."""
+    return protocol_support(recording, test_fraction=test_fraction, val_fraction=val_fraction)[0]
 
 
 def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[int] = STUDY_SEEDS, *,
-                quick: bool = False, device: str = "auto", threads: int = 1, **overrides) -> list[RunConfig]:
+                quick: bool = False, device: str = "auto", threads: int = 1, log: Callable[[str], None] | None = None,
+                **overrides) -> list[RunConfig]:
     """The study's grid on a recording folder (:func:`vna.data.from_folder` layout): the protocols it
-    supports × methods × seeds. Records are keyed by the folder's content, not its path."""
+    supports × methods × seeds. Records are keyed by the folder's content, not its path. ``log`` gets two
+    lines: the recording's shape, and the protocols run and those skipped with the reason."""
     _check_methods(methods)
+    seeds = check_seeds(seeds)
     recording = from_folder(folder, **overrides.get("dataset_options", {}))
-    return _protocol_configs(f"folder:{folder}", protocols_for(recording), methods, seeds, quick, device, threads,
-                             overrides)
+    training = {**STUDY_TRAINING, **{k: v for k, v in overrides.items() if k in STUDY_TRAINING}}
+    protocols, skipped = protocol_support(recording, test_fraction=overrides.get("test_fraction", 0.15),
+                                          val_fraction=training["val_fraction"])
+    if log is not None:
+        counts = recording.trial_counts
+        log(f"{folder}: {recording.n_images} images x {recording.n_trials} trial slots ({int(counts.min())}-"
+            f"{int(counts.max())} recorded per image) x {recording.n_neurons} neurons")
+        log(f"protocols run: {_label(protocols)}"
+            + "".join(f"; skipped: {label}: {reason}" for label, reason in skipped.items()))
+    return _protocol_configs(f"folder:{folder}", protocols, methods, seeds, quick, device, threads, overrides)
 
 
 def _check_methods(methods: Sequence[str]) -> None:

@@ -21,6 +21,7 @@ from ..data import load
 from ..data.paired import PairedData
 from ..data.preprocess import PairedParts, paired_parts
 from ..data.recording import Recording
+from ..data.user import CONTENT_KEY
 from ..evaluation import Evaluation, evaluate_scores
 from ..methods import build_model
 from ..scoring import DEFAULT_SCORE, SCORES, rule_matrices
@@ -46,6 +47,7 @@ class RunOutput:
     train_seconds: float = 0.0
     shared_training: bool = False  # True when this output reused another config's trained model
     by_score: dict[str, Evaluation] = field(default_factory=dict)  # rule -> evaluation (vna.scoring), paper first
+    content: str | None = None  # a recording folder's content hash as this run read it (its record is keyed by it)
 
 
 @contextlib.contextmanager
@@ -172,6 +174,7 @@ def run_shared(
         raise ValueError("run_shared: the configs differ in more than their evaluation settings")
     with torch_threads(cfg.threads):
         t0 = time.perf_counter()
+        content = None
         if data is not None:
             parts = data if isinstance(data, PairedParts) else PairedParts(*data)
             _check_presplit(cfg, parts)
@@ -179,6 +182,7 @@ def run_shared(
         else:
             if recording is None:
                 recording = load_recording(cfg, data_dir=data_dir)
+            content = recording.meta.get(CONTENT_KEY)
             parts = prepare(cfg, recording=recording)
             tests = {cfg.eval_responses: parts.test}
             for c in configs[1:]:
@@ -211,5 +215,5 @@ def run_shared(
             ev = evs[DEFAULT_SCORE]
             seconds = (train_seconds if k == 0 else 0.0) + time.perf_counter() - t1
             outputs.append(RunOutput(c, model, history, ev.metrics, parts.train, test, ev.scores, seconds, str(dev),
-                                     ev.per_instance, parts.val, train_seconds, k > 0, evs))
+                                     ev.per_instance, parts.val, train_seconds, k > 0, evs, content))
     return outputs

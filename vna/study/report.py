@@ -296,7 +296,9 @@ def results_csv_table(table: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------ the tables under every scoring rule (issue 22)
 def scores_note(scores: Sequence[str]) -> str:
     """One line naming the scoring rules shown, or :data:`OLD_RECORDS_NOTE` where only the paper's is there."""
-    if list(scores) in ([], ["paper"]):
+    if not list(scores):
+        return "no records"
+    if list(scores) == ["paper"]:
         return OLD_RECORDS_NOTE
     return "scoring rules: " + "; ".join(f"{r} = {SCORE_LABELS.get(r, r)}" for r in scores)
 

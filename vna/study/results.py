@@ -50,7 +50,6 @@ import pandas as pd
 
 import vna
 
-from ..data.user import folder_hash
 from ..scoring import DEFAULT_SCORE, SCORES
 from .config import PROTOCOL_LABELS, RunConfig, device_kind
 from .pipeline import run as run_pipeline
@@ -58,7 +57,8 @@ from .pipeline import run as run_pipeline
 __all__ = [
     "SCHEMA", "METRICS", "METHOD_LABELS", "PAPER_TABLE1", "PAPER_STAND_INS", "PUBLISHED_MARKER",
     "PublishedResultsError", "published_dir", "runs_dir", "is_published", "check_results_dir",
-    "record_path", "instances_path", "is_done", "make_record", "save_record", "read_record", "read_instances",
+    "record_path", "record_config", "instances_path", "is_done", "make_record", "save_record", "read_record",
+    "read_instances",
     "run_or_load", "record_from_output", "load_records", "load_histories", "group_key", "summarize", "select_groups", "main_table",
     "format_table", "paper_average_check", "versions", "resolved_device", "protocol_label", "signature",
     "Finding", "StoreError", "RECORD_CHECKS", "verify_record", "verify_store", "code_provenance", "MANIFEST",
@@ -245,8 +245,15 @@ def record_path(cfg: RunConfig, results_dir: str | os.PathLike) -> Path:
     cfg = _check_cfg(cfg)
     folder = cfg.dataset
     if folder.startswith("folder:"):  # a recording folder: by its content, wherever it lies
-        folder = f"folder-{folder_hash(folder[len('folder:'):])}"
+        folder = f"folder-{cfg.folder_content()}"
     return Path(results_dir) / folder / f"{cfg.method}-{cfg.key()}.json"
+
+
+def record_config(rec: dict[str, Any]) -> RunConfig:
+    """The RunConfig of a record, keyed as it was saved: a recording folder's by the content the run read (the
+    record's ``content_hash``), not by what the folder holds now."""
+    cfg = RunConfig.from_dict(rec["config"])
+    return cfg.with_content(rec["content_hash"]) if rec.get("content_hash") else cfg
 
 
 def instances_path(record_json: str | os.PathLike) -> Path:
@@ -329,6 +336,8 @@ def make_record(
         "simulated": bool(simulated) if simulated is not None else cfg.dataset == "simulated",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if cfg.dataset.startswith("folder:"):  # the content the run read: its key's, whatever the folder holds later
+        rec["content_hash"] = cfg.folder_content()
     if metrics_by_score:  # the other scoring rules of vna.scoring, from the same trained model
         rec["metrics_by_score"] = {rule: {k: (float(v) if math.isfinite(float(v)) else None) for k, v in m.items()}
                                    for rule, m in metrics_by_score.items() if rule != "paper"}
@@ -380,7 +389,7 @@ def save_record(record: dict[str, Any], results_dir: str | os.PathLike, *, overw
     for k in ("key", "dataset", "method", "config", "metrics"):
         if k not in record:
             raise ValueError(f"record lacks field {k!r}")
-    cfg = RunConfig.from_dict(record["config"])
+    cfg = record_config(record)
     if cfg.key() != record["key"]:
         raise ValueError(f"record key {record['key']!r} does not match its config's key {cfg.key()!r} "
                          "(made on another kind of device, or edited by hand?)")
@@ -395,7 +404,12 @@ def save_record(record: dict[str, Any], results_dir: str | os.PathLike, *, overw
                               for k, v in inst.items()})
         # full precision (repr), so that the per-instance mean equals the record's AUC to 1e-9 (verify_record)
         _atomic_write_text(instances_path(path), frame.to_csv(index=False))
-    _atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")  # last: marks the run done
+    try:
+        _atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")  # last: marks the run done
+    except BaseException:
+        if inst is not None:  # no per-instance file without its record (a full disk, an interrupt)
+            instances_path(path).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -457,7 +471,9 @@ def run_or_load(
 
 
 def record_from_output(cfg: RunConfig, out: Any, *, seconds: float | None = None, source: str = "grid") -> dict:
-    """Build the record of a finished :func:`vna.pipeline.run` output."""
+    """Build the record of a finished :func:`vna.pipeline.run` output (keyed by the recording content it read)."""
+    if getattr(out, "content", None):
+        cfg = cfg.with_content(out.content)
     device = resolved_device(str(getattr(out, "device", None) or cfg.device))
     train, test = out.train, out.test
     sizes = {
@@ -615,7 +631,7 @@ RECORD_CHECKS = [_check_aucs_in_range, _check_mean_auc, _check_instances]
 def _layout_problem(path: Path, rec: dict, root: Path) -> str | None:
     """Why ``path`` is not where the store keeps ``rec`` (key recomputed from the config), or None."""
     try:
-        cfg = RunConfig.from_dict(rec["config"])
+        cfg = record_config(rec)
     except Exception as exc:  # noqa: BLE001 - ConfigError and friends: named, the record left out
         text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)  # KeyError quotes str()
         return f"its config is not valid: {text.strip().splitlines()[0] if text.strip() else repr(exc)}"
@@ -624,6 +640,9 @@ def _layout_problem(path: Path, rec: dict, root: Path) -> str | None:
     except FileNotFoundError:  # a recording folder that is not there any more: its key cannot be recomputed
         key = rec.get("key")
     if rec.get("key") != key:
+        if cfg.dataset.startswith("folder:") and not rec.get("content_hash"):
+            return (f"its key {rec.get('key')!r} is not its config's key {key!r} for what {cfg.dataset[7:]} holds now: "
+                    "the folder changed since the run, and the record does not say which content the run read")
         return f"its key {rec.get('key')!r} is not its config's key {key!r} (config edited by hand?)"
     if path.name != f"{cfg.method}-{key}.json":
         return f"its name should be {cfg.method}-{key}.json (a copy?)"
@@ -730,7 +749,7 @@ def load_records(results_dir: str | os.PathLike, *, strict: bool = False,
             "dataset": rec["dataset"], "method": rec["method"], "split": rec["split"],
             "responses": rec["responses"], "test_responses": rec["test_responses"], "protocol": rec["protocol"],
             "seed": rec["seed"], "epochs": cfg.get("epochs"), "best_epoch": rec.get("best_epoch"),
-            "key": rec["key"], "group": rec["group"], "signature": signature(cfg),
+            "key": rec["key"], "group": rec["group"], "signature": signature(record_config(rec)),
             **{k: (np.nan if m.get(k) is None else m.get(k)) for k in _METRIC_COLUMNS},
             **_rule_values(rec),
             "seconds": rec.get("seconds"), "train_seconds": rec.get("train_seconds"), "device": rec.get("device"),
@@ -758,7 +777,10 @@ MANIFEST = "MANIFEST"
 
 
 def _manifest_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).as_posix() != MANIFEST)
+    """The files MANIFEST lists: every file below ``root`` but MANIFEST itself and the temporary files of an
+    interrupted atomic write (``.<name>.<random>.tmp``, a ``.MANIFEST.*.tmp`` included), which are not the grid's."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).as_posix() != MANIFEST
+                  and not _TMP_NAME.match(p.name))
 
 
 def _sha256(path: Path) -> str:

@@ -13,6 +13,10 @@
   their parent dies (``kill -9``): ``PR_SET_PDEATHSIG`` on Linux, a watchdog thread and a check between tasks;
 * before any training, checks the devices, the test-set sizes and the ``slurm`` values once, and removes the
   temporary files and orphan per-instance files that interrupted writes left (issue 21);
+* keys the runs on a recording folder by the folder's content when the grid starts, refuses a task whose
+  folder then holds other content (before training it), and names a folder that changed while the grid ran;
+* checks before any training that the results folder's disk has room for the records, and stops at the first
+  record a full disk refuses (counting the records saved before it, leaving no per-instance file without one);
 * after a ``publish`` grid, rewrites the published grid's ``MANIFEST``.
 
 Records are written atomically by :func:`vna.results.save_record`, by whichever process ran them.
@@ -22,9 +26,11 @@ from __future__ import annotations
 import concurrent.futures as cf
 import ctypes
 import ctypes.util
+import errno
 import hashlib
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -35,12 +41,34 @@ from typing import Callable, Sequence
 
 from .config import RunConfig
 from . import pipeline
+from ..data.download import human_bytes
+from ..data.user import CONTENT_KEY, folder_hash
 from ..data.preprocess import make_split
 from .results import (check_results_dir, clean_stale_files, is_done, is_published, record_from_output, runs_dir,
                       save_record, write_manifest)
 
 __all__ = ["run_grid", "GridReport", "GridInterrupted", "plan_tasks", "parse_shard", "shard_of", "run_task",
-           "submitit_log_dir"]
+           "submitit_log_dir", "FolderChanged", "SaveError", "RECORD_BYTES"]
+
+#: Disk space a run's record and per-instance AUCs may take, at most (the published ones average 38 kB, the
+#: largest 0.5 MB): the grid refuses to start where its runs would not fit.
+RECORD_BYTES = 100_000
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+class FolderChanged(ValueError):
+    """A recording folder holds other content than when the grid started: its task is refused, untrained."""
+
+
+class SaveError(RuntimeError):
+    """Writing a task's records failed after ``done`` of them (summaries) were saved; ``disk_full`` stops the grid."""
+
+    def __init__(self, message: str, done: list | None = None, disk_full: bool = False):
+        super().__init__(message)
+        self.done, self.disk_full = list(done or []), bool(disk_full)
+
+    def __reduce__(self):  # through a process pool with its saved runs
+        return (SaveError, (str(self), self.done, self.disk_full))
 
 
 class GridInterrupted(KeyboardInterrupt):
@@ -58,11 +86,12 @@ class GridReport:
     ran: int = 0  # records written now
     failed: list[tuple[str, str]] = field(default_factory=list)  # (what, one-line reason)
     skipped_datasets: dict[str, str] = field(default_factory=dict)  # dataset -> reason
+    changed: dict[str, str] = field(default_factory=dict)  # recording folder dataset -> what changed while it ran
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped_datasets
+        return not self.failed and not self.skipped_datasets and not self.changed
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -105,30 +134,48 @@ _TERMINATED = False
 _PARENT: int | None = None  # the pool's parent process, in a pool worker
 
 
-def run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publish: bool, source: str) -> list[dict]:
+def run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publish: bool, source: str,
+             content: str | None = None) -> list[dict]:
     """Train once, evaluate every config of the task, save each record: one summary dict per record.
+
+    ``content``: the content hash the grid keyed a recording folder's runs by; a folder that holds other
+    content now is refused before training (:class:`FolderChanged`). A record that cannot be written raises
+    :class:`SaveError` carrying the records saved before it.
 
     In a pool worker that was told to stop (SIGTERM), the half-done work unwinds (temporary files are
     removed by the writers' own clean-up) and the worker process then exits for good."""
     if _PARENT is not None and os.getppid() != _PARENT:  # the parent died while this task waited: no work
         os._exit(143)
     try:
-        return _run_task(cfg_dicts, results_dir, data_dir, publish, source)
+        return _run_task(cfg_dicts, results_dir, data_dir, publish, source, content)
     except BaseException:
         if _TERMINATED:
             os._exit(143)  # the pool would otherwise hand this worker its next task
         raise
 
 
-def _run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publish: bool, source: str) -> list[dict]:
-    configs = [RunConfig.from_dict(d) for d in cfg_dicts]
-    outputs = pipeline.run_shared(configs, data_dir=data_dir, progress=False)
+def _run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, publish: bool, source: str,
+              content: str | None = None) -> list[dict]:
+    configs = [RunConfig.from_dict(d).with_content(content) for d in cfg_dicts]
+    recording = pipeline.load_recording(configs[0], data_dir=data_dir)
+    read = recording.meta.get(CONTENT_KEY)
+    if content is not None and read != content:
+        raise FolderChanged(f"{configs[0].dataset[len('folder:'):]} changed while the grid ran (content {content} when "
+                            f"it started, {read} now); this training is refused: rerun the grid to run it on what "
+                            "the folder holds now")
+    outputs = pipeline.run_shared(configs, data_dir=data_dir, progress=False, recording=recording)
     done = []
     for c, out in zip(configs, outputs):
         if is_done(c, results_dir):  # a record the task shares with an earlier grid: kept as it is
             continue
         record = record_from_output(c, out, source=source)
-        path = save_record(record, results_dir, overwrite=True, publish=publish)
+        try:
+            path = save_record(record, results_dir, overwrite=True, publish=publish)
+        except OSError as exc:
+            full = exc.errno in _DISK_FULL
+            raise SaveError(f"cannot write the record of {c.dataset} {c.method} {c.protocol} seed {c.seed} into "
+                            f"{results_dir} ({exc.strerror or exc}); {len(done)} record(s) of this training were "
+                            f"saved{': the disk is full' if full else ''}", done, full) from None
         m = record["metrics"]
         done.append({"dataset": c.dataset, "method": c.method, "protocol": c.protocol, "seed": c.seed,
                      "encoding_auc": m["encoding_auc"], "decoding_auc": m["decoding_auc"],
@@ -211,6 +258,25 @@ def _check_datasets(tasks: list[list[RunConfig]], data_dir: str | None) -> dict[
     return bad
 
 
+def _folder_contents(configs: Sequence[RunConfig]) -> dict[str, str]:
+    """``{dataset: content hash}`` of every recording folder (``folder:PATH``) the configs name, taken once."""
+    return {d: folder_hash(d[len("folder:"):]) for d in dict.fromkeys(c.dataset for c in configs)
+            if d.startswith("folder:")}
+
+
+def _check_space(results_dir: Path, n_runs: int) -> None:
+    """The disk of ``results_dir`` has room for ``n_runs`` records (:data:`RECORD_BYTES` each), checked before any
+    training: a full disk is found before the first run trains, not after every run has."""
+    if n_runs == 0:
+        return
+    existing = next(p for p in (results_dir, *results_dir.parents) if p.exists())
+    free, need = shutil.disk_usage(existing).free, n_runs * RECORD_BYTES
+    if free < need:
+        raise OSError(errno.ENOSPC, f"not enough disk for the records of {n_runs} run(s) in {results_dir}: they need "
+                                    f"up to {human_bytes(need)} and {existing} has {human_bytes(free)} free; free "
+                                    "some space or pass another --results-dir")
+
+
 def _check_devices(configs: Sequence[RunConfig]) -> None:
     """Every device the configs name exists on this machine (``cuda``, ``cuda:N``, ``mps``), checked once."""
     import torch
@@ -290,6 +356,8 @@ def run_grid(
     t0 = time.perf_counter()
     for p in clean_stale_files(results_dir):
         say(f"removed {p} (left by an interrupted write)")
+    contents = _folder_contents(configs)  # each recording folder's content now: the grid's runs are keyed by it
+    configs = [c.with_content(contents.get(c.dataset)) for c in configs]
     tasks = plan_tasks(configs, shard)
     report = GridReport(total=sum(len(t) for t in tasks))
     todo = []
@@ -304,6 +372,7 @@ def run_grid(
         say(f"dataset {name} is not available ({reason}); its {n} run(s) are skipped")
     todo = [t for t in todo if t[0].dataset not in report.skipped_datasets]
     n_runs = sum(len(t) for t in todo)
+    _check_space(results_dir, n_runs)
     bar = tqdm(total=n_runs, desc="grid", unit="run", disable=not progress)
 
     def finished(summaries: list[dict]) -> None:
@@ -314,16 +383,25 @@ def run_grid(
                 f"{r['encoding_auc']:.4f} decoding {r['decoding_auc']:.4f} (best epoch {r['best_epoch']}, "
                 f"{r['seconds']:.0f} s)")
 
-    def failed(task: list[RunConfig], exc: BaseException) -> None:
+    def failed(task: list[RunConfig], exc: BaseException) -> bool:
+        """Count and name a failed task; True when the grid must stop (``fail_fast``, or a full disk)."""
+        if isinstance(exc, SaveError):
+            finished(exc.done)  # the records saved before the failure are there: count them
         c = task[0]
         what = f"{c.dataset} {c.method} {c.split} seed {c.seed}"
         report.failed.append((what, _one_line(exc)))
         say(f"FAILED {what}: {_one_line(exc)}")
+        if getattr(exc, "disk_full", False):
+            say(f"the disk of {results_dir} is full: the grid stops here, {report.ran} run(s) saved now; free some "
+                "space and rerun to resume")
+            return True
+        return fail_fast
 
-    args = lambda task: ([c.to_dict() for c in task], str(results_dir), data_dir, publish, source)  # noqa: E731
+    args = lambda task: ([c.to_dict() for c in task], str(results_dir), data_dir, publish, source,  # noqa: E731
+                         *([contents[task[0].dataset]] if task[0].dataset in contents else []))
     try:
         if executor != "local":
-            _run_submitit(todo, args, executor, slurm or {}, results_dir, finished, failed, fail_fast)
+            _run_submitit(todo, args, executor, slurm or {}, results_dir, finished, failed)
         elif jobs == 1:
             for task in todo:
                 try:
@@ -331,24 +409,33 @@ def run_grid(
                 except KeyboardInterrupt:
                     raise
                 except Exception as exc:  # noqa: BLE001 - report, keep the grid going, fail at the end
-                    failed(task, exc)
-                    if fail_fast:
+                    if failed(task, exc):
                         break
         else:
-            _run_pool(todo, args, jobs, finished, failed, fail_fast)
+            _run_pool(todo, args, jobs, finished, failed)
     except KeyboardInterrupt:
         bar.close()
         if publish and is_published(results_dir) and report.ran:
             write_manifest(results_dir)
         raise GridInterrupted(report.ran) from None
     bar.close()
+    for dataset, content in contents.items():  # a folder edited while the grid ran: its grid is not complete
+        try:
+            now = folder_hash(dataset[len("folder:"):])
+        except (OSError, ValueError) as exc:
+            now = f"unreadable ({_one_line(exc)})"
+        if now != content:
+            report.changed[dataset] = (f"{dataset[len('folder:'):]} changed while the grid ran (content {content} when "
+                                       f"it started, {now} now): the runs that read {content} are kept under "
+                                       f"folder-{content}/; rerun to run the grid on what it holds now")
+            say(report.changed[dataset])
     if publish and is_published(results_dir):
         write_manifest(results_dir)  # the published grid changed on purpose: its MANIFEST says how it is now
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _run_pool(todo, args, jobs, finished, failed, fail_fast) -> None:
+def _run_pool(todo, args, jobs, finished, failed) -> None:
     ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
                                   initargs=(os.getpid(),))
@@ -360,8 +447,7 @@ def _run_pool(todo, args, jobs, finished, failed, fail_fast) -> None:
             except cf.process.BrokenProcessPool:
                 raise
             except Exception as exc:  # noqa: BLE001
-                failed(futures[fut], exc)
-                if fail_fast:
+                if failed(futures[fut], exc):
                     break
     except BaseException:
         procs = list((getattr(pool, "_processes", None) or {}).values())
@@ -384,7 +470,7 @@ def submitit_log_dir(results_dir: str | os.PathLike, log_dir: str | os.PathLike 
     return (runs_dir() / ".submitit") if is_published(results_dir) else Path(results_dir) / ".submitit"
 
 
-def _run_submitit(todo, args, executor, slurm, results_dir, finished, failed, fail_fast) -> None:
+def _run_submitit(todo, args, executor, slurm, results_dir, finished, failed) -> None:
     """One job per task, through submitit (Slurm, or its local executor for tests)."""
     try:
         import submitit
@@ -411,8 +497,7 @@ def _run_submitit(todo, args, executor, slurm, results_dir, finished, failed, fa
         try:
             finished(job.result())
         except Exception as exc:  # noqa: BLE001
-            failed(task, exc)
-            if fail_fast:
+            if failed(task, exc):
                 for other, _ in jobs:
                     other.cancel(check=False)
                 break

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import CorruptDataFile, MissingDataFile, data_dir
-from ..download import DownloadCorrupt, DownloadError, download
+from ..download import DownloadCorrupt, DownloadError, content_problem, download
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif")
 #: A JSON file replacing the pinned sources of the paper datasets (a mirror, or the quick mode's local
@@ -36,16 +36,19 @@ def source_override(dataset: str) -> dict:
 
 
 def fetch_unverified(folder: str, relpath: str, url: str, *, progress: bool = True, size: int | None = None) -> Path:
-    """Like :func:`vna.data.cache.fetch` for a file whose upstream publishes no hash (checked by ``size``
-    when the caller knows it, else by the server's ``Content-Length``).
+    """Like :func:`vna.data.cache.fetch` for a file whose upstream publishes no hash: checked by its size
+    (``size`` when the caller knows it, else the server's ``Content-Length``) and its type
+    (:func:`vna.data.download.content_problem`: an image decodes, an NWB file has the HDF5 signature, JSON parses).
 
     Used for the DANDI asset metadata (which carries the NWB file's sha256) and the Allen stimulus
-    templates. Cached copies are used as they are; a download goes through
-    :func:`vna.data.download.download` (``<file>.part``, resumed with HTTP Range, retried, moved into place
-    with :func:`os.replace`), so nothing partial ever has the final name.
+    templates. A cached copy is used when its type checks out; one that does not (an error page an older
+    version cached) is downloaded again. A download goes through :func:`vna.data.download.download`
+    (``<file>.part``, resumed with HTTP Range, retried, moved into place with :func:`os.replace` only after
+    its checks), so nothing partial or of the wrong type ever has the final name.
     """
     target = data_dir() / folder / relpath
-    if target.is_file():
+    stale = content_problem(target) if target.is_file() else None
+    if target.is_file() and stale is None:
         return target
     where = (
         f"To provide it without a network, download {url} to {target} "
@@ -57,6 +60,10 @@ def fetch_unverified(folder: str, relpath: str, url: str, *, progress: bool = Tr
         raise CorruptDataFile(f"download of {folder}/{relpath} from {url} failed its check ({exc.reason}); "
                               f"nothing was written to the cache. {where}", reason=exc.reason) from None
     except DownloadError as exc:
+        if stale is not None:
+            raise CorruptDataFile(f"the cached file {target} is {stale}, and downloading it again from {url} failed "
+                                  f"({exc.reason}); delete it, or {where[0].lower()}{where[1:]}",
+                                  reason=stale) from None
         raise MissingDataFile(f"{target} is not cached and could not be downloaded from {url} "
                               f"({exc.reason}). {where}", reason=exc.reason) from None
     except OSError as exc:
