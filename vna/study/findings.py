@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import pandas as pd
 
-from .results import paper_average_check, protocol_label
+from .results import paper_average_check, protocol_label, read_record
 from .sessions import MEAN_PROTOCOL
 from .stats import REFEREE_CLAIMS, SCORE_RULES, verdict_text
 
@@ -257,17 +257,26 @@ def protocol_spread(table: pd.DataFrame, dataset: str = "cowley2023-v4") -> dict
     return {"shift": shift, "gap": gap, "gap_protocol": gap_split, "lead": lead, "sentence": sentence}
 
 
-def filter_sentence(filtered: pd.DataFrame, neurons: pd.DataFrame) -> str:
+def _neurons(records: pd.DataFrame) -> pd.Series:
+    """The neurons each record's run kept (its ``sizes``), indexed by dataset."""
+    if records.empty:
+        return pd.Series(dtype=float)
+    counts = [(read_record(p).get("sizes") or {}).get("neurons") for p in records["path"]]
+    return pd.Series(counts, index=records["dataset"].to_numpy(), dtype=float).dropna()
+
+
+def filter_sentence(filtered: pd.DataFrame, filter_records: pd.DataFrame, study_records: pd.DataFrame) -> str:
     """What Huang et al.'s 0.8 reliability filter does to the study's rows (``filtered``: the report's filter
-    table; ``neurons``: dataset, filtered (bool), neurons -- one row per record, from the records' sizes)."""
+    table; ``filter_records`` and ``study_records``: the records of the filter grid and of the study, whose
+    ``sizes`` say how many neurons each run kept)."""
     if filtered.empty:
         return "the filter grid has no records yet"
+    on, off = _neurons(filter_records), _neurons(study_records)
     kept = []
-    for dataset, g in neurons.groupby("dataset", sort=True):
-        on, off = g[g["filtered"]]["neurons"], g[~g["filtered"]]["neurons"]
-        if len(on) and len(off):
-            lo, hi = int(on.min()), int(on.max())
-            kept.append(f"{lo if lo == hi else f'{lo}-{hi}'} of {int(off.max())} {dataset} neurons")
+    for dataset in sorted(set(on.index)):
+        if dataset in set(off.index) and dataset != "simulated":
+            lo, hi = int(on.loc[[dataset]].min()), int(on.loc[[dataset]].max())
+            kept.append(f"{lo if lo == hi else f'{lo}-{hi}'} of {int(off.loc[[dataset]].max())} {dataset} neurons")
     change = filtered["change"].astype(float)
     lower = int((change < 0).sum())
     paper = filtered[filtered["score"] == "paper"]
