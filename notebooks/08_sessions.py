@@ -57,6 +57,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+from myst_nb import glue
 
 from vna.chapters import plots
 from vna.chapters.notebook import show_path
@@ -66,7 +67,6 @@ from vna.study import sessions as S
 from vna.study.results import load_records, published_dir, runs_dir
 from vna.study.runner import run_grid
 from vna.study.stats import verdict_text
-from myst_nb import glue
 
 if data_dir:
     os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())

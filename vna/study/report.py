@@ -561,8 +561,8 @@ def referee_markdown(report: Report) -> str:
     the plain and corrected intervals with the image-level bootstrap, the paper's differences per stand-in and
     the closest held-out protocol."""
     rules = ", ".join(report.scores) or "none"
-    parts = [f"\n## Verdicts on the paper's claims (one per independent cell; scoring rules: {rules})\n",
-             "One verdict per independent cell (held-out protocols; held-out trials scored on single trials only, "
+    parts = [f"\n## Verdicts on the paper's claims (one per held-out cell; scoring rules: {rules})\n",
+             "One verdict per held-out cell (held-out protocols; held-out trials scored on single trials only, "
              "their trial-mean cells reuse the same models on 1–2 trials and are near-copies), from Nadeau & "
              "Bengio's corrected resampled t-interval over seeds; C3 on the logit scale with margin "
              f"log 1.25 = {C3_LOGIT_MARGIN:.3f}; \"equivalent\" (read \"{EQUIVALENT_TEXT}\" for C1 and C2) where the "
@@ -663,7 +663,8 @@ def readme_markdown(report: Report) -> str:
         lines += [f"Scoring rules: {OLD_RECORDS_NOTE}.", ""]
     wide = verdict_wide(report.verdict_table, rules)
     if len(wide):
-        lines += ["Verdicts on the paper's claims, one per independent cell (C1: VNA has the best average AUC; C2: VNA "
+        lines += ["Verdicts on the paper's claims, one per held-out cell (the cells of one recording share trained "
+                  "models, so claims are counted per recording; C1: VNA has the best average AUC; C2: VNA "
                   "beats direct decoding on both tasks and direct encoding on encoding; C3: direct encoding's decoding "
                   "error rate is at most 25 % above VNA's; rule: Nadeau & Bengio's corrected 95 % t-interval of the "
                   "paired difference over seeds, under every scoring rule the records carry ("
