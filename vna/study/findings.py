@@ -15,8 +15,8 @@ from .sessions import MEAN_PROTOCOL
 from .stats import REFEREE_CLAIMS, SCORE_RULES, verdict_text
 
 __all__ = ["HEADLINE_CELL", "SESSIONS_UNIT", "KEY_COMPARISONS", "FINDING_TITLES", "claim_paragraph",
-           "variability_paragraph", "what_we_found", "figure_data", "protocol_spread", "filter_sentence",
-           "linear_chance_sentence", "paper_average_sentences"]
+           "variability_paragraph", "what_we_found", "interval_text", "figure_data", "protocol_spread",
+           "filter_sentence", "linear_chance_sentence", "paper_average_sentences"]
 
 #: The cell each paragraph names first: cowley2023-v4 (macaque V4 under synthetic images, the stand-in for the
 #: paper's Macaque-synthetic), held-out images, single trials -- the study's main protocol, on the one recording
@@ -36,7 +36,8 @@ FINDING_TITLES = {"C1": "C1 — VNA has the best average AUC.",
 _SHORT = {"vna": "VNA", "direct_encoder": "DE", "direct_decoder": "DD"}
 
 
-def _interval(mean: float, low: float, high: float) -> str:
+def interval_text(mean: float, low: float, high: float) -> str:
+    """``+0.081 [+0.065, +0.097]``; the mean alone without an interval; "n/a" without a mean."""
     if not math.isfinite(mean):
         return "n/a"
     if not (math.isfinite(low) and math.isfinite(high)):
@@ -117,7 +118,7 @@ def claim_paragraph(report, claim: str) -> str:
             continue
         n_seeds = int(row["n_seeds"])
         v = verdicts.iloc[0][rule] if len(verdicts) and rule in verdicts.columns else "cannot test"
-        shown.append(f"{_interval(*_signed(row, sign))} under {_rule_name(rule)}: {verdict_text(v)}")
+        shown.append(f"{interval_text(*_signed(row, sign))} under {_rule_name(rule)}: {verdict_text(v)}")
     if shown:
         text.append(f"Seeds of one recording ({n_seeds} seeds, Nadeau and Bengio's corrected 95 % interval): on "
                     f"{dataset}, {protocol_label(split, test)}, {name} is " + "; ".join(shown) + ".")
@@ -143,7 +144,7 @@ def _sessions_sentence(report, claim: str, rules: list[str]) -> str:
         if row is None or v.empty:
             continue
         n_sessions, n_animals = int(row["n_sessions"]), int(row["n_animals"])
-        shown.append(f"{_interval(*_signed(row, sign))} under {_rule_name(rule)} ({v.iloc[0]['wording']}): "
+        shown.append(f"{interval_text(*_signed(row, sign))} under {_rule_name(rule)} ({v.iloc[0]['wording']}): "
                      f"{verdict_text(v.iloc[0]['verdict'])}")
     if not shown:
         return f"No sessions of {SESSIONS_UNIT} in these records yet."
@@ -166,7 +167,7 @@ def variability_paragraph(variability: pd.DataFrame) -> str:
         per = []
         for dataset, g in rec.groupby("dataset", sort=True):
             per.append(f"on {dataset} by " + ", ".join(
-                f"{_interval(r.did, r.ci_low, r.ci_high)} against {_SHORT.get(r.baseline, r.baseline)} ({r.answer})"
+                f"{interval_text(r.did, r.ci_low, r.ci_high)} against {_SHORT.get(r.baseline, r.baseline)} ({r.answer})"
                 for r in g.itertuples()))
         n = rec["answer"].value_counts()
         text.append(f"Seeds of one recording ({n_seeds} seeds, corrected 95 % interval, the paper's rule): from all "
@@ -177,7 +178,7 @@ def variability_paragraph(variability: pd.DataFrame) -> str:
                     "training pairs).")
     if len(sim):
         text.append("The simulated cortex with its noise turned up (shown, not counted), from the least to the most "
-                    "noisy level: " + ", ".join(f"{_interval(r.did, r.ci_low, r.ci_high)} against "
+                    "noisy level: " + ", ".join(f"{interval_text(r.did, r.ci_low, r.ci_high)} against "
                                                 f"{_SHORT.get(r.baseline, r.baseline)} ({r.answer})"
                                                 for r in sim.itertuples()) + ".")
     return " ".join(text)

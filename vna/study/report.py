@@ -44,7 +44,7 @@ from .analyses import analysis_tables, grid_records
 from .config import RunConfig
 from .controls import control_grid, filter_grid
 from .analyses import noise_grid, trials_grid, variability_answers
-from .findings import FINDING_TITLES, what_we_found
+from .findings import FINDING_TITLES, interval_text, what_we_found
 from .sessions import across_sessions, add_sessions, per_session, session_verdicts, sessions_grid
 from .registry import get_grid, grid_names
 from .results import (
@@ -381,14 +381,6 @@ def format_by_score(by_score: pd.DataFrame, scores: Sequence[str] | None = None,
     return pd.DataFrame(rows)
 
 
-def _ci_text(mean: float, lo: float, hi: float) -> str:
-    if not math.isfinite(mean):
-        return "n/a"
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f"{mean:+.3f}"
-    return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-
-
 def differences_by_score(referee: pd.DataFrame, scores: Sequence[str] | None = None,
                          tasks: Sequence[str] = ("encoding", "decoding", "average")) -> pd.DataFrame:
     """VNA − DE and VNA − DD per independent cell × task, one column per rule: the seed-mean paired difference
@@ -398,7 +390,7 @@ def differences_by_score(referee: pd.DataFrame, scores: Sequence[str] | None = N
         return pd.DataFrame(columns=cols)
     c = referee[(referee["scale"] == "auc") & referee["task"].isin(list(tasks))]
     scores = [r for r in (scores or SCORE_RULES) if r in set(c["score"])]
-    c = c.assign(text=[_ci_text(m, lo, hi) for m, lo, hi in zip(c["mean_diff"], c["ci_low"], c["ci_high"])],
+    c = c.assign(text=[interval_text(m, lo, hi) for m, lo, hi in zip(c["mean_diff"], c["ci_low"], c["ci_high"])],
                  comparison=c["method"].map(_label) + " − " + c["baseline"].map(_label),
                  dataset=[d if k else f"{d} (not counted)" for d, k in zip(c["dataset"], c["counted"])])
     c = _with_protocol(c)

@@ -41,8 +41,8 @@ from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, _check_methods, _protocol_configs, protocols_for
 from .results import load_records, read_record, signature
 from .stats import (
-    LEVEL, REFEREE_CLAIMS, records_grid_step, available_scores, combine_verdicts, comparison_verdict, corrected_t_interval,
-    logit, split_ratio, untestable, verdict_text,
+    LEVEL, REFEREE_CLAIMS, available_scores, combine_verdicts, comparison_verdict, corrected_t_interval, logit,
+    records_grid_step, split_ratio, untestable, verdict_text,
 )
 from .stats import score_columns as rule_columns
 
@@ -450,8 +450,8 @@ def summary_text(records: pd.DataFrame, scores: Sequence[str] | None = None) -> 
         else:
             acr = across_sessions(held, n_boot=200)
             for r in acr[(acr["task"] == "average") & (acr["scale"] == "auc")].itertuples():
-                lines.append(f"  VNA - {_SHORT.get(r.baseline, r.baseline)} average AUC [{r.unit}, {_protocol_text(r)}]: "
-                             f"{r.mean_diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}] over {r.n_sessions} sessions, "
+                lines.append(f"  VNA - {_SHORT.get(r.baseline, r.baseline)} average AUC [{r.unit}, "
+                             f"{_protocol_text(r)}]: {r.mean_diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}] over {r.n_sessions} sessions, "
                              f"{r.n_positive} of {r.n_sessions} > 0")
             for r in session_verdicts(held, acr).itertuples():
                 why = ""

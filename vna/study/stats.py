@@ -36,7 +36,8 @@ from .results import instances_path, protocol_label, read_record
 
 __all__ = [
     "LEVEL", "TASK_COLUMNS", "VERDICTS", "verdict", "combine_verdicts", "verdict_text", "untestable",
-    "auc_grid_step", "margin_in_auc", "EQUIVALENCE_MARGIN", "EQUIVALENT_TEXT", "comparison_verdict", "records_grid_step",
+    "auc_grid_step", "margin_in_auc", "EQUIVALENCE_MARGIN", "EQUIVALENT_TEXT", "comparison_verdict",
+    "records_grid_step",
     "SCORE_RULES", "C3_LOGIT_MARGIN", "CLOSE_THRESHOLD", "REFEREE_CLAIMS", "PAPER_DIFFERENCES", "score_columns",
     "available_scores", "logit", "corrected_t_interval", "image_resample_means", "image_bootstrap",
     "split_ratio", "instance_images", "independent_cells", "referee_comparisons", "referee_verdicts",
