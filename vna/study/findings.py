@@ -170,12 +170,15 @@ def variability_paragraph(variability: pd.DataFrame) -> str:
                 f"{interval_text(r.did, r.ci_low, r.ci_high)} against {_SHORT.get(r.baseline, r.baseline)} ({r.answer})"
                 for r in g.itertuples()))
         n = rec["answer"].value_counts()
-        text.append(f"Seeds of one recording ({n_seeds} seeds, corrected 95 % interval, the paper's rule): from all "
-                    "training trials per image to one, VNA's lead in average AUC changes " + "; ".join(per)
-                    + f". Of these {len(rec)} answers on recordings, the lead grows in {n.get('grows', 0)}, shrinks "
-                    f"in {n.get('shrinks', 0)} and is inconclusive in "
-                    f"{n.get('inconclusive', 0) + n.get('cannot test', 0)} (fewer training trials also means fewer "
-                    "training pairs).")
+        counts = [f"grows in {n.get('grows', 0)}", f"shrinks in {n.get('shrinks', 0)}",
+                  f"is inconclusive in {n.get('inconclusive', 0)}"]
+        if n.get("cannot test", 0):
+            counts.append(f"cannot be tested in {n['cannot test']}")
+        text.append(f"Seeds of one recording ({n_seeds} seed{'s' if n_seeds != 1 else ''}, corrected 95 % interval, "
+                    "the paper's rule): from all training trials per image to one, VNA's lead in average AUC changes "
+                    + "; ".join(per) + f". Of these {len(rec)} answers on recordings, the lead "
+                    + ", ".join(counts[:-1]) + f" and {counts[-1]} (fewer training trials also means fewer training "
+                    "pairs).")
     if len(sim):
         text.append("The simulated cortex with its noise turned up (shown, not counted), from the least to the most "
                     "noisy level: " + ", ".join(f"{interval_text(r.did, r.ci_low, r.ci_high)} against "
