@@ -364,7 +364,8 @@ if not missing("linear"):
         shares = []
         for rule in ref_rules:
             best = max((r for r in ref_rows if r["rule"] == rule), key=lambda r: r["share of the above-chance range"])
-            shares.append(f"{best['share of the above-chance range']:.2f} under the {rule} rule ({best['method']} on "
+            rule_name = "the paper's rule" if rule == "paper" else f"the {rule} rule"
+            shares.append(f"{best['share of the above-chance range']:.2f} under {rule_name} ({best['method']} on "
                           f"`{best['dataset']}`, template {best['trial template']:.3f})")
         text.append("Under held-out trials the best method covers " + ", ".join(shares) + " of the above-chance "
                     "range up to the trial-template reference (above 1: the model beats the template's estimate). "

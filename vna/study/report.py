@@ -473,10 +473,13 @@ def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
 
 
 def to_markdown(report: Report) -> str:
-    """Every table of the report as Markdown: the results under each scoring rule, VNA − DE and VNA − DD per
-    rule, the verdicts (one table, per rule: :func:`referee_markdown`), the controls and the analyses."""
+    """Every table of the report as Markdown, after what we found (:func:`findings_markdown`): the results under each
+    scoring rule, VNA − DE and VNA − DD per rule, the verdicts (one table, per rule: :func:`referee_markdown`), the
+    controls and the analyses."""
     rules = report.scores or ["paper"]
-    parts = ["## Results (the paper's rule; mean ± 95 % t-interval over seeds)\n",
+    found = findings_markdown(report.what_we_found)  # "### What we found" in the README, a section here
+    parts = ["\n".join([found[0][1:], *found[1:]])] if found else []
+    parts += ["## Results (the paper's rule; mean ± 95 % t-interval over seeds)\n",
              f"{scores_note(report.scores)}.\n", _md(format_table(report.table))]
     by = report.table_by_score
     for rule in rules[1:]:
@@ -567,7 +570,9 @@ def referee_markdown(report: Report) -> str:
     if len(v):
         v = _with_protocol(v)
         v["dataset"] = [d if c else f"{d} (not counted)" for d, c in zip(v["dataset"], v["counted"])]
-        v = v[["claim", "dataset", "protocol", *report.scores, "overall"]].rename(columns=_rule_headers(report.scores))
+        v = v[["claim", "dataset", "protocol", *report.scores, "overall"]]
+        v = v.assign(**{c: v[c].map(verdict_text) for c in [*report.scores, "overall"]}).rename(
+            columns=_rule_headers(report.scores))
     parts += [_md(v)]
     parts += ["\n### Per claim (recordings only)\n", _md(report.claims)]
     e = report.referee_verdicts
