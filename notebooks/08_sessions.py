@@ -25,14 +25,16 @@
 # For each session the seed-mean paired difference (VNA − direct encoding, VNA − direct decoding) is one
 # number; across sessions we give its t-interval (sessions as the unit), the sign count, and a two-level
 # bootstrap interval that resamples animals, then sessions within each drawn animal. A claim *holds in a
-# session* when every comparison it makes has a seed-mean difference on its side of the margin, and *in an
-# animal* when it holds in more than half of that animal's sessions.
+# session* when every comparison it makes has a seed-mean difference on its side of the margin (C3 on the logit
+# scale with its margin, as in the per-cell verdicts of the results chapter), and *in an animal* when it holds in
+# more than half of that animal's sessions.
 #
 # :::{note}
 # Only session 210325 is available with single trials offline; the other V4 sessions come as trial means.
 # They all share one protocol: **held-out images, trained and tested on trial means** (`images/mean→mean`),
 # which the trial-level sessions also run. The V4 sessions differ in images (normal, active-learning and
-# synthetic sets of the upstream table), neurons (24–70) and repeats (8–22 per image).
+# synthetic sets of the upstream table), neurons ({glue:text}`v4_neurons`) and repeats ({glue:text}`v4_repeats` per
+# image).
 # :::
 
 # %% tags=["remove-cell"]
@@ -55,6 +57,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+from myst_nb import glue
 
 from vna.chapters import plots
 from vna.chapters.notebook import show_path
@@ -63,9 +66,15 @@ from vna.data.registry import sessions as list_sessions
 from vna.study import sessions as S
 from vna.study.results import load_records, published_dir, runs_dir
 from vna.study.runner import run_grid
+from vna.study.stats import verdict_text
 
 if data_dir:
     os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
+_v4 = list_sessions()
+_v4 = _v4[_v4["dataset"] == "cowley2023-v4"]
+for _key, _col in (("v4_neurons", "neurons"), ("v4_repeats", "repeats_per_image")):
+    _values = pd.to_numeric(_v4[_col], errors="coerce").dropna().astype(int)
+    glue(_key, f"{_values.min()}–{_values.max()}", display=False)
 QUICK_SESSIONS = ["190928", "210305"]  # one per animal: WE (1200 images, 24 neurons), PE (400 images, 70 neurons)
 if quick:
     grid = S.sessions_grid(sessions=QUICK_SESSIONS, seeds=[0], protocols=[S.MEAN_PROTOCOL], quick=True,
@@ -130,7 +139,7 @@ display(table[["dataset", "session", "animal", "neurons", "images", "repeats_per
 # ## Per session: VNA against each baseline
 #
 # One row per session, coloured by animal (grey: animal not known), for each scoring rule present in the
-# records. A dot is the seed-mean paired difference of the average AUC, its bar the seed-wise 95 %
+# records. A dot is the seed-mean paired difference of the average AUC, its bar the seeds' corrected 95 %
 # t-interval (3 seeds: wide); the black rows are the across-session mean with its t-interval (thick) and
 # the two-level bootstrap interval (thin). With two animals the bootstrap cannot reach beyond the
 # sessions it resamples and is too narrow; the t-interval is the one the verdicts use.
@@ -146,7 +155,8 @@ def rules_present(df: pd.DataFrame) -> list[str]:
 
 
 def forest(per: pd.DataFrame, across: pd.DataFrame, title: str) -> plt.Figure:
-    per = per[per["task"] == "average"]
+    per = per[(per["task"] == "average") & (per["scale"] == "auc")]
+    across = across[across["scale"] == "auc"]
     baselines = [b for b in S.BASELINES if b in set(per["baseline"])]
     groups = list(per.groupby(["unit", "split", "responses", "test_responses"], sort=True))
     n_rows = sum(g["session"].nunique() + 1 for _, g in groups)
@@ -199,8 +209,11 @@ if have:
 #
 # Per claim, species/area and held-out protocol: in how many sessions (and animals) the claim holds, and the
 # verdict of the across-session t-interval (the rule of {mod}`vna.study.stats`, with the session as the unit:
-# *replicates* when the whole interval is on the claim's side of the margin, *inconclusive* when it
-# straddles it; with one session it *cannot be tested*).
+# *replicates* when the whole interval is on the claim's side of the margin, *does not replicate* when it is on the
+# other side, *no difference (equivalent)* when the interval of the logit difference lies inside ±log 1.25 for a
+# claim that VNA beats a baseline, *inconclusive* when it straddles the margin; it *cannot be tested* with one
+# session, or where a method's AUC is the same in every seed of a session or the session's test set is too coarse
+# for the margin, as in the results chapter).
 
 # %% tags=["remove-input"]
 verdict_tables = {}
@@ -209,9 +222,10 @@ if have:
         v = S.session_verdicts(per, across)
         verdict_tables[rule] = v
         display(Markdown(f"**Scoring rule `{rule}`**"))
-        display(v.assign(protocol=v["split"] + "/" + v["responses"] + "→" + v["test_responses"])[
+        display(v.assign(protocol=v["split"] + "/" + v["responses"] + "→" + v["test_responses"],
+                         verdict=v["verdict"].map(verdict_text))[
             ["claim", "unit", "protocol", "wording", "verdict", "evidence"]].reset_index(drop=True))
-        a = across[across["task"] == "average"]
+        a = across[(across["task"] == "average") & (across["scale"] == "auc")]
         display(a[["unit", "split", "responses", "test_responses", "baseline", "n_sessions", "n_animals",
                    "mean_diff", "ci_low", "ci_high", "n_positive", "boot_low", "boot_high"]].round(4)
                 .reset_index(drop=True))
@@ -242,7 +256,7 @@ if have:
 # %% tags=["remove-input"]
 if have:
     per = results["paper"][0]
-    d = per[(per["baseline"] == "direct_encoder") & (per["task"] == "average")
+    d = per[(per["baseline"] == "direct_encoder") & (per["task"] == "average") & (per["scale"] == "auc")
             & (per["split"] == S.MEAN_PROTOCOL[0]) & (per["responses"] == S.MEAN_PROTOCOL[1])
             & (per["test_responses"] == S.MEAN_PROTOCOL[2])]
     d = d.merge(table[["dataset", "session", "neurons", "repeats_per_image", "reliability"]],

@@ -180,13 +180,16 @@ def test_two_level_bootstrap_equals_hand_enumeration():
     assert hi == min(v for v, c in zip(sorted(hand), cdf) if c >= 0.975)
 
 
-def _planted(diffs: dict[str, float], animals: dict[str, str | None], dataset="cowley2023-v4") -> pd.DataFrame:
-    """Records: per session, 3 seeds of VNA / DE / DD, VNA ahead of both by ``diffs[session]`` on every task."""
+def _planted(diffs: dict[str, float], animals: dict[str, str | None], dataset="cowley2023-v4",
+             de_constant: float | None = None) -> pd.DataFrame:
+    """Records: per session, 3 seeds of VNA / DE / DD, VNA ahead of both by ``diffs[session]`` on every task
+    (``de_constant``: DE at that AUC in every seed instead)."""
     rows = []
     for s, d in diffs.items():
         for seed in range(3):
             base = 0.6 + 0.01 * seed
-            for method, auc in (("vna", base + d), ("direct_encoder", base), ("direct_decoder", base)):
+            de = base if de_constant is None else de_constant
+            for method, auc in (("vna", base + d), ("direct_encoder", de), ("direct_decoder", base)):
                 rows.append({"dataset": dataset, "session": s, "animal": animals[s], "species": "macaque",
                              "area": "V4", "method": method, "split": "images", "responses": "mean",
                              "test_responses": "mean", "seed": seed, "encoding_auc": auc, "decoding_auc": auc,
@@ -201,9 +204,13 @@ def test_verdict_wording_on_planted_tables():
     assert ver.loc["C1", "verdict"] == "replicates"
     ver = S.session_verdicts(S.per_session(_planted({"s1": 0.05, "s2": 0.04, "s3": -0.03}, animals))).set_index("claim")
     assert ver.loc["C1", "wording"] == "holds in 2 of 3 sessions, in 1 of 2 animals (WE)"
-    # C3 (DE's decoding within 0.02 of VNA's) holds where VNA leads by less than the margin
-    ver = S.session_verdicts(S.per_session(_planted({"s1": 0.01, "s2": 0.05, "s3": 0.01}, animals))).set_index("claim")
+    # C3 on the logit scale, as per cell: DE's decoding "close" while its error rate is at most 25 % above VNA's,
+    # logit(DE) - logit(VNA) > -log 1.25. At AUC 0.6 a lead of 0.05 is 0.214 in logits (inside), 0.08 is 0.349
+    assert np.log(0.65 / 0.35) - np.log(0.6 / 0.4) < np.log(1.25) < np.log(0.68 / 0.32) - np.log(0.6 / 0.4)
+    ver = S.session_verdicts(S.per_session(_planted({"s1": 0.05, "s2": 0.08, "s3": 0.05}, animals))).set_index("claim")
     assert ver.loc["C3", "wording"] == "holds in 2 of 3 sessions, in 1 of 2 animals (PE)"
+    # an AUC margin of 0.02 would have said "holds in 0 of 3"; the per-cell C3 and the sessions' C3 share one scale
+    assert "(logit)" in ver.loc["C3", "evidence"]
     unknown = S.session_verdicts(S.per_session(_planted({"r1": 0.02, "r2": 0.03}, {"r1": None, "r2": None})))
     assert unknown.set_index("claim").loc["C1", "wording"] == "holds in 2 of 2 sessions (animals not known)"
 
@@ -212,7 +219,7 @@ def test_across_sessions_interval_and_sign_count():
     diffs = {"s1": 0.05, "s2": 0.01, "s3": -0.03}
     per = S.per_session(_planted(diffs, {"s1": "WE", "s2": "WE", "s3": "PE"}))
     acr = S.across_sessions(per)
-    row = acr[(acr["baseline"] == "direct_encoder") & (acr["task"] == "average")].iloc[0]
+    row = acr[(acr["baseline"] == "direct_encoder") & (acr["task"] == "average") & (acr["scale"] == "auc")].iloc[0]
     d = np.array(list(diffs.values()))
     half = 4.302652729749464 * d.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
     assert row["mean_diff"] == pytest.approx(d.mean())
@@ -225,10 +232,28 @@ def test_score_suffix_columns():
     rec["encoding_auc_cosine"] = rec["encoding_auc"] - 0.1 * (rec["method"] == "vna")
     rec["decoding_auc_cosine"] = rec["decoding_auc"]
     per = S.per_session(rec, score="cosine")
-    enc = per[(per["baseline"] == "direct_encoder") & (per["task"] == "encoding")].set_index("session")["mean_diff"]
+    enc = per[(per["baseline"] == "direct_encoder") & (per["task"] == "encoding")
+              & (per["scale"] == "auc")].set_index("session")["mean_diff"]
     assert enc.to_dict() == pytest.approx({"s1": -0.05, "s2": -0.06})
     with pytest.raises(ValueError, match="no column"):
         S.per_session(rec, score="nope")
+
+
+def test_equivalence_and_cannot_test_over_sessions():
+    animals = {"s1": "WE", "s2": "WE", "s3": "PE", "s4": "PE"}
+    # VNA within ±0.002 AUC of both baselines in every session: the logit interval over sessions lies inside the
+    # margin, so C1 reads "equivalent" ("no difference"), as the per-cell verdicts do
+    ver = S.session_verdicts(S.per_session(_planted({"s1": 0.002, "s2": -0.001, "s3": 0.001, "s4": -0.002},
+                                                    animals))).set_index("claim")
+    assert ver.loc["C1", "verdict"] == "equivalent" and "logit" in ver.loc["C1", "evidence"]
+    # DE at exactly 0.5 in every seed of every session: VNA - DE cannot be tested there, so neither can C2
+    per = S.per_session(_planted({"s1": 0.05, "s2": 0.04, "s3": 0.06, "s4": 0.05}, animals, de_constant=0.5))
+    assert set(per.loc[per["baseline"] == "direct_encoder", "untestable"]) == {
+        "DE's encoding AUC is 0.5000 in every seed", "DE's decoding AUC is 0.5000 in every seed",
+        "DE's average AUC is 0.5000 in every seed"}
+    ver = S.session_verdicts(per).set_index("claim")
+    assert ver.loc["C2", "verdict"] == "cannot test" and ver.loc["C1", "verdict"] == "cannot test"
+    assert "s1: DE's encoding AUC is 0.5000 in every seed" in ver.loc["C2", "evidence"]
 
 
 # ------------------------------------------------------------------------------- several folders (CLI)
@@ -247,7 +272,16 @@ def test_several_folders_are_sessions_with_an_across_session_summary(tmp_path, c
     assert f"{len(grid)} runs" in dry and len({c.dataset for c in grid}) == 2
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "across sessions (paper scoring):" in out
-    assert "C3 [own recordings, images/mean->mean]: holds in " in out and " of 2 sessions (animals not known)" in out
-    assert "C1 [own recordings, images/mean->mean]: cannot test (missing methods)" in out  # no direct decoder
-    assert "VNA - DE average AUC [own recordings, images/mean->mean]: " in out and "over 2 sessions" in out
+    summary = out[out.index("across sessions, paper rule"):]
+    # per scoring rule the records carry, each with the same verdict words as the sessions grid
+    blocks = {rule: summary.split(f"across sessions, {rule} rule")[1].split("across sessions, ")[0]
+              for rule in ("paper", "cosine", "centred")}
+    for rule, block in blocks.items():
+        held, _, inside = block.partition("in-sample diagnostic")
+        assert "C3 [own recordings, images/mean->mean]: holds in " in held and " of 2 sessions (animals not known)" in held
+        assert "C1 [own recordings, images/mean->mean]: cannot test (missing methods)" in held  # no direct decoder
+        assert "VNA - DE average AUC [own recordings, images/mean->mean]: " in held and "over 2 sessions" in held
+        # held-out protocols only in the verdicts; the in-sample diagnostic apart, with no verdict
+        verdict_lines = [line for line in held.splitlines() if line.strip().startswith("C")]
+        assert verdict_lines and all("none/" not in line for line in verdict_lines)
+        assert "never in a verdict" in inside and "none/" in inside and "over sessions:" not in inside

@@ -5,7 +5,9 @@
 * :func:`plot_learning_curves` -- the validation mean AUC per epoch that early stopping watched, from the
   records' histories, with each run's chosen epoch;
 * :func:`plot_sweep` -- AUC (or a paired difference) against a swept setting, per method;
-* :func:`plot_differences_by_score` -- VNA − DE and VNA − DD per scoring rule (issue 22), one panel per comparison;
+* :func:`plot_differences_by_score` -- VNA − DE and VNA − DD per scoring rule, one panel per comparison;
+* :func:`plot_findings` -- the first page's figure: VNA − DE and VNA − DD on the logit scale under each rule, per
+  recording cell and per session, with the equivalence band;
 * :func:`norm_diagnostic` and :func:`plot_norm_diagnostic` -- each test instance's encoding AUC against the norm
   ‖y‖ of its true response, per method and rule, with Spearman's ρ.
 """
@@ -22,7 +24,8 @@ from ..study.pipeline import prepare
 from ..study.results import instances_path, protocol_label, read_record
 from .plots import METHOD_COLORS
 
-__all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "plot_differences_by_score", "norm_diagnostic",
+__all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "plot_differences_by_score", "plot_findings",
+           "norm_diagnostic",
            "spearman_by_rule", "plot_norm_diagnostic", "COLORS", "SHORT", "RULE_COLORS"]
 
 #: the paper's methods in the method chapters' colours, and the analyses' baselines beside them
@@ -190,6 +193,48 @@ def plot_differences_by_score(referee: pd.DataFrame, tasks: Sequence[str] = ("en
     ax0.set_ylim(len(keys) - 0.5, -0.5)
     handles = [plt.Line2D([], [], color=RULE_COLORS[r], lw=2, label=f"{r} rule") for r in rules]
     axes[0][-1].legend(handles=handles, fontsize=8, loc="lower right", frameon=True)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_findings(data: pd.DataFrame, margin: float, title: str = "") -> plt.Figure:
+    """VNA − DE and VNA − DD, one panel each, one row per recording cell, session and the across-session summary,
+    one marker and interval per scoring rule (``data``: :func:`vna.study.findings.figure_data`; logit scale), the
+    equivalence band ±``margin`` shaded. Right of the band favours VNA."""
+    if data.empty:
+        raise ValueError("plot_findings got no differences")
+    rules = [r for r in RULE_COLORS if r in set(data["score"])]
+    baselines = [b for b in ("direct_encoder", "direct_decoder") if b in set(data["baseline"])]
+    rows = list(dict.fromkeys(zip(data["kind"], data["label"])))
+    fig, axes = plt.subplots(1, len(baselines), figsize=(5.2 * len(baselines), 0.3 * len(rows) + 1.9), sharey=True,
+                             squeeze=False)
+    offsets = {r: (i - (len(rules) - 1) / 2) * 0.22 for i, r in enumerate(rules)}
+    for ax, b in zip(axes[0], baselines):
+        ax.axvspan(-margin, margin, color="tab:green", alpha=0.13, lw=0)
+        ax.axvline(0, color="0.3", lw=0.8)
+        part = data[data["baseline"] == b]
+        for y, (kind, label) in enumerate(rows):
+            for r in part[(part["kind"] == kind) & (part["label"] == label)].itertuples():
+                yy = y + offsets[r.score]
+                if np.isfinite(r.low) and np.isfinite(r.high):
+                    ax.plot([r.low, r.high], [yy, yy], color=RULE_COLORS[r.score], lw=2.2 if kind == "sessions" else 1.2)
+                ax.plot(r.mean, yy, "D" if kind == "sessions" else "o", color=RULE_COLORS[r.score],
+                        ms=5 if kind == "sessions" else 3.5)
+            if y and rows[y - 1][0] != kind:
+                ax.axhline(y - 0.5, color="0.75", lw=0.8)
+        ax.set_title(f"VNA − {SHORT.get(b, b)}", fontsize=10, loc="left")
+        ax.set_xlabel("difference in logit(average AUC) (seeds: corrected 95 % t; sessions: 95 % t)", fontsize=8)
+        ax.grid(axis="x", color="0.93")
+    ax0 = axes[0][0]
+    ax0.set_yticks(range(len(rows)))
+    ax0.set_yticklabels([label for _, label in rows], fontsize=7)
+    ax0.set_ylim(len(rows) - 0.5, -0.5)
+    handles = [plt.Line2D([], [], color=RULE_COLORS[r], lw=2, label=f"{r} rule") for r in rules]
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="tab:green", alpha=0.13,
+                                 label=f"equivalent: ±{margin:.3f}"))
+    axes[0][-1].legend(handles=handles, fontsize=7, loc="lower right", frameon=True)
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()

@@ -31,14 +31,15 @@ from ..methods import LINEAR_METHODS, METHODS
 from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_config, read_tuned, tuned_fields
 from .results import _t_halfwidth, signature
-from .stats import corrected_t_interval, paired_difference, split_ratio
+from .stats import corrected_t_interval, split_ratio
 
 __all__ = [
     "NOISE_STEPS", "NOISE_SIMULATED", "TRIAL_COUNTS", "IMAGE_FRACTIONS", "NEURON_FRACTIONS", "DISTRACTORS",
     "BATCH_SIZES", "LATENT_DIMS", "SIZE_SEEDS", "linear_grid", "noise_grid", "trials_grid", "size_grid",
     "distractors_grid", "settings_grid", "grid_records", "analysis_tables", "SWEEPS", "noise_reliability", "sweep_table", "paired_sweep", "oracle_auc",
     "gain_log_integral", "poisson_gain_loglik", "likelihood_ratio_scores", "likelihood_oracle",
-    "above_chance_fraction", "paired_did", "paired_change", "FIXED_PAIRS_TRIALS", "trials_fixed_pairs_grid",
+    "above_chance_fraction", "paired_did", "paired_change", "variability_answers", "FIXED_PAIRS_TRIALS",
+    "trials_fixed_pairs_grid",
 ]
 
 #: The simulated cortex of the noise analysis: 300 images x 5 trials x 100 neurons, and five noise levels
@@ -250,7 +251,8 @@ def analysis_tables(records: pd.DataFrame, quick: bool = False) -> dict[str, pd.
 
 def paired_sweep(records: pd.DataFrame, by: str, baseline: str, metric: str = "mean_auc",
                  method: str = "vna") -> pd.DataFrame:
-    """``method - baseline`` paired by seed at each value of ``by`` (per dataset × test responses)."""
+    """``method - baseline`` paired by seed at each value of ``by`` (per dataset × test responses), with the
+    corrected t-interval over seeds (:func:`vna.study.stats.corrected_t_interval`)."""
     rows = []
     for keys, g in records.groupby(["dataset", "test_responses", by], dropna=False, sort=True):
         a = g[g["method"] == method].set_index("seed")[metric]
@@ -258,7 +260,8 @@ def paired_sweep(records: pd.DataFrame, by: str, baseline: str, metric: str = "m
         seeds = sorted(set(a.index) & set(b.index))
         if not seeds:
             continue
-        d = paired_difference(a.loc[seeds], b.loc[seeds])
+        d = corrected_t_interval((a.loc[seeds] - b.loc[seeds]).to_numpy(dtype=float),
+                                 _ratios(g[g["seed"].isin(seeds)]))
         rows.append(dict(zip(["dataset", "test_responses", by], keys), baseline=baseline, n_seeds=d["n"],
                          mean_diff=d["mean"], ci_low=d["low"], ci_high=d["high"]))
     return pd.DataFrame(rows)
@@ -402,6 +405,37 @@ def paired_did(records: pd.DataFrame, by: str, least: object, most: object, base
                      "plain_high": ci["plain_high"], "ci_low": ci["low"], "ci_high": ci["high"], "answer": answer})
     return pd.DataFrame(rows, columns=["dataset", "test_responses", "baseline", "least", "most", "n_seeds", "did",
                                        "plain_low", "plain_high", "ci_low", "ci_high", "answer"])
+
+
+def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame,
+                        baselines: Sequence[str] = ("direct_encoder", "direct_decoder")) -> pd.DataFrame:
+    """The answers to "does VNA's advantage grow with trial-to-trial variability?" (the paper's argument; the
+    analyses chapter, section 1): :func:`paired_did` of VNA against each baseline from the least to the most
+    variable level, single-trial test responses, on the simulated noise levels (``noise``: :func:`grid_records` of
+    :func:`noise_grid`; from the first to the last noise step) and on each recording's training trials per image
+    (``trials``: of :func:`trials_grid`; from all trials to one). ``counted``: False for the simulated cortex
+    (shown, never counted). Columns: analysis, counted, and :func:`paired_did`'s."""
+    parts = []
+    noise = noise[noise["test_responses"] == "trials"] if len(noise) else noise
+    trials = trials[trials["test_responses"] == "trials"] if len(trials) else trials
+    if len(noise) and noise["noise_step"].notna().any():
+        steps = sorted(set(noise["noise_step"].dropna()))
+        for b in baselines:
+            parts.append(paired_did(noise, "noise_step", steps[0], steps[-1], b).assign(analysis="noise"))
+    if len(trials):
+        trials = trials.assign(trials_per_image=["all" if pd.isna(n) else int(n) for n in trials["train_trials"]])
+        counts = sorted({n for n in trials["trials_per_image"] if n != "all"})
+        if counts and "all" in set(trials["trials_per_image"]):
+            for b in baselines:
+                parts.append(paired_did(trials, "trials_per_image", "all", counts[0], b).assign(analysis="trials"))
+    cols = ["analysis", "counted", "dataset", "test_responses", "baseline", "least", "most", "n_seeds", "did",
+            "plain_low", "plain_high", "ci_low", "ci_high", "answer"]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    out["counted"] = out["dataset"] != "simulated"
+    return out[cols]
 
 
 def paired_change(records: pd.DataFrame, by: str, low: object, high: object, metric: str = "mean_auc",

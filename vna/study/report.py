@@ -14,16 +14,13 @@ Tables (and the CSV files ``--csv DIR`` writes):
   dataset ours stands in for; empty otherwise);
 * ``results_by_score.csv`` -- :func:`tables_by_score`: the same numbers under every rule present (column
   ``score``);
-* ``comparisons.csv`` -- :func:`vna.stats.comparisons`: dataset, split, test_responses, protocol, method,
-  baseline, task, n_seeds, mean_diff, ci_low, ci_high, t_p, wilcoxon_p (plain t over seeds; paper's rule);
-  boot_low and boot_high stay empty: the report no longer computes the instance-level bootstrap, which treats
-  the instances of one image as independent (``referee_comparisons.csv`` has the image-level one);
-* ``verdicts.csv`` -- :func:`vna.stats.verdicts`: the *plain* t-interval's verdicts on every held-out cell
-  (before issue 22), kept for comparison only; the report's verdicts are ``referee_verdicts.csv``;
-* ``closest.csv`` -- :func:`vna.stats.closest_protocols`: dataset, paper_dataset, protocol, split,
-  test_responses, distance, closest;
-* ``referee_comparisons.csv``, ``referee_verdicts.csv``, ``paper_differences.csv``, ``closest_referee.csv`` --
-  the referee's statistics (:mod:`vna.study.stats`), every rule;
+* ``referee_comparisons.csv`` -- the one comparison table (:func:`vna.study.stats.referee_comparisons`, every
+  rule): per independent cell × pair × task × scale the seed-mean difference, the plain and the corrected
+  t-interval, the image bootstrap and why a comparison cannot be tested (``untestable``);
+* ``referee_verdicts.csv`` -- the one verdict table (:func:`vna.study.stats.referee_verdicts`, every rule):
+  replicates, does not replicate, equivalent, inconclusive or cannot test, per claim × cell, with the evidence;
+* ``paper_differences.csv`` -- the paper's differences per stand-in beside ours;
+* ``closest_referee.csv`` -- the one closest-protocol table (:func:`vna.study.stats.closest_protocols_referee`);
 * ``control.csv`` -- :func:`control_table`: the shuffled-pairing control, every dataset × method × rule, with
   ``within`` ("yes" when encoding and decoding AUC lie within :data:`CONTROL_TOLERANCE` of 0.5);
 * ``filter.csv`` -- :func:`filter_table`: the 0.8 reliability filter's rows beside the unfiltered ones;
@@ -46,6 +43,8 @@ from ..scoring import SCORE_LABELS
 from .analyses import analysis_tables, grid_records
 from .config import RunConfig
 from .controls import control_grid, filter_grid
+from .analyses import noise_grid, trials_grid, variability_answers
+from .findings import FINDING_TITLES, interval_text, what_we_found
 from .sessions import across_sessions, add_sessions, per_session, session_verdicts, sessions_grid
 from .registry import get_grid, grid_names
 from .results import (
@@ -65,20 +64,20 @@ from .results import (
 )
 from .stats import (
     C3_LOGIT_MARGIN,
-    CLAIMS,
     CLOSE_THRESHOLD,
+    EQUIVALENCE_MARGIN,
+    EQUIVALENT_TEXT,
+    REFEREE_CLAIMS,
     SCORE_RULES,
     available_scores,
     claim_summary,
-    closest_protocols,
     closest_protocols_referee,
     closest_summary,
-    comparisons,
     paper_differences,
     referee_comparisons,
     referee_verdicts,
     score_columns,
-    verdicts,
+    verdict_text,
     verdicts_by_score,
 )
 
@@ -90,9 +89,8 @@ __all__ = ["Report", "build_report", "with_referee", "referee_markdown", "result
 README_START = "<!-- results: written by `python -m vna report --readme` from results/; do not edit by hand -->"
 README_END = "<!-- end of results -->"
 
-CSV_FILES = ("results.csv", "results_by_score.csv", "comparisons.csv", "verdicts.csv", "closest.csv",
-             "referee_comparisons.csv", "referee_verdicts.csv", "paper_differences.csv", "closest_referee.csv",
-             "control.csv", "filter.csv")
+CSV_FILES = ("results.csv", "results_by_score.csv", "referee_comparisons.csv", "referee_verdicts.csv",
+             "paper_differences.csv", "closest_referee.csv", "control.csv", "filter.csv")
 #: The shuffled-pairing control passes a row when its seed-mean encoding and decoding AUC both lie within this of
 #: 0.5 (issue 22's bar: with ~100-1000 test instances per seed and five seeds, a chance AUC's seed mean has a
 #: standard error of a few thousandths, so 0.02 leaves room for noise and none for a leak worth the name).
@@ -107,16 +105,13 @@ class Report:
 
     records: pd.DataFrame  # the records shown (one configuration per dataset x method x protocol)
     table: pd.DataFrame  # summarize + select_groups
-    comparisons: pd.DataFrame
-    verdicts: pd.DataFrame
-    closest: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     ignored: int = 0  # records of configurations outside the grid
     missing: int = 0  # records the grid names that are not there
     analyses: dict = field(default_factory=dict)  # name -> table (analysis_<name>.csv)
     findings: list = field(default_factory=list)  # vna.study.results.Finding: records left out, MANIFEST mismatches
     commits: dict = field(default_factory=dict)  # code commit ("not recorded" for old records) -> records shown
-    # issue 22, verdicts a referee would accept (vna.study.stats; with_referee fills them):
+    # the verdicts (vna.study.stats; with_referee fills them):
     scores: list = field(default_factory=list)  # the scoring rules the records carry
     referee: pd.DataFrame = field(default_factory=pd.DataFrame)  # referee_comparisons, every rule
     referee_verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per rule x claim x cell
@@ -125,11 +120,17 @@ class Report:
     paper_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
     closest_referee: pd.DataFrame = field(default_factory=pd.DataFrame)  # closest_protocols_referee
     closest_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # issue 22, "Is it the model or the score?": the tables under every rule, the controls
+    # "Is it the model or the score?": the tables under every rule, the controls
     table_by_score: pd.DataFrame = field(default_factory=pd.DataFrame)  # tables_by_score (column score)
     control: pd.DataFrame = field(default_factory=pd.DataFrame)  # control_table
     filtered: pd.DataFrame = field(default_factory=pd.DataFrame)  # filter_table
     sessions: pd.DataFrame = field(default_factory=pd.DataFrame)  # sessions_table: claims across sessions, per rule
+    # the statistics behind it, every rule stacked (column score): per_session, across_sessions, session_verdicts
+    session_per: pd.DataFrame = field(default_factory=pd.DataFrame)
+    session_across: pd.DataFrame = field(default_factory=pd.DataFrame)
+    session_verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    variability: pd.DataFrame = field(default_factory=pd.DataFrame)  # analyses.variability_answers
+    what_we_found: dict = field(default_factory=dict)  # findings.what_we_found: claim -> paragraph
 
 
 def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | None = None, *,
@@ -179,14 +180,11 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     table, more = select_groups(summarize(records), grid)
     notes += more
     records = records[records["group"].isin(set(table["group"]))] if len(table) else records.iloc[:0]
-    # plain t over seeds, paper's rule, no instance bootstrap (it treats one image's instances as independent)
-    comps = comparisons(records, n_boot=n_boot, instances=_no_instances)
     commits = records["commit"].fillna("not recorded").value_counts().sort_index().to_dict() if len(records) else {}
     if commits:
         notes.append("code behind these records: " + ", ".join(f"{c} ({n} record(s))" for c, n in commits.items()))
     notes += [f"store check: {f}" for f in findings]
-    report = with_referee(Report(records, table, comps, verdicts(comps), closest_protocols(table, PAPER_TABLE1), notes,
-                                 ignored, missing, tables, findings, commits), n_boot)
+    report = with_referee(Report(records, table, notes, ignored, missing, tables, findings, commits), n_boot)
     report.table_by_score = tables_by_score(records, report.scores, grid)
     control = _grid_records(everything, control_grid(quick=quick))
     report.control = control_table(control)
@@ -194,31 +192,54 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     report.filtered = filter_table(tables_by_score(filt, available_scores(filt) if len(filt) else []),
                                    report.table_by_score)
     # every session's records (grid_records matches config and seed; _grid_records would keep one group per cell)
-    report.sessions = sessions_table(grid_records(everything, sessions_grid(quick=quick)) if len(everything)
-                                     else everything)
+    # every session's records (grid_records matches config and seed; _grid_records would keep one group per cell)
+    session_records = grid_records(everything, sessions_grid(quick=quick)) if len(everything) else everything
+    report.session_per, report.session_across, report.session_verdicts = session_statistics(session_records)
+    report.sessions = sessions_table(report.session_across, report.session_verdicts)
+    if len(everything):
+        report.variability = variability_answers(grid_records(everything, noise_grid(quick=quick)),
+                                                 grid_records(everything, trials_grid(quick=quick)))
+    report.what_we_found = what_we_found(report)
     return report
 
 
-def sessions_table(records: pd.DataFrame) -> pd.DataFrame:
-    """The claims across sessions (issue 23; :mod:`vna.study.sessions`), per scoring rule: for each unit
-    (species/area) and held-out protocol that more than one session has, the across-session VNA − DE and
-    VNA − DD average AUC (t-interval over sessions, sign count) and each claim's wording and verdict.
-
-    Columns: score, unit, protocol, n_sessions, vna_de, vna_dd, C1, C2, C3."""
-    cols = ["score", "unit", "protocol", "n_sessions", "vna_de", "vna_dd", *CLAIMS]
+def session_statistics(records: pd.DataFrame, n_boot: int = 200) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`~vna.study.sessions.per_session`, :func:`~vna.study.sessions.across_sessions` and
+    :func:`~vna.study.sessions.session_verdicts` of the sessions grid's ``records`` under every rule they carry,
+    each stacked with a ``score`` column first (empty frames without records)."""
     if records.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
     records = add_sessions(records, sessions_grid())
-    rows = []
+    pers, acrs, vers = [], [], []
     for score in available_scores(records):
         per = per_session(records, score)
         if per.empty:
             continue
-        acr = across_sessions(per, n_boot=200)
-        ver = session_verdicts(per, acr)
+        acr = across_sessions(per, n_boot=n_boot)
+        pers.append(per.assign(score=score))
+        acrs.append(acr.assign(score=score))
+        vers.append(session_verdicts(per, acr).assign(score=score))
+    stack = (lambda parts: pd.concat(parts, ignore_index=True).pipe(lambda d: d[["score", *d.columns[:-1]]])
+             if parts else pd.DataFrame())
+    return stack(pers), stack(acrs), stack(vers)
+
+
+def sessions_table(across: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The claims across sessions (:mod:`vna.study.sessions`), per scoring rule: for each unit (species/area) and
+    held-out protocol that more than one session has, the across-session VNA − DE and VNA − DD average AUC
+    (t-interval over sessions, sign count) and each claim's wording and verdict (``across`` and ``verdicts``:
+    :func:`session_statistics`).
+
+    Columns: score, unit, protocol, n_sessions, vna_de, vna_dd, C1, C2, C3."""
+    cols = ["score", "unit", "protocol", "n_sessions", "vna_de", "vna_dd", *REFEREE_CLAIMS]
+    if verdicts.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for score, ver in verdicts.groupby("score", sort=False):
+        acr = across[(across["score"] == score) & (across["scale"] == "auc") & (across["task"] == "average")]
         for keys, v in ver.groupby(["unit", "split", "responses", "test_responses"], sort=True):
             a = acr[(acr["unit"] == keys[0]) & (acr["split"] == keys[1]) & (acr["responses"] == keys[2])
-                    & (acr["test_responses"] == keys[3]) & (acr["task"] == "average")]
+                    & (acr["test_responses"] == keys[3])]
             n = int(v["n_sessions"].max())
             if n < 2:
                 continue
@@ -229,7 +250,8 @@ def sessions_table(records: pd.DataFrame) -> pd.DataFrame:
                               f"{r.iloc[0]['ci_high']:+.3f}], {int(r.iloc[0]['n_positive'])} of {n} > 0")
             protocol = protocol_label(keys[1], keys[3]) + (", trained on trial means" if keys[2] == "mean" else "")
             rows.append({"score": score, "unit": keys[0], "protocol": protocol, "n_sessions": n, **diff,
-                         **{c: f"{w}; {vd}" for c, w, vd in zip(v["claim"], v["wording"], v["verdict"])}})
+                         **{c: f"{w}; {verdict_text(vd)}" for c, w, vd in zip(v["claim"], v["wording"],
+                                                                                 v["verdict"])}})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -244,10 +266,6 @@ def sessions_markdown(report: Report) -> str:
             "sessions; a rule appears for the sessions whose records carry it)\n\n"
             + t.rename(columns={"vna_de": "VNA − DE", "vna_dd": "VNA − DD", "n_sessions": "sessions"})
             .to_markdown(index=False) + "\n")
-
-
-def _no_instances(path: str) -> dict:
-    raise FileNotFoundError("the report does not read per-instance files for the plain comparisons")
 
 
 def _grid_records(records: pd.DataFrame, grid: Sequence[RunConfig]) -> pd.DataFrame:
@@ -365,14 +383,6 @@ def format_by_score(by_score: pd.DataFrame, scores: Sequence[str] | None = None,
     return pd.DataFrame(rows)
 
 
-def _ci_text(mean: float, lo: float, hi: float) -> str:
-    if not math.isfinite(mean):
-        return "n/a"
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f"{mean:+.3f}"
-    return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-
-
 def differences_by_score(referee: pd.DataFrame, scores: Sequence[str] | None = None,
                          tasks: Sequence[str] = ("encoding", "decoding", "average")) -> pd.DataFrame:
     """VNA − DE and VNA − DD per independent cell × task, one column per rule: the seed-mean paired difference
@@ -382,7 +392,7 @@ def differences_by_score(referee: pd.DataFrame, scores: Sequence[str] | None = N
         return pd.DataFrame(columns=cols)
     c = referee[(referee["scale"] == "auc") & referee["task"].isin(list(tasks))]
     scores = [r for r in (scores or SCORE_RULES) if r in set(c["score"])]
-    c = c.assign(text=[_ci_text(m, lo, hi) for m, lo, hi in zip(c["mean_diff"], c["ci_low"], c["ci_high"])],
+    c = c.assign(text=[interval_text(m, lo, hi) for m, lo, hi in zip(c["mean_diff"], c["ci_low"], c["ci_high"])],
                  comparison=c["method"].map(_label) + " − " + c["baseline"].map(_label),
                  dataset=[d if k else f"{d} (not counted)" for d, k in zip(c["dataset"], c["counted"])])
     c = _with_protocol(c)
@@ -441,8 +451,8 @@ def verdict_wide(verdict_table: pd.DataFrame, scores: Sequence[str]) -> pd.DataF
         return pd.DataFrame(columns=["dataset", "protocol"])
     v = _with_protocol(verdict_table)
     v["dataset"] = [d if c else f"{d} (not counted)" for d, c in zip(v["dataset"], v["counted"])]
-    v["text"] = [r["overall"] if r["overall"] != "depends on the score" else
-                 "depends on the score (" + "; ".join(f"{s}: {r[s]}" for s in scores) + ")"
+    v["text"] = [verdict_text(r["overall"]) if r["overall"] != "depends on the score" else
+                 "depends on the score (" + "; ".join(f"{s}: {_short_verdict(r[s])}" for s in scores) + ")"
                  for _, r in v.iterrows()]
     wide = v.pivot_table(index=["dataset", "split", "test_responses", "protocol"], columns="claim", values="text",
                          aggfunc="first").reset_index()
@@ -453,6 +463,11 @@ def verdict_wide(verdict_table: pd.DataFrame, scores: Sequence[str]) -> pd.DataF
     return wide[["dataset", "protocol", *claims]].reset_index(drop=True)
 
 
+def _short_verdict(outcome: str) -> str:
+    """A verdict inside "depends on the score (…)": "equivalent" as "no difference" (the margin is in the caption)."""
+    return "no difference" if outcome == "equivalent" else outcome
+
+
 def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
     if df.empty:
         return "(none)\n"
@@ -460,10 +475,13 @@ def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
 
 
 def to_markdown(report: Report) -> str:
-    """Every table of the report as Markdown: the results under each scoring rule, VNA − DE and VNA − DD per
-    rule, the verdicts (one table, per rule: :func:`referee_markdown`), the controls and the analyses."""
+    """Every table of the report as Markdown, after what we found (:func:`findings_markdown`): the results under each
+    scoring rule, VNA − DE and VNA − DD per rule, the verdicts (one table, per rule: :func:`referee_markdown`), the
+    controls and the analyses."""
     rules = report.scores or ["paper"]
-    parts = ["## Results (the paper's rule; mean ± 95 % t-interval over seeds)\n",
+    found = findings_markdown(report.what_we_found)  # "### What we found" in the README, a section here
+    parts = ["\n".join([found[0][1:], *found[1:]])] if found else []
+    parts += ["## Results (the paper's rule; mean ± 95 % t-interval over seeds)\n",
              f"{scores_note(report.scores)}.\n", _md(format_table(report.table))]
     by = report.table_by_score
     for rule in rules[1:]:
@@ -540,18 +558,23 @@ def referee_markdown(report: Report) -> str:
     the plain and corrected intervals with the image-level bootstrap, the paper's differences per stand-in and
     the closest held-out protocol."""
     rules = ", ".join(report.scores) or "none"
-    parts = [f"\n## Verdicts on the paper's claims (one per independent cell; scoring rules: {rules})\n",
-             "One verdict per independent cell (held-out protocols; held-out trials scored on single trials only, "
+    parts = [f"\n## Verdicts on the paper's claims (one per held-out cell; scoring rules: {rules})\n",
+             "One verdict per held-out cell (held-out protocols; held-out trials scored on single trials only, "
              "their trial-mean cells reuse the same models on 1–2 trials and are near-copies), from Nadeau & "
              "Bengio's corrected resampled t-interval over seeds; C3 on the logit scale with margin "
-             f"log 1.25 = {C3_LOGIT_MARGIN:.3f}. Simulated cells are shown, never counted. \"depends on the score\" "
-             "where the scoring rules disagree. This is the report's only verdict table (the plain t-interval's "
-             "verdict of each claim is beside the corrected one in the evidence below).\n"]
+             f"log 1.25 = {C3_LOGIT_MARGIN:.3f}; \"equivalent\" (read \"{EQUIVALENT_TEXT}\" for C1 and C2) where the "
+             f"corrected interval of the logit difference lies inside ±{EQUIVALENCE_MARGIN:.3f}; \"cannot test\" where a "
+             "method's AUC is the same in every seed or the test set is too coarse for that margin. Simulated cells "
+             "are shown, never counted. \"depends on the score\" where the scoring rules disagree. This is the "
+             "report's only verdict table (the plain t-interval's verdict of each claim is beside the corrected one "
+             "in the evidence below).\n"]
     v = report.verdict_table
     if len(v):
         v = _with_protocol(v)
         v["dataset"] = [d if c else f"{d} (not counted)" for d, c in zip(v["dataset"], v["counted"])]
-        v = v[["claim", "dataset", "protocol", *report.scores, "overall"]].rename(columns=_rule_headers(report.scores))
+        v = v[["claim", "dataset", "protocol", *report.scores, "overall"]]
+        v = v.assign(**{c: v[c].map(verdict_text) for c in [*report.scores, "overall"]}).rename(
+            columns=_rule_headers(report.scores))
     parts += [_md(v)]
     parts += ["\n### Per claim (recordings only)\n", _md(report.claims)]
     e = report.referee_verdicts
@@ -598,7 +621,6 @@ def write_csv(report: Report, folder: str | os.PathLike) -> list[Path]:
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--csv {folder} is a file, not a folder")
     frames = {"results.csv": results_csv_table(report.table), "results_by_score.csv": report.table_by_score,
-              "comparisons.csv": report.comparisons, "verdicts.csv": report.verdicts, "closest.csv": report.closest,
               "referee_comparisons.csv": report.referee, "referee_verdicts.csv": report.referee_verdicts,
               "paper_differences.csv": report.paper_differences, "closest_referee.csv": report.closest_referee,
               "control.csv": report.control, "filter.csv": report.filtered}
@@ -616,15 +638,17 @@ def readme_markdown(report: Report) -> str:
     interval over seeds, the paper's row beside it), the same cells under the other scoring rules where the
     records carry them, and the verdict on each claim per independent cell (:func:`verdict_wide`: one verdict
     where every rule agrees, "depends on the score" where they do not), from the same functions as the results
-    chapter and ``python -m vna report``."""
+    chapter and ``python -m vna report``; above them, what we found (:func:`vna.study.findings.what_we_found`,
+    the paragraphs the book's first page shows)."""
     t = report.table
     main = t[(t["split"].isin(["images", "trials"])) & (t["test_responses"] == "trials")]
+    found = findings_markdown(report.what_we_found)
     if main.empty:
-        return "\n".join(["(no records of the study grid yet: python -m vna reproduce --publish)", "",
+        return "\n".join([*found, "(no records of the study grid yet: python -m vna reproduce --publish)", "",
                           *sessions_readme_lines(report.sessions)])
     shown = format_table(main)
     seeds = sorted(set(main["n_seeds"]))
-    lines = [f"Mean ± 95 % t-interval over {'/'.join(map(str, seeds))} seeds under the paper's scoring rule "
+    lines = [*found, f"Mean ± 95 % t-interval over {'/'.join(map(str, seeds))} seeds under the paper's scoring rule "
              "(single-trial test responses; every protocol, trial means and the in-sample diagnostic are in the "
              "book's results chapter):", "", shown.to_markdown(index=False), ""]
     rules = report.scores or ["paper"]
@@ -638,14 +662,29 @@ def readme_markdown(report: Report) -> str:
         lines += [f"Scoring rules: {OLD_RECORDS_NOTE}.", ""]
     wide = verdict_wide(report.verdict_table, rules)
     if len(wide):
-        lines += ["Verdicts on the paper's claims, one per independent cell (C1: VNA has the best average AUC; C2: VNA "
+        lines += ["Verdicts on the paper's claims, one per held-out cell (the cells of one recording share trained "
+                  "models, so claims are counted per recording; C1: VNA has the best average AUC; C2: VNA "
                   "beats direct decoding on both tasks and direct encoding on encoding; C3: direct encoding's decoding "
                   "error rate is at most 25 % above VNA's; rule: Nadeau & Bengio's corrected 95 % t-interval of the "
                   "paired difference over seeds, under every scoring rule the records carry ("
-                  + ", ".join(rules) + "); simulated cells are shown, never counted):", "",
+                  + ", ".join(rules) + f"); \"{EQUIVALENT_TEXT}\": the interval of the logit difference lies inside "
+                  f"±{EQUIVALENCE_MARGIN:.3f}, neither error rate more than 25 % above the other; \"cannot test\": a "
+                  "method's AUC is the same in every seed, or the test set is too coarse for that margin; simulated "
+                  "cells are shown, never counted):", "",
                   wide.to_markdown(index=False), ""]
     lines += sessions_readme_lines(report.sessions)
     return "\n".join(lines)
+
+
+def findings_markdown(paragraphs: dict) -> list[str]:
+    """The README block's "What we found": one paragraph per claim (:func:`vna.study.findings.what_we_found`),
+    its title in bold."""
+    if not paragraphs:
+        return []
+    lines = ["### What we found", ""]
+    for key, text in paragraphs.items():
+        lines += [f"**{FINDING_TITLES.get(key, key)}** {text}", ""]
+    return lines
 
 
 def sessions_readme_lines(sessions: pd.DataFrame) -> list[str]:
@@ -659,7 +698,7 @@ def sessions_readme_lines(sessions: pd.DataFrame) -> list[str]:
         top = u[u["n_sessions"] == u["n_sessions"].max()]
         protocol = top["protocol"].iloc[0]
         top = top[top["protocol"] == protocol]
-        for claim in CLAIMS:
+        for claim in REFEREE_CLAIMS:
             per_rule = "; ".join(f"{r.score}: {getattr(r, claim)}" for r in top.itertuples())
             lines.append(f"- {claim}, {unit}, {protocol} ({int(top['n_sessions'].iloc[0])} sessions) — {per_rule}")
     return lines + [""]

@@ -1,4 +1,4 @@
-"""Does it replicate? Sessions and animals as the unit of replication (issue 23).
+"""Does it replicate? Sessions and animals as the unit of replication.
 
 Seeds re-split one recording: they measure training noise, not whether a claim holds in another session,
 another animal, another area. This module
@@ -11,14 +11,17 @@ another animal, another area. This module
   protocol plus held-out images trained on trial means, so that all sessions share one like-for-like
   protocol; trial-means-only sessions get that one (held-out images, train and test on trial means);
 * turns records into statistics with the **session** as the unit: per session the seed-mean paired
-  difference (:func:`per_session`); across sessions a t-interval, a sign count and a two-level
-  (animals, then sessions within animals) bootstrap interval (:func:`across_sessions`); per claim a verdict
-  worded "holds in k of n sessions, in both animals" (:func:`session_verdicts`).
+  difference on the AUC and the logit scale (:func:`per_session`); across sessions a t-interval, a sign count
+  and a two-level (animals, then sessions within animals) bootstrap interval (:func:`across_sessions`); per
+  claim a verdict worded "holds in k of n sessions, in both animals" (:func:`session_verdicts`).
 
-A claim holds *in a session* when every comparison of the claim (:data:`vna.study.stats.CLAIMS`) has a
-seed-mean difference above ``-margin`` there; it holds *in an animal* when it holds in more than half of
-that animal's sessions. The across-session verdict applies :func:`vna.study.stats.verdict` to the
-t-interval over sessions. Nothing here is computed from simulated data.
+A claim holds *in a session* when every comparison of the claim (:data:`vna.study.stats.REFEREE_CLAIMS`: C3 on
+the logit scale with its margin, as in the per-cell verdicts) has a seed-mean difference above ``-margin`` there;
+it holds *in an animal* when it holds in more than half of that animal's sessions. The across-session verdict
+applies the rule of :mod:`vna.study.stats` (replicates, does not replicate, equivalent, inconclusive, cannot test)
+to the t-interval over sessions: sessions are separate recordings, so the plain interval is the right one. A
+comparison cannot be tested over sessions when it cannot be tested in one of them
+(:func:`vna.study.stats.untestable`). Nothing here is computed from simulated data.
 """
 from __future__ import annotations
 
@@ -37,7 +40,11 @@ from ..methods import METHODS
 from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, _check_methods, _protocol_configs, protocols_for
 from .results import load_records, read_record, signature
-from .stats import CLAIMS, LEVEL, TASK_COLUMNS, paired_difference, verdict
+from .stats import (
+    LEVEL, REFEREE_CLAIMS, available_scores, combine_verdicts, comparison_verdict, corrected_t_interval, logit,
+    records_grid_step, split_ratio, untestable, verdict_text,
+)
+from .stats import score_columns as rule_columns
 
 __all__ = [
     "SESSION_SEEDS", "MEAN_PROTOCOL", "session_units", "sessions_grid", "folders_grid", "add_sessions",
@@ -186,10 +193,12 @@ def add_sessions(records: pd.DataFrame, configs: Iterable[RunConfig] | None = No
 
 
 def score_columns(records: pd.DataFrame, score: str = "paper") -> dict[str, str]:
-    """task -> column of ``score`` (``"paper"``: encoding_auc, ...; another rule: ``encoding_auc_<rule>``).
+    """task -> column of ``score`` (:func:`vna.study.stats.score_columns`), checked against ``records``.
     A missing ``mean_auc_<rule>`` is added to ``records`` as the mean of the two tasks."""
-    suffix = "" if score == "paper" else f"_{score}"
-    cols = {task: f"{col}{suffix}" for task, col in TASK_COLUMNS.items()}
+    try:
+        cols = rule_columns(score)
+    except ValueError as exc:
+        raise ValueError(f"score {score!r}: the records have no column(s) for it ({exc})") from None
     missing = [c for t, c in cols.items() if t != "average" and c not in records.columns]
     if missing:
         raise ValueError(f"score {score!r}: the records have no column(s) {missing}")
@@ -218,15 +227,19 @@ def method_table(records: pd.DataFrame, score: str = "paper") -> pd.DataFrame:
 
 def per_session(records: pd.DataFrame, score: str = "paper", baselines: Sequence[str] = BASELINES,
                 method: str = "vna") -> pd.DataFrame:
-    """Per session × protocol × baseline × task: the seed-mean paired difference ``method - baseline``
-    (seeds paired: one seed, one split), with n_seeds and the seed-wise t-interval.
+    """Per session × protocol × baseline × task × scale (``auc``, ``logit``): the seed-mean paired difference
+    ``method - baseline`` (seeds paired: one seed, one split), with n_seeds, the seeds' corrected t-interval
+    (:func:`vna.study.stats.corrected_t_interval`, n_test/n_train from the records' sizes; NaN without them) and
+    ``untestable``: why the comparison cannot be tested in this session (:func:`vna.study.stats.untestable`),
+    empty where it can.
 
     Columns: unit, dataset, session, animal, species, area, split, responses, test_responses, method, baseline,
-    task, n_seeds, mean_diff, seed_low, seed_high.
+    task, scale, n_seeds, mean_diff, seed_low, seed_high, untestable.
     """
     records = records.copy()
     cols = score_columns(records, score)
-    out_cols = _SESSION + _PROTO + ["method", "baseline", "task", "n_seeds", "mean_diff", "seed_low", "seed_high"]
+    out_cols = _SESSION + _PROTO + ["method", "baseline", "task", "scale", "n_seeds", "mean_diff", "seed_low",
+                                    "seed_high", "untestable"]
     rows = []
     for keys, g in records.fillna({"animal": ""}).groupby(_SESSION + _PROTO, sort=True, dropna=False):
         a = g[g["method"] == method].drop_duplicates("seed").set_index("seed")
@@ -235,14 +248,20 @@ def per_session(records: pd.DataFrame, score: str = "paper", baselines: Sequence
             seeds = sorted(set(a.index) & set(rb.index))
             if not seeds:
                 continue
+            paths = list(a.loc[seeds, "path"]) if "path" in a.columns else []
+            ratio = float(np.mean([split_ratio(p, keys[len(_SESSION)]) for p in paths])) if paths else math.nan
             for task, col in cols.items():
                 va, vb = a.loc[seeds, col].to_numpy(dtype=float), rb.loc[seeds, col].to_numpy(dtype=float)
                 ok = np.isfinite(va) & np.isfinite(vb)  # records made before a rule have no value under it
                 if not ok.any():
                     continue
-                d = paired_difference(va[ok], vb[ok])
-                rows.append({**dict(zip(_SESSION + _PROTO, keys)), "method": method, "baseline": b, "task": task,
-                             "n_seeds": d["n"], "mean_diff": d["mean"], "seed_low": d["low"], "seed_high": d["high"]})
+                reason = untestable({_SHORT.get(method, "VNA"): va[ok], _SHORT.get(b, b): vb[ok]}, task,
+                                    records_grid_step(paths, task) if paths else math.nan)
+                for scale, d in (("auc", va[ok] - vb[ok]), ("logit", logit(va[ok]) - logit(vb[ok]))):
+                    ci = corrected_t_interval(d, ratio)
+                    rows.append({**dict(zip(_SESSION + _PROTO, keys)), "method": method, "baseline": b, "task": task,
+                                 "scale": scale, "n_seeds": ci["n"], "mean_diff": ci["mean"], "seed_low": ci["low"],
+                                 "seed_high": ci["high"], "untestable": reason})
     out = pd.DataFrame(rows, columns=out_cols)
     out["animal"] = out["animal"].replace("", None)
     return out
@@ -303,25 +322,30 @@ def two_level_exact(values: Sequence[float], animals: Sequence) -> dict[float, f
 
 
 def across_sessions(per: pd.DataFrame, level: float = LEVEL, n_boot: int = 4000, seed: int = 0) -> pd.DataFrame:
-    """Per unit (dataset) × protocol × baseline × task, over sessions: mean of the session differences,
-    its t-interval (sessions as the unit), the sign count (sessions with a positive difference), the
-    two-level bootstrap interval, and the number of sessions and animals.
+    """Per unit (dataset) × protocol × baseline × task × scale, over sessions: mean of the session differences,
+    its t-interval (sessions as the unit: separate recordings, so no correction), the sign count (sessions with a
+    positive difference), the two-level bootstrap interval, the number of sessions and animals, and
+    ``untestable``: the sessions where the comparison cannot be tested and why (then it cannot be tested over
+    sessions either).
 
-    Columns: unit, species, area, split, responses, test_responses, method, baseline, task, n_sessions,
-    n_animals, mean_diff, ci_low, ci_high, n_positive, boot_low, boot_high.
+    Columns: unit, species, area, split, responses, test_responses, method, baseline, task, scale, n_sessions,
+    n_animals, mean_diff, ci_low, ci_high, n_positive, boot_low, boot_high, untestable.
     """
-    cols = ["unit", "species", "area", *_PROTO, "method", "baseline", "task", "n_sessions", "n_animals",
-            "mean_diff", "ci_low", "ci_high", "n_positive", "boot_low", "boot_high"]
+    cols = ["unit", "species", "area", *_PROTO, "method", "baseline", "task", "scale", "n_sessions", "n_animals",
+            "mean_diff", "ci_low", "ci_high", "n_positive", "boot_low", "boot_high", "untestable"]
     rows = []
-    for keys, g in per.groupby(["unit", *_PROTO, "method", "baseline", "task"], sort=True):
+    keys_of = ["unit", *_PROTO, "method", "baseline", "task", "scale"]
+    for keys, g in per.groupby(keys_of, sort=True):
         d = g["mean_diff"].to_numpy(float)
-        t = paired_difference(d, np.zeros_like(d), level)
+        t = corrected_t_interval(d, 0.0, level)  # ratio 0: the plain t-interval over sessions
         boot = two_level_bootstrap(d, list(g["animal"]), level, n_boot, seed)
         known = {a for a in g["animal"] if a is not None and not (isinstance(a, float) and math.isnan(a))}
-        rows.append({**dict(zip(["unit", *_PROTO, "method", "baseline", "task"], keys)),
+        bad = [f"{s}: {r}" for s, r in zip(g["session"], g["untestable"]) if isinstance(r, str) and r]
+        rows.append({**dict(zip(keys_of, keys)),
                      "species": g["species"].iloc[0], "area": g["area"].iloc[0], "n_sessions": len(d),
                      "n_animals": len(known), "mean_diff": t["mean"], "ci_low": t["low"], "ci_high": t["high"],
-                     "n_positive": int((d > 0).sum()), "boot_low": boot[0], "boot_high": boot[1]})
+                     "n_positive": int((d > 0).sum()), "boot_low": boot[0], "boot_high": boot[1],
+                     "untestable": "; ".join(bad)})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -356,8 +380,9 @@ def holds_wording(holds: dict[str, bool], animals: dict[str, object]) -> str:
 def session_verdicts(per: pd.DataFrame, across: pd.DataFrame | None = None,
                      splits: Iterable[str] = ("images", "trials")) -> pd.DataFrame:
     """Per claim × unit (species/area) × held-out protocol: the wording of :func:`holds_wording` and the
-    across-session verdict (:func:`vna.study.stats.verdict` on each comparison's t-interval over sessions,
-    combined as in :func:`vna.study.stats.verdicts`).
+    across-session verdict (:func:`vna.study.stats.comparison_verdict` on each comparison's t-interval over
+    sessions, C3 on the logit scale with its margin, the equivalence test on the logit scale; combined by
+    :func:`vna.study.stats.combine_verdicts`).
 
     Columns: claim, claim_text, unit, species, area, split, responses, test_responses, n_sessions, n_holds,
     wording, verdict, evidence.
@@ -373,12 +398,12 @@ def session_verdicts(per: pd.DataFrame, across: pd.DataFrame | None = None,
                      & (across["test_responses"] == keys[3])]
         sessions = list(dict.fromkeys(g["session"]))
         animals = dict(zip(g["session"], g["animal"]))
-        for claim, spec in CLAIMS.items():
+        for claim, spec in REFEREE_CLAIMS.items():
             holds = {s: True for s in sessions}
             parts, evidence, ok = [], [], True
-            for a, b, task in spec["tests"]:
+            for a, b, task, scale in spec["tests"]:
                 sign, base, meth = (1.0, b, a) if a == "vna" else (-1.0, a, b)
-                hit = g[(g["method"] == meth) & (g["baseline"] == base) & (g["task"] == task)]
+                hit = g[(g["method"] == meth) & (g["baseline"] == base) & (g["task"] == task) & (g["scale"] == scale)]
                 if hit.empty:
                     ok = False
                     evidence.append(f"{a} - {b} {task}: no records")
@@ -386,49 +411,66 @@ def session_verdicts(per: pd.DataFrame, across: pd.DataFrame | None = None,
                 diff = dict(zip(hit["session"], sign * hit["mean_diff"]))
                 for s in sessions:
                     holds[s] = holds[s] and s in diff and diff[s] > -spec["margin"]
-                r = acr[(acr["method"] == meth) & (acr["baseline"] == base) & (acr["task"] == task)]
-                if r.empty:
-                    parts.append("cannot test")
-                    continue
-                r = r.iloc[0]
-                mean, (lo, hi) = sign * r["mean_diff"], sorted((sign * r["ci_low"], sign * r["ci_high"]))
-                v = verdict(lo, hi, int(r["n_sessions"]), spec["margin"])
+                v, text = comparison_verdict(acr, a, b, task, scale, spec["margin"], spec["equivalence"],
+                                             n_col="n_sessions")
                 parts.append(v)
-                evidence.append(f"{a} − {b} {task}: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] over "
-                                f"{int(r['n_sessions'])} sessions → {v}")
+                n = acr["n_sessions"].max() if len(acr) else 0
+                evidence.append(text.replace(" → ", f" over {int(n)} sessions → ", 1))
             if not ok:
                 parts.append("cannot test")
-            combined = ("cannot test" if not parts or "cannot test" in parts else "replicates"
-                        if all(p == "replicates" for p in parts) else "does not replicate"
-                        if "does not replicate" in parts else "inconclusive")
             rows.append({"claim": claim, "claim_text": spec["text"], "unit": keys[0],
                          "species": g["species"].iloc[0], "area": g["area"].iloc[0],
                          **dict(zip(_PROTO, keys[1:])), "n_sessions": len(sessions),
                          "n_holds": sum(holds.values()) if ok else 0,
                          "wording": holds_wording(holds, animals) if ok else "cannot test (missing methods)",
-                         "verdict": combined, "evidence": "; ".join(evidence)})
+                         "verdict": combine_verdicts(parts), "evidence": "; ".join(evidence)})
     return pd.DataFrame(rows, columns=cols)
 
 
-def summary_text(records: pd.DataFrame, score: str = "paper") -> str:
-    """The across-session summary that ``python -m vna reproduce --folder A --folder B`` prints: one line per
-    claim × unit × protocol (wording and verdict)."""
-    per = per_session(records, score)
-    if per.empty:
+def _protocol_text(r) -> str:
+    return f"{r.split}/{r.responses}->{r.test_responses}"
+
+
+def summary_text(records: pd.DataFrame, scores: Sequence[str] | None = None) -> str:
+    """The across-session summary that ``python -m vna reproduce --folder A --folder B`` prints, per scoring rule
+    the records carry (``scores``: those rules only): for each unit × *held-out* protocol, VNA − DE and VNA − DD
+    average AUC over sessions, and each claim's wording and verdict over sessions (the words and the equivalence
+    test of the sessions grid); the in-sample diagnostic apart, its differences only, never in a verdict."""
+    rules = list(scores or available_scores(records) or ["paper"])
+    lines = []
+    for rule in rules:
+        per = per_session(records, rule)
+        if per.empty:
+            continue
+        held = per[per["split"].isin(["images", "trials"])]
+        inside = per[per["split"] == "none"]
+        lines.append(f"across sessions, {rule} rule (held-out protocols; t-interval over sessions):")
+        if held.empty:
+            lines.append("  no held-out protocol in these records")
+        else:
+            acr = across_sessions(held, n_boot=200)
+            for r in acr[(acr["task"] == "average") & (acr["scale"] == "auc")].itertuples():
+                lines.append(f"  VNA - {_SHORT.get(r.baseline, r.baseline)} average AUC [{r.unit}, "
+                             f"{_protocol_text(r)}]: {r.mean_diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}] over {r.n_sessions} sessions, "
+                             f"{r.n_positive} of {r.n_sessions} > 0")
+            for r in session_verdicts(held, acr).itertuples():
+                why = ""
+                if r.verdict == "cannot test" and "→ cannot test (" in r.evidence:  # the first comparison's reason
+                    why = " (" + r.evidence.split("→ cannot test (", 1)[1].split("; ")[0].rstrip(")") + ")"
+                lines.append(f"  {r.claim} [{r.unit}, {_protocol_text(r)}]: {r.wording}; over sessions: "
+                             f"{verdict_text(r.verdict)}{why}")
+        if len(inside):
+            acr = across_sessions(inside, n_boot=200)
+            lines.append(f"  in-sample diagnostic, {rule} rule (the test pairs are the training pairs; shown apart, "
+                         "never in a verdict):")
+            for r in acr[(acr["task"] == "average") & (acr["scale"] == "auc")].itertuples():
+                lines.append(f"    VNA - {_SHORT.get(r.baseline, r.baseline)} average AUC [{r.unit}, "
+                             f"{_protocol_text(r)}]: {r.mean_diff:+.4f} over {r.n_sessions} sessions")
+    if not lines:
         return "no paired records (VNA and a baseline) to summarise across sessions"
-    acr = across_sessions(per)
-    ver = session_verdicts(per, acr)
-    lines = [f"across sessions ({score} scoring):"]
-    for r in acr[acr["task"] == "average"].itertuples():
-        lines.append(f"  VNA - {_SHORT.get(r.baseline, r.baseline)} average AUC [{r.unit}, {r.split}/{r.responses}->"
-                     f"{r.test_responses}]: {r.mean_diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}] over "
-                     f"{r.n_sessions} sessions, {r.n_positive} of {r.n_sessions} > 0")
-    for r in ver.itertuples():
-        lines.append(f"  {r.claim} [{r.unit}, {r.split}/{r.responses}->{r.test_responses}]: {r.wording}; "
-                     f"over sessions: {r.verdict}")
     return "\n".join(lines)
 
 
-def grid_summary(results_dir, configs: Sequence[RunConfig], score: str = "paper") -> str:
+def grid_summary(results_dir, configs: Sequence[RunConfig], scores: Sequence[str] | None = None) -> str:
     """:func:`summary_text` of the records of ``configs`` in ``results_dir`` (sessions from their configs)."""
-    return summary_text(add_sessions(load_records(results_dir), configs), score)
+    return summary_text(add_sessions(load_records(results_dir), configs), scores)
