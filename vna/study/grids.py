@@ -35,7 +35,7 @@ from .results import published_dir
 
 __all__ = [
     "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
-    "study_grid", "folder_grid", "protocols_for", "protocol_support", "check_seeds", "quick_config", "quick_options",
+    "BEFORE_TUNING", "BEFORE_TUNING_DIR", "before_tuning_grid", "study_grid", "folder_grid", "protocols_for", "protocol_support", "check_seeds", "quick_config", "quick_options",
     "TUNING_LR", "TUNING_WEIGHT_DECAY", "TUNING_BATCH_SIZES", "TUNING_SETTINGS", "TUNING_SEEDS", "TUNED_FIELDS",
     "TUNED_FILE", "tuning_protocols", "tuning_grid", "read_tuned", "tuned_fields",
 ]
@@ -48,6 +48,12 @@ STUDY_SEEDS = (0, 1, 2, 3, 4)
 #: faster channels-last layout became the default of ``fit`` and ``RunConfig``; the study keeps it until the
 #: published grids are rerun, so that its configs stay the records' configs.
 STUDY_TRAINING = {"epochs": 50, "val_fraction": 0.1, "patience": 8, "memory_format": "contiguous"}
+
+#: The study as it ran before the validation sweep (``study_grid(**BEFORE_TUNING)``): every method with RunConfig's
+#: learning rate, weight decay and batch size, at most 50 epochs, PyTorch's contiguous layout. Its records stay in
+#: ``results-before-tuning/`` of the repository, shown as "before tuning".
+BEFORE_TUNING = {"epochs": 50, "memory_format": "contiguous", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64}
+BEFORE_TUNING_DIR = "results-before-tuning"
 
 _ALL_FOUR = [(split, "trials", test) for split in ("images", "trials", "none") for test in ("trials", "mean")]
 
@@ -98,6 +104,12 @@ def study_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
     for d in datasets:
         configs += _protocol_configs(d, STUDY_PROTOCOLS[d], methods, seeds, quick, device, threads, overrides)
     return configs
+
+
+def before_tuning_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = METHODS,
+                       seeds: Sequence[int] = STUDY_SEEDS, **kwargs) -> list[RunConfig]:
+    """The study as it ran before the validation sweep (:data:`BEFORE_TUNING`)."""
+    return study_grid(datasets, methods, seeds, **{**BEFORE_TUNING, **kwargs})
 
 
 def _protocol_configs(dataset: str, protocols, methods, seeds, quick: bool, device: str, threads: int,

@@ -10,7 +10,7 @@ from typing import Callable
 from .analyses import ANALYSIS_GRIDS
 from .config import RunConfig
 from .controls import CONTROL_GRIDS
-from .grids import study_grid, tuning_grid
+from .grids import before_tuning_grid, study_grid, tuning_grid
 from .paper import paper_grid
 from .sessions import sessions_grid
 
@@ -19,6 +19,8 @@ __all__ = ["GRIDS", "grid_names", "get_grid"]
 #: Every named grid: name -> (builder, one-line description).
 GRIDS: dict[str, tuple[Callable[..., list[RunConfig]], str]] = {
     "study": (study_grid, "the reproduction study: datasets x protocols x 3 methods x 5 seeds"),
+    "study-before-tuning": (before_tuning_grid, "the study as it ran before the validation sweep (its records: "
+                                                "results-before-tuning/)"),
     "tuning": (tuning_grid, "the validation sweep: lr x weight decay x batch size, every method, dataset and held-out "
                             "protocol, 1 seed (chooses the study's settings)"),
     **ANALYSIS_GRIDS,
