@@ -48,6 +48,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from vna.chapters import figures, plots
+from vna.study import diagnostics
 from vna.study.analyses import linear_grid
 from vna.study.grids import STUDY_TRAINING, study_grid
 from vna.chapters.notebook import records_folder, show_path
@@ -319,15 +320,16 @@ display(HTML(differences_by_score(report.referee, rules).rename(columns={r: f"{r
 diag_cell = dict(dataset="cowley2023-v4", split="images", test_responses="trials", seed=0)
 norm_rho = None
 try:
-    diag = figures.norm_diagnostic(pd.concat([records, everything[everything["method"].isin(
+    diag = diagnostics.norm_diagnostic(pd.concat([records, everything[everything["method"].isin(
         ["ridge_encoder", "ridge_decoder", "cca"]) & everything["signature"].isin(set(linear_table["signature"]))]]),
         **diag_cell)
 except (ValueError, FileNotFoundError) as exc:  # no such records here, or the recording is not cached
     display(Markdown(f"*The norm diagnostic needs the records and the recording of `cowley2023-v4`: {exc}*"))
 else:
-    fig = figures.plot_norm_diagnostic(diag, "per-instance encoding AUC against ‖y‖ (cowley2023-v4, held-out "
-                                             "images, seed 0)")
-    norm_rho = figures.spearman_by_rule(diag)
+    norm_rho = diagnostics.spearman_by_rule(diag)
+    fig = figures.plot_norm_diagnostic(diag, norm_rho, "per-instance encoding AUC against ‖y‖ (cowley2023-v4, "
+                                                       "held-out images, seed 0)")
+    norm_rho = norm_rho.rename(index=figures.SHORT)
     display(norm_rho.round(2).rename(columns=lambda r: f"ρ ({r} rule)"))
 
 # %% [markdown]

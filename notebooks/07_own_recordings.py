@@ -46,7 +46,7 @@ from vna.chapters import plots
 from vna.data import from_arrays, from_folder, load, prepare_images, split_half_reliability, to_folder
 from vna.data.user import folder_hash
 from vna.study.grids import folder_grid, protocols_for
-from vna.chapters.notebook import load_or_simulated, show_path
+from vna.chapters.notebook import compute_note, load_or_simulated, show_path
 from vna.study.pipeline import prepare, run
 from vna.study.results import format_table, load_records, protocol_label, runs_dir, select_groups, summarize
 from vna.study.runner import run_grid
@@ -95,7 +95,7 @@ rec = from_folder(folder_path)
 content = folder_hash(folder_path)
 label = f"{folder_path.name} (content {content})"
 display(Markdown(f"**Recording:** {where}.  \n**Content hash:** `{content}` (records of this recording are "
-                 f"keyed by it, wherever the folder lies).  \n**Compute:** {plots.compute_note(device)}.  \n"
+                 f"keyed by it, wherever the folder lies).  \n**Compute:** {compute_note(device)}.  \n"
                  "**Mode:** " + ("QUICK smoke test: 2 epochs, trial-mean training, one seed; the numbers below "
                                  "are not results." if quick else
                                  f"the study's training (at most {epochs} epochs, early stopping); seeds "
