@@ -142,14 +142,14 @@ def simulated_fallback(name: str, **options) -> str | None:
 
 
 def default_results_dir() -> Path:
-    """Where a chapter saves its runs: the untracked runs folder (:func:`vna.results.runs_dir`), never the
+    """Where a chapter saves its runs: the untracked runs folder (:func:`vna.study.results.runs_dir`), never the
     published grid."""
     return runs_dir()
 
 
 def records_folder(results_dir: Any, default: Path | None) -> Path:
     """The folder of records a chapter reads: ``results_dir`` (a papermill parameter) when given, else ``default``;
-    an error naming the path when it is empty, a file or missing (issue 21)."""
+    an error naming the path when it is empty, a file or missing."""
     if results_dir is not None and not str(results_dir).strip():
         raise ValueError(f"results_dir={results_dir!r} is empty; name a folder of records, or pass None")
     if results_dir is None:
@@ -181,7 +181,7 @@ def available_datasets(kinds: Sequence[str] = ("simulated", "stand-in", "paper")
 
 
 def config_changes(cfg) -> dict[str, Any]:
-    """The fields of ``cfg`` that differ from :class:`~vna.config.RunConfig`'s defaults, in field order."""
+    """The fields of ``cfg`` that differ from :class:`~vna.study.config.RunConfig`'s defaults, in field order."""
     import dataclasses
 
     default = RunConfig()
@@ -398,7 +398,7 @@ def method_chapter(method: str, params: Mapping[str, Any] | None = None, /, *, s
     """The setup of a method chapter in one call: ``params`` is a mapping holding the chapter's parameters
     (a notebook passes ``globals()``; only the names of :data:`PARAMETERS` are read, the others default),
     ``overrides`` set single ones. Sets ``$VNA_DATA_DIR`` when ``data_dir`` is given, resolves ``"auto"``
-    (:func:`resolve_dataset`), builds one RunConfig per seed (shrunk by :func:`vna.grids.quick_config` when
+    (:func:`resolve_dataset`), builds one RunConfig per seed (shrunk by :func:`vna.study.grids.quick_config` when
     ``quick``) and says where the data, the compute and the records come from: in a notebook it displays
     those notes (``show=False``: it does not)."""
     if method not in ALL_METHODS:

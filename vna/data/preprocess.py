@@ -1,4 +1,4 @@
-"""From a `Recording` to the train/test `PairedData` every method uses (issue "Data"; DESIGN.md).
+"""From a `Recording` to the train/test `PairedData` every method uses.
 
 Each step is a small function:
 
@@ -462,7 +462,7 @@ def paired_parts(
     train_trials: int | None = None,
     neuron_fraction: float = 1.0,
 ) -> PairedParts:
-    """``(train, test, val)`` :class:`PairedData` from a :class:`Recording` (DESIGN.md; paper section 4).
+    """``(train, test, val)`` :class:`PairedData` from a :class:`Recording` (paper section 4).
 
     * ``split``: ``"images"`` (held-out images), ``"trials"`` (held-out trials) or ``"none"`` (in-sample:
       the test pairs are the training pairs); see :func:`make_split`. Seeded by ``seed``.

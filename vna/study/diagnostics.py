@@ -24,8 +24,9 @@ def norm_diagnostic(records: pd.DataFrame, *, dataset: str = "cowley2023-v4", sp
     :func:`vna.study.pipeline.prepare` from the record's own config (deterministic, no training), joined with
     each method's per-instance encoding AUC under every rule its file holds.
 
-    Columns: method, instance, image, norm, score, encoding_auc. ``records``: :func:`load_records` rows of one
-    configuration per method (one grid's), ValueError otherwise."""
+    Columns: method, instance, image, norm, score, encoding_auc. ``records``:
+    :func:`vna.study.results.load_records` rows of one configuration per method (one grid's), ValueError
+    otherwise."""
     sel = records[(records["dataset"] == dataset) & (records["split"] == split)
                   & (records["test_responses"] == test_responses) & (records["seed"] == seed)]
     if sel.empty:

@@ -1,7 +1,7 @@
 """The study's tables from records alone, without training: ``python -m vna report``, the results chapter
 and the README table all call :func:`build_report`, so the three can never disagree.
 
-Scoring rules (:mod:`vna.scoring`, issue 22): every table is given under each rule the records carry
+Scoring rules (:mod:`vna.scoring`): every table is given under each rule the records carry
 (:func:`vna.study.stats.available_scores`); records made before the rules carry the paper's rule only, and the
 report says so (:func:`scores_note`).
 
@@ -14,20 +14,20 @@ Tables (and the CSV files ``--csv DIR`` writes):
   dataset ours stands in for; empty otherwise);
 * ``results_by_score.csv`` -- :func:`tables_by_score`: the same numbers under every rule present (column
   ``score``);
-* ``comparisons.csv`` -- :func:`vna.stats.comparisons`: dataset, split, test_responses, protocol, method,
+* ``comparisons.csv`` -- :func:`vna.study.stats.comparisons`: dataset, split, test_responses, protocol, method,
   baseline, task, n_seeds, mean_diff, ci_low, ci_high, t_p, wilcoxon_p (plain t over seeds; paper's rule);
   boot_low and boot_high stay empty: the report no longer computes the instance-level bootstrap, which treats
   the instances of one image as independent (``referee_comparisons.csv`` has the image-level one);
-* ``verdicts.csv`` -- :func:`vna.stats.verdicts`: the *plain* t-interval's verdicts on every held-out cell
-  (before issue 22), kept for comparison only; the report's verdicts are ``referee_verdicts.csv``;
-* ``closest.csv`` -- :func:`vna.stats.closest_protocols`: dataset, paper_dataset, protocol, split,
+* ``verdicts.csv`` -- :func:`vna.study.stats.verdicts`: the *plain* t-interval's verdicts on every held-out cell
+  (the report's first verdicts), kept for comparison only; the report's verdicts are ``referee_verdicts.csv``;
+* ``closest.csv`` -- :func:`vna.study.stats.closest_protocols`: dataset, paper_dataset, protocol, split,
   test_responses, distance, closest;
 * ``referee_comparisons.csv``, ``referee_verdicts.csv``, ``paper_differences.csv``, ``closest_referee.csv`` --
   the referee's statistics (:mod:`vna.study.stats`), every rule;
 * ``control.csv`` -- :func:`control_table`: the shuffled-pairing control, every dataset × method × rule, with
   ``within`` ("yes" when encoding and decoding AUC lie within :data:`CONTROL_TOLERANCE` of 0.5);
 * ``filter.csv`` -- :func:`filter_table`: the 0.8 reliability filter's rows beside the unfiltered ones;
-* with ``--analyses``, ``analysis_<name>.csv`` per analysis (:func:`vna.analyses.analysis_tables`): dataset,
+* with ``--analyses``, ``analysis_<name>.csv`` per analysis (:func:`vna.study.analyses.analysis_tables`): dataset,
   method, test_responses, the swept setting(s), n_seeds, mean, ci (and decoding_top1/top5 for distractors,
   reliability for noise).
 """
@@ -94,7 +94,7 @@ CSV_FILES = ("results.csv", "results_by_score.csv", "comparisons.csv", "verdicts
              "referee_comparisons.csv", "referee_verdicts.csv", "paper_differences.csv", "closest_referee.csv",
              "control.csv", "filter.csv")
 #: The shuffled-pairing control passes a row when its seed-mean encoding and decoding AUC both lie within this of
-#: 0.5 (issue 22's bar: with ~100-1000 test instances per seed and five seeds, a chance AUC's seed mean has a
+#: 0.5 (with ~100-1000 test instances per seed and five seeds, a chance AUC's seed mean has a
 #: standard error of a few thousandths, so 0.02 leaves room for noise and none for a leak worth the name).
 CONTROL_TOLERANCE = 0.02
 #: What the report says where the records carry the paper's rule only.
@@ -103,7 +103,7 @@ OLD_RECORDS_NOTE = "records made before the scoring rules: paper rule only"
 
 @dataclass
 class Report:
-    """The study's tables and (when asked) the analyses' (:func:`vna.analyses.analysis_tables`)."""
+    """The study's tables and (when asked) the analyses' (:func:`vna.study.analyses.analysis_tables`)."""
 
     records: pd.DataFrame  # the records shown (one configuration per dataset x method x protocol)
     table: pd.DataFrame  # summarize + select_groups
@@ -116,7 +116,7 @@ class Report:
     analyses: dict = field(default_factory=dict)  # name -> table (analysis_<name>.csv)
     findings: list = field(default_factory=list)  # vna.study.results.Finding: records left out, MANIFEST mismatches
     commits: dict = field(default_factory=dict)  # code commit ("not recorded" for old records) -> records shown
-    # issue 22, verdicts a referee would accept (vna.study.stats; with_referee fills them):
+    # verdicts a referee would accept (vna.study.stats; with_referee fills them):
     scores: list = field(default_factory=list)  # the scoring rules the records carry
     referee: pd.DataFrame = field(default_factory=pd.DataFrame)  # referee_comparisons, every rule
     referee_verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per rule x claim x cell
@@ -125,7 +125,7 @@ class Report:
     paper_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
     closest_referee: pd.DataFrame = field(default_factory=pd.DataFrame)  # closest_protocols_referee
     closest_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # issue 22, "Is it the model or the score?": the tables under every rule, the controls
+    # "Is it the model or the score?": the tables under every rule, the controls
     table_by_score: pd.DataFrame = field(default_factory=pd.DataFrame)  # tables_by_score (column score)
     control: pd.DataFrame = field(default_factory=pd.DataFrame)  # control_table
     filtered: pd.DataFrame = field(default_factory=pd.DataFrame)  # filter_table
@@ -200,7 +200,7 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
 
 
 def sessions_table(records: pd.DataFrame) -> pd.DataFrame:
-    """The claims across sessions (issue 23; :mod:`vna.study.sessions`), per scoring rule: for each unit
+    """The claims across sessions (:mod:`vna.study.sessions`), per scoring rule: for each unit
     (species/area) and held-out protocol that more than one session has, the across-session VNA − DE and
     VNA − DD average AUC (t-interval over sessions, sign count) and each claim's wording and verdict.
 
@@ -260,7 +260,7 @@ def _grid_records(records: pd.DataFrame, grid: Sequence[RunConfig]) -> pd.DataFr
 
 
 def with_referee(report: Report, n_boot: int = 2000) -> Report:
-    """Fill the referee's fields of ``report`` from its records (issue 22): comparisons and verdicts under every
+    """Fill the referee's fields of ``report`` from its records: comparisons and verdicts under every
     scoring rule the records carry, the claim summary, the paper's differences per stand-in and the closest
     held-out protocol with its bootstrap."""
     rec = report.records
@@ -293,7 +293,7 @@ def results_csv_table(table: pd.DataFrame) -> pd.DataFrame:
     return out.assign(paper_dataset=pd_name, paper_encoding_auc=enc, paper_decoding_auc=dec, paper_average_auc=avg)
 
 
-# ------------------------------------------------------------------ the tables under every scoring rule (issue 22)
+# -------------------------------------------------------------------------- the tables under every scoring rule
 def scores_note(scores: Sequence[str]) -> str:
     """One line naming the scoring rules shown, or :data:`OLD_RECORDS_NOTE` where only the paper's is there."""
     if list(scores) in ([], ["paper"]):
@@ -485,7 +485,7 @@ def to_markdown(report: Report) -> str:
 
 
 def control_markdown(report: Report) -> str:
-    """The shuffled-pairing control and the reliability filter's rows (issue 22), or a line saying that their
+    """The shuffled-pairing control and the reliability filter's rows, or a line saying that their
     grids have no records yet."""
     parts = [f"\n## Shuffled-pairing control (trained on permuted pairs; every AUC must sit within "
              f"{CONTROL_TOLERANCE} of 0.5)\n"]
@@ -534,7 +534,7 @@ def _with_protocol(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def referee_markdown(report: Report) -> str:
-    """The referee's sections of :func:`to_markdown` (issue 22): verdicts per scoring rule, the claim summary,
+    """The referee's sections of :func:`to_markdown`: verdicts per scoring rule, the claim summary,
     the plain and corrected intervals with the image-level bootstrap, the paper's differences per stand-in and
     the closest held-out protocol."""
     rules = ", ".join(report.scores) or "none"

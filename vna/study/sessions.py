@@ -1,4 +1,4 @@
-"""Does it replicate? Sessions and animals as the unit of replication (issue 23).
+"""Does it replicate? Sessions and animals as the unit of replication.
 
 Seeds re-split one recording: they measure training noise, not whether a claim holds in another session,
 another animal, another area. This module

@@ -1,4 +1,4 @@
-"""Paired statistics and verdicts on the paper's claims (issue "The reproduction study").
+"""Paired statistics and verdicts on the paper's claims.
 
 Runs with one seed share their split, initialisation and batch order, so VNA and a baseline are compared
 *paired by seed*: per dataset × protocol × task (encoding, decoding, average), the seed-wise differences
@@ -120,9 +120,9 @@ def comparisons(records: pd.DataFrame, *, level: float = LEVEL, n_boot: int = 20
                 ) -> pd.DataFrame:
     """Paired comparisons per dataset × protocol × pair of methods × task (module docstring).
 
-    ``records``: :func:`vna.results.load_records` restricted to one configuration per dataset × method ×
+    ``records``: :func:`vna.study.results.load_records` restricted to one configuration per dataset × method ×
     protocol (e.g. a grid's). ``instances(path)`` reads a record's per-instance AUCs (default
-    :func:`vna.results.read_instances`); without per-instance files the bootstrap columns are NaN.
+    :func:`vna.study.results.read_instances`); without per-instance files the bootstrap columns are NaN.
     Columns: dataset, split, test_responses, protocol, method, baseline, task, n_seeds, mean_diff,
     ci_low, ci_high, t_p, wilcoxon_p, boot_low, boot_high.
     """
@@ -224,8 +224,8 @@ def closest_protocols(table: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     """For each of our datasets × each paper dataset: the mean absolute difference between our six numbers
     (three methods × encoding, decoding) under each protocol and the paper's six, and the closest protocol.
 
-    ``table``: one row per dataset × method × protocol (:func:`vna.results.select_groups`); ``paper``:
-    :data:`vna.results.PAPER_TABLE1`. Columns: dataset, paper_dataset, protocol, split, test_responses,
+    ``table``: one row per dataset × method × protocol (:func:`vna.study.results.select_groups`); ``paper``:
+    :data:`vna.study.results.PAPER_TABLE1`. Columns: dataset, paper_dataset, protocol, split, test_responses,
     distance, closest (bool).
     """
     cols = ["dataset", "paper_dataset", "protocol", "split", "test_responses", "distance", "closest"]
@@ -252,7 +252,7 @@ def closest_protocols(table: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
 
 
 # ============================================================================ verdicts a referee would accept
-# Issue 22, item 4. Everything below takes a scoring rule (``score``: "paper", "cosine", "centred"; the paper's
+# Everything below takes a scoring rule (``score``: "paper", "cosine", "centred"; the paper's
 # rule reads the plain ``encoding_auc`` ... columns, the others ``encoding_auc_<rule>`` ...).
 
 #: The scoring rules a verdict is given under: :data:`vna.scoring.SCORES` ("paper" is the paper's own).
@@ -297,7 +297,7 @@ def score_columns(score: str = "paper") -> dict[str, str]:
 
 def available_scores(records: pd.DataFrame) -> list[str]:
     """The rules whose three columns are in ``records`` with at least one finite value ("paper" always when
-    the frame has its columns): records made before issue 22 carry the paper's rule only."""
+    the frame has its columns): records made before the scoring rules carry the paper's rule only."""
     out = []
     for rule in SCORE_RULES:
         cols = list(score_columns(rule).values())
@@ -400,7 +400,7 @@ def instance_images(path: str, task_columns: dict[str, str]) -> tuple[dict[str, 
     """A record's per-instance AUCs under one rule (``{"encoding": ..., "decoding": ...}``) and the image of each
     instance (its response's image): the per-instance file's ``image`` column; where it has none and every test
     image has one test response (``sizes``: test_responses == test_images, e.g. trial means), each instance is its
-    own image; otherwise None -- the image of each response is not stored (records made before issue 22), so no
+    own image; otherwise None -- the image of each response is not stored (records made before the scoring rules), so no
     image-level bootstrap can be done."""
     frame = pd.read_csv(instances_path(path))
     cols = {t: c for t, c in task_columns.items() if t != "average"}
