@@ -142,46 +142,44 @@ chapter.save(model, history, parts)
 chapter.metrics_table(metrics, chapter.more_seeds())
 
 # %% [markdown]
-# ### ROC curves
+# ### ROC curves and top-$k$ accuracy
 #
 # For each instance the true match is the positive and the distractors are the negatives; averaging
-# the instances' ROC curves (`vna.metrics.roc_curve`) gives the curves below, whose areas are exactly
-# the AUCs reported above (`plot_roc` checks that).
+# the instances' ROC curves (`vna.metrics.roc_curve`) gives the curves on the left, whose areas are
+# exactly the AUCs reported above (`plot_roc` checks that). On the right, the fraction of instances
+# whose true match is among the $k$ best-scored candidates (`vna.metrics.top_k_curve`), with the
+# chance level $k / (K + 1)$ for $K$ distractors. Both figures draw on the axes they are given.
 
 # %%
+import matplotlib.pyplot as plt
+
 from vna.metrics import TASKS, roc_curve, top_k_curve
 
-curves = {t: roc_curve(S, test.match, t, cfg.n_distractors, cfg.seed) for t in TASKS}
-ax = plots.plot_roc(curves, chapter.label, "direct_decoder", metrics=metrics)
+fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 4))
+plots.plot_roc({t: roc_curve(S, test.match, t, cfg.n_distractors, cfg.seed) for t in TASKS},
+               chapter.label, "direct_decoder", metrics=metrics, ax=left)
+topk = {t: top_k_curve(S, test.match, t, n_distractors=cfg.n_distractors, seed=cfg.seed)
+        for t in TASKS}
+plots.plot_topk(topk, chapter.label, "direct_decoder", ax=right)
+fig.tight_layout()
 
 # %% [markdown]
 # ### Example candidate sets
 #
-# Decoding: given a response, the test images ranked by score (the true image framed in green).
-# Encoding: given an image, the candidate responses ranked by score; each row is one response (neurons
-# along the x axis), the true one marked.
+# Decoding, the direction this model maps (response to image): given a response, the test images
+# ranked by score (the true image framed in green).
 
 # %%
 queries = list(range(0, test.n_responses, max(1, test.n_responses // 4)))[:4]
 axes = plots.plot_decoding_candidates(test, S, queries, chapter.label, "direct_decoder")
 
+# %% [markdown]
+# Encoding: given an image, the candidate responses ranked by score; each row is one response
+# (neurons along the x axis), the true one marked.
+
 # %%
 axes = plots.plot_encoding_candidates(test, S, queries[:3], chapter.label,
                                       "direct_decoder")
-
-# %% [markdown]
-# ### Top-$k$ accuracy
-#
-# The fraction of instances whose true match is among the $k$ best-scored candidates, with the chance
-# level $k / (K + 1)$ for $K$ distractors.
-
-# %%
-import pandas as pd
-
-topk = {t: top_k_curve(S, test.match, t, n_distractors=cfg.n_distractors, seed=cfg.seed)
-        for t in TASKS}
-ax = plots.plot_topk(topk, chapter.label, "direct_decoder")
-pd.DataFrame({t: pd.Series(c.accuracy, index=c.k) for t, c in topk.items()}).round(3)
 
 # %% [markdown]
 # ## Summary
