@@ -162,8 +162,8 @@ chapter.metrics_table(metrics, chapter.more_seeds())
 from vna.metrics import TASKS, roc_curve, top_k_curve
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 4))
-plots.plot_roc({t: roc_curve(S, test.match, t, cfg.n_distractors, cfg.seed) for t in TASKS},
-               chapter.label, "direct_encoder", metrics=metrics, ax=left)
+curves = {t: roc_curve(S, test.match, t, cfg.n_distractors, cfg.seed) for t in TASKS}
+plots.plot_roc(curves, chapter.label, "direct_encoder", metrics=metrics, ax=left)
 topk = {t: top_k_curve(S, test.match, t, n_distractors=cfg.n_distractors, seed=cfg.seed)
         for t in TASKS}
 plots.plot_topk(topk, chapter.label, "direct_encoder", ax=right)
