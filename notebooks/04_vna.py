@@ -142,9 +142,8 @@ print(f"learned temperature: {model.temperature:.4f}")
 ax = plots.plot_history(history, chapter.label, "vna")
 
 # %% [markdown]
-# The same batch after training (test pairs: the model never saw them): an image's embedding now
-# points more towards the embedding of its own response than towards the others, and the loss on the
-# batch has fallen.
+# The same batch after training (test pairs, held out from training): compare the matched pairs'
+# mean cosine with the others', and the loss with its value before training.
 
 # %%
 ax = plots.plot_similarity(on_the_batch(model), f"after training: the same {B} pairs")
@@ -154,8 +153,8 @@ ax = plots.plot_similarity(on_the_batch(model), f"after training: the same {B} p
 #
 # Every test image and every test response is a point in the same $d$-dimensional space. Its first two
 # principal components (of all the test embeddings together) show a few images (squares) with their
-# responses (dots), each response joined to the image that evoked it: a response lies near its own
-# image, and the trials of one image spread around it.
+# responses (dots), each response joined to the image that evoked it: the shorter the lines, the
+# closer the pairs. Two of $d$ dimensions keep only part of the distances the score uses.
 
 # %%
 image_emb = model.encode_images(test.images)  # [test images, d]
