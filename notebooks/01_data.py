@@ -33,9 +33,7 @@ from IPython.display import Markdown, display
 
 from vna.chapters import plots
 from vna.data import available, load
-from vna.data.preprocess import (
-    fano_factor, make_split, noise_ceiling, prepare_images, split_half_reliability, to_paired,
-)
+from vna.data.preprocess import make_split, noise_ceiling, prepare_images, split_half_reliability, to_paired
 from vna.study.grids import STUDY_PROTOCOLS
 from vna.chapters.notebook import available_datasets, data_chapter
 
@@ -190,6 +188,8 @@ table = available()
 table[["name", "species", "area", "kind", "status"]]
 
 # %%
+from vna.data.preprocess import fano_factor
+
 rows = []
 for name in ([] if quick else available_datasets()):
     r = load(name)

@@ -46,7 +46,7 @@ from vna.chapters import plots
 from vna.data import from_arrays, from_folder, load, prepare_images, split_half_reliability, to_folder
 from vna.data.user import folder_hash
 from vna.study.grids import folder_grid, protocols_for
-from vna.chapters.notebook import compute_note, load_or_simulated, show_path
+from vna.chapters.notebook import load_or_simulated, show_path
 from vna.study.pipeline import prepare, run
 from vna.study.results import format_table, load_records, protocol_label, runs_dir, select_groups, summarize
 from vna.study.runner import run_grid
@@ -68,6 +68,8 @@ results_dir = None  # None: the untracked runs folder (_build/runs), never the p
 quick = False  # True: a smoke test (2 epochs, trial-mean training, the first seed only); its numbers are not results
 
 # %%
+from vna.chapters.notebook import compute_note
+
 #: the shipped dataset's options for the example folder (region 2: the smaller of the two Antolik regions)
 EXAMPLE_OPTIONS = {"antolik2016-v1": {"region": 2}}
 #: the simulated cortex that stands in when the example is neither cached nor downloadable (region 2's size)
