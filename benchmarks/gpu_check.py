@@ -3,7 +3,7 @@
 
 1. ``pytest -k cuda`` on the training tests (the CUDA-graph step against eager CUDA, the graph's NaN batch,
    bf16 on CUDA): every one must run (none skipped) and pass; with CUDA they also exercise the captured
-   step's self-check (:func:`vna.train.check_graph_step`), which must not have fallen back.
+   step's self-check (:func:`vna.cuda_graph.check_graph_step`), which must not have fallen back.
 2. ``benchmarks/bench_core.py --device cuda`` (training epochs at the V4 and the Macaque-synthetic scale,
    fp32 and bf16, and the AUC part) into ``benchmarks/results/bench_core_cuda_<date>_<card>.json/.md``.
 3. ``benchmarks/results/gpu_check_<card>_<date>.json``: the card, torch and CUDA versions, the tests' counts,

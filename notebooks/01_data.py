@@ -61,10 +61,12 @@ chapter = data_chapter(globals())
 # (NaN where an image got fewer trials than the most-repeated one) and a table of neurons.
 
 # %%
-cfg, label = chapter.cfg, chapter.label  # the first seed's RunConfig; the dataset's name as figures show it
+cfg = chapter.cfg  # the first seed's RunConfig
+label = chapter.label  # the dataset's name as figures show it
 rec = load(cfg.dataset, **cfg.dataset_options)
 print(rec)
-provenance = {k: rec.meta.get(k) for k in ("species", "area", "units", "source", "commit", "citation", "license")}
+fields = ("species", "area", "units", "source", "commit", "citation", "license")
+provenance = {k: rec.meta.get(k) for k in fields}
 pd.Series(provenance, name=rec.name).to_frame()
 
 # %% [markdown]
@@ -78,9 +80,11 @@ shown = np.arange(min(8, rec.n_images))
 prepared = prepare_images(rec.images[shown], image_size=cfg.image_size, grey=cfg.grey)
 raw = rec.images[shown].astype(np.float32)
 raw = raw / raw.max() if raw.max() > 0 else raw
-fig = plots.show_images(list(raw if raw.ndim == 3 else raw.mean(-1)) + list(prepared[:, 0].numpy()),
-                        ncols=len(shown), title=f"{label}: images as recorded {rec.images.shape[1:]} (top) "
-                        f"and prepared {tuple(prepared.shape[1:])} (bottom)")
+grey = raw if raw.ndim == 3 else raw.mean(-1)
+title = (f"{label}: images as recorded {rec.images.shape[1:]} (top) "
+         f"and prepared {tuple(prepared.shape[1:])} (bottom)")
+both = list(grey) + list(prepared[:, 0].numpy())
+axes = plots.show_images(both, ncols=len(shown), title=title)
 
 # %% [markdown]
 # ## Responses
@@ -89,9 +93,10 @@ fig = plots.show_images(list(raw if raw.ndim == 3 else raw.mean(-1)) + list(prep
 # z-scored across images for display only.
 
 # %%
-print(f"units: {rec.meta.get('units', 'unknown')}; trials per image: {int(rec.trial_counts.min())}-"
-      f"{int(rec.trial_counts.max())} (total {int(rec.trial_counts.sum())})")
-fig = plots.plot_mean_responses(rec.mean_responses(), label)
+counts = rec.trial_counts
+print(f"units: {rec.meta.get('units', 'unknown')}; trials per image: "
+      f"{int(counts.min())}-{int(counts.max())} (total {int(counts.sum())})")
+ax = plots.plot_mean_responses(rec.mean_responses(), label)
 
 # %% [markdown]
 # ## Trial-to-trial variability
@@ -103,10 +108,11 @@ fig = plots.plot_mean_responses(rec.mean_responses(), label)
 
 # %%
 if rec.n_trials > 1:
-    fig = plots.plot_trial_variability(rec.responses, label, units=rec.meta.get("units", "response"))
+    units = rec.meta.get("units", "response")
+    axes = plots.plot_trial_variability(rec.responses, label, units=units)
 else:
-    display(Markdown(f"*{rec.name} holds trial means only (one value per image and neuron): no single trials "
-                     "to show.*"))
+    display(Markdown(f"*{rec.name} holds trial means only (one value per image and "
+                     "neuron): no single trials to show.*"))
 
 # %% [markdown]
 # ## Reliability
@@ -120,7 +126,7 @@ else:
 # %%
 if rec.n_trials > 1:
     rel = split_half_reliability(rec.responses, seed=cfg.seed)
-    fig = plots.plot_reliability(rel, label, threshold=0.8)
+    ax = plots.plot_reliability(rel, label, threshold=0.8)
     nc = noise_ceiling(rec.responses, seed=cfg.seed)
     summary = pd.Series({
         "neurons": rec.n_neurons,
@@ -128,13 +134,15 @@ if rec.n_trials > 1:
         "reliability >= 0.8": int(np.sum(np.nan_to_num(rel, nan=-1) >= 0.8)),
         "median noise ceiling": float(np.nanmedian(nc)),
     }, name=rec.name)
-    if "true_reliability" in rec.meta:  # the simulated set knows its neurons' true reliability
+    if "true_reliability" in rec.meta:  # the simulated set knows the true reliability
         true = np.asarray(rec.meta["true_reliability"])
         ok = np.isfinite(rel) & np.isfinite(true)
-        summary["corr(estimated, true reliability)"] = float(np.corrcoef(rel[ok], true[ok])[0, 1])
+        r = float(np.corrcoef(rel[ok], true[ok])[0, 1])
+        summary["corr(estimated, true reliability)"] = r
     display(summary.to_frame().round(3))
 else:
-    display(Markdown("*Reliability needs single trials; this dataset has trial means only.*"))
+    display(Markdown("*Reliability needs single trials; this dataset has trial means "
+                     "only.*"))
 
 # %% [markdown]
 # ## Train/test split and pairs
@@ -146,8 +154,9 @@ else:
 
 # %%
 sp = make_split(rec, cfg.split, cfg.test_fraction, cfg.seed)
-train, test = to_paired(rec, split=cfg.split, responses=cfg.responses, test_fraction=cfg.test_fraction,
-                        seed=cfg.seed, zscore=cfg.zscore, image_size=cfg.image_size, grey=cfg.grey,
+train, test = to_paired(rec, split=cfg.split, responses=cfg.responses,
+                        test_fraction=cfg.test_fraction, seed=cfg.seed,
+                        zscore=cfg.zscore, image_size=cfg.image_size, grey=cfg.grey,
                         reliability_threshold=cfg.reliability_threshold)
 pd.DataFrame({
     "images": [train.n_images, test.n_images],
@@ -158,8 +167,9 @@ pd.DataFrame({
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 3))
-ax.hist(train.responses.numpy().ravel(), bins=60, alpha=0.6, density=True, label="train")
-ax.hist(test.responses.numpy().ravel(), bins=60, alpha=0.6, density=True, label="test")
+for part, what in ((train, "train"), (test, "test")):
+    values = part.responses.numpy().ravel()
+    ax.hist(values, bins=60, alpha=0.6, density=True, label=what)
 ax.set_xlabel("z-scored response")
 ax.set_ylabel("density")
 ax.set_title(f"{label}: responses after z-scoring (training statistics)", fontsize=10)
@@ -178,16 +188,24 @@ table = available()
 table[["name", "species", "area", "kind", "status"]]
 
 # %%
+from vna.data.preprocess import fano_factor
+
 rows = []
 for name in ([] if quick else available_datasets()):
     r = load(name)
-    fig = plots.plot_dataset_overview(r, plots.dataset_label(name, bool(r.meta.get("simulated"))), seed=cfg.seed)
+    trials = r.n_trials > 1
+    rel = split_half_reliability(r.responses, seed=cfg.seed) if trials else None
+    fano = fano_factor(r.responses) if trials else None
+    name_shown = plots.dataset_label(name, bool(r.meta.get("simulated")))
+    plots.plot_dataset_overview(r, name_shown, reliability=rel, fano=fano)
     plt.show()
+    # a split the dataset supports (the study's protocols)
     splits = [p[0] for p in STUDY_PROTOCOLS.get(name, [(cfg.split,)])]
-    s = cfg.split if cfg.split in splits else splits[0]  # a split the dataset supports (the study's protocols)
+    s = cfg.split if cfg.split in splits else splits[0]
     tr, te = to_paired(r, split=s, responses=cfg.responses, seed=cfg.seed)
-    rows.append({"dataset": plots.dataset_label(name, bool(r.meta.get("simulated"))), "images": r.n_images,
-                 "trials per image": f"{int(r.trial_counts.min())}-{int(r.trial_counts.max())}",
-                 "neurons": r.n_neurons, "split": s, "train pairs": tr.n_responses, "test images": te.n_images,
-                 "test pairs": te.n_responses})
+    counts = r.trial_counts
+    rows.append({"dataset": name_shown, "images": r.n_images,
+                 "trials per image": f"{int(counts.min())}-{int(counts.max())}",
+                 "neurons": r.n_neurons, "split": s, "train pairs": tr.n_responses,
+                 "test images": te.n_images, "test pairs": te.n_responses})
 pd.DataFrame(rows) if rows else Markdown("*(skipped in quick mode)*")

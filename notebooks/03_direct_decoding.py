@@ -28,9 +28,11 @@
 # \rVert$: encoding ranks the candidate responses $y_j$ of an image $x$ by $\lVert g(y_j) - x \rVert$,
 # decoding ranks the candidate images $x_j$ of a response $y$ by $\lVert g(y) - x_j \rVert$, smallest first.
 #
-# This chapter trains one direct decoder and examines it: the training curve, reconstructions, the score
-# matrix, ROC curves, ranked candidate sets and top-$k$ accuracy. Its settings are in the `parameters` cell
-# below; run it with other values with papermill (see [Reproducing](../reproducing.md)).
+# This chapter builds one direct decoder, trains it with `vna.fit`, scores the test pairs with
+# `model.score`, evaluates them with `vna.evaluate` and examines it: the training curve,
+# reconstructions, the score matrix, ROC curves, ranked candidate sets and top-$k$ accuracy. Its
+# settings are in the `parameters` cell below; run it with other values with papermill (see
+# [Reproducing](../reproducing.md)).
 
 # %% tags=["remove-cell"]
 import warnings
@@ -59,8 +61,8 @@ data_dir = None  # None: $VNA_DATA_DIR or ~/.cache/vna
 results_dir = None  # None: the untracked runs folder (_build/runs)
 quick = False  # True: a smoke test (2 epochs at most, small data), not saved
 # %% [markdown]
-# `vna.chapters.notebook.method_chapter` turns these parameters into one `RunConfig` per seed and says where the data
-# and the compute come from:
+# `vna.chapters.notebook.method_chapter` turns these parameters into one `RunConfig` per seed
+# and says where the data and the compute come from:
 
 # %%
 chapter = method_chapter("direct_decoder", globals())
@@ -77,7 +79,6 @@ parts = prepare(cfg)
 train, test = parts.train, parts.test
 print(train)
 print(test)
-print(f"{test.n_images} test images and {test.n_responses} test responses of {test.n_neurons} neurons")
 
 # %% [markdown]
 # ## The model
@@ -87,21 +88,21 @@ print(f"{test.n_images} test images and {test.n_responses} test responses of {te
 # $1 \times 64 \times 64$. (`latent_dim` does not apply to this method.)
 
 # %%
-model = vna.build_model(cfg, train.n_neurons)
+torch.manual_seed(cfg.seed)  # the initial weights follow the seed
+model = vna.DirectDecoder(train.n_neurons)
 print(model)
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
 # %% [markdown]
 # ## Training
 #
-# Adam on mini-batches of (single-trial response, image) pairs, mean squared error over pixels.
-# `vna.study.pipeline.run` trains and then evaluates on the test pairs; `chapter.run` calls it once per seed and
-# saves each run's record in the untracked runs folder.
+# `vna.fit` runs Adam on mini-batches of (single-trial response, image) pairs with the mean squared
+# error over pixels, for `cfg.epochs` epochs.
 
 # %%
-outputs = chapter.run(data=parts)
-out = outputs[0]
-fig = plots.plot_history(out.history, chapter.label, chapter.method)
+history = vna.fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                  seed=cfg.seed, device=cfg.device, progress=False)
+ax = plots.plot_history(history, chapter.label, "direct_decoder")
 
 # %% [markdown]
 # ### Reconstructions
@@ -112,67 +113,76 @@ fig = plots.plot_history(out.history, chapter.label, chapter.method)
 
 # %%
 first = [int((test.match == i).nonzero()[0, 0]) for i in range(min(8, test.n_images))]
-recon = out.model.reconstruct(test.responses[first])
-fig = plots.show_images(torch.cat([test.images[: len(first)], recon]), ncols=len(first),
-                        title=f"Direct Decoding on {chapter.label}: test images (top), reconstructions (bottom)")
+recon = model.reconstruct(test.responses[first]).cpu()
+shown = torch.cat([test.images[: len(first)], recon])
+title = f"Direct Decoding on {chapter.label}: test images (top), reconstructions"
+axes = plots.show_images(shown, ncols=len(first), title=title)
 
 # %% [markdown]
 # ## Discriminative encoding and decoding
 #
-# `vna.evaluate` computes the score matrix once and reads it both ways: the AUC per instance averaged over
-# instances, and top-1 / top-5 accuracy. Chance is an AUC of 0.5.
+# `model.score` compares every shown image with every reconstruction: $S_{ij} = -\lVert g(y_j) -
+# x_i \rVert$. Rows are test images, columns their test responses grouped by image. Each image's own
+# responses form the block on the diagonal, which should be brighter than the rest of its row
+# (encoding) and of its columns (decoding).
 
 # %%
-chapter.metrics_table(outputs)
+S = model.score(test.images, test.responses)  # [test images, test responses]
+ax = plots.plot_score_matrix(S, test.match, chapter.label, "direct_decoder")
 
 # %% [markdown]
-# ### The score matrix
-#
-# Rows are test images, columns their test responses grouped by image; the score is minus the distance
-# between the image and the reconstruction from the response. Each image's own responses form the block on
-# the diagonal, which should be brighter than the rest of its row (encoding) and of its columns (decoding).
+# `vna.evaluate` reads the score matrix both ways: the AUC per instance averaged over instances,
+# and top-1 / top-5 accuracy. Chance is an AUC of 0.5. `chapter.save` writes the run's record to
+# the untracked runs folder (not in quick mode); with more than one seed, `chapter.more_seeds`
+# runs the same steps for each further seed through `vna.study.pipeline.run`, one row each.
 
 # %%
-fig = plots.plot_score_matrix(out.scores, test.match, chapter.label, chapter.method)
+metrics = vna.evaluate(model, test, cfg.n_distractors, cfg.seed, device=cfg.device)
+chapter.save(model, history, parts)
+chapter.metrics_table(metrics, chapter.more_seeds())
 
 # %% [markdown]
-# ### ROC curves
+# ### ROC curves and top-$k$ accuracy
 #
-# For each instance the true match is the positive and the distractors are the negatives; averaging the
-# instances' ROC curves gives the curves below, whose areas are exactly the AUCs reported above (the cell
-# checks that).
+# For each instance the true match is the positive and the distractors are the negatives; averaging
+# the instances' ROC curves (`vna.metrics.roc_curve`) gives the curves on the left, whose areas are
+# exactly the AUCs reported above (`plot_roc` checks that). On the right, the fraction of instances
+# whose true match is among the $k$ best-scored candidates (`vna.metrics.top_k_curve`), with the
+# chance level $k / (K + 1)$ for $K$ distractors. Both figures draw on the axes they are given.
 
 # %%
-fig, aucs = plots.plot_roc(out.scores, test.match, chapter.label, chapter.method, cfg.n_distractors, cfg.seed,
-                           out.metrics)
+import matplotlib.pyplot as plt
+
+from vna.metrics import TASKS, roc_curve, top_k_curve
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 4))
+curves = {t: roc_curve(S, test.match, t, cfg.n_distractors, cfg.seed) for t in TASKS}
+plots.plot_roc(curves, chapter.label, "direct_decoder", metrics=metrics, ax=left)
+topk = {t: top_k_curve(S, test.match, t, n_distractors=cfg.n_distractors, seed=cfg.seed)
+        for t in TASKS}
+plots.plot_topk(topk, chapter.label, "direct_decoder", ax=right)
+fig.tight_layout()
 
 # %% [markdown]
 # ### Example candidate sets
 #
-# Decoding: given a response, the test images ranked by score (the true image framed in green).
-# Encoding: given an image, the candidate responses ranked by score; each row is one response (neurons
-# along the x axis), the true one marked.
+# Decoding, the direction this model maps (response to image): given a response, the test images
+# ranked by score (the true image framed in green).
 
 # %%
 queries = list(range(0, test.n_responses, max(1, test.n_responses // 4)))[:4]
-fig = plots.plot_decoding_candidates(test, out.scores, queries, chapter.label, chapter.method)
-
-# %%
-fig = plots.plot_encoding_candidates(test, out.scores, queries[:3], chapter.label, chapter.method)
+axes = plots.plot_decoding_candidates(test, S, queries, chapter.label, "direct_decoder")
 
 # %% [markdown]
-# ### Top-$k$ accuracy
-#
-# The fraction of instances whose true match is among the $k$ best-scored candidates, with the chance
-# level $k / (K + 1)$ for $K$ distractors.
+# Encoding: given an image, the candidate responses ranked by score; each row is one response
+# (neurons along the x axis), the true one marked.
 
 # %%
-fig, topk = plots.plot_topk(out.scores, test.match, chapter.label, chapter.method, n_distractors=cfg.n_distractors,
-                            seed=cfg.seed)
-topk.pivot(index="k", columns="task", values="accuracy").round(3)
+axes = plots.plot_encoding_candidates(test, S, queries[:3], chapter.label,
+                                      "direct_decoder")
 
 # %% [markdown]
 # ## Summary
 
 # %%
-chapter.summary(out)
+chapter.summary(metrics)

@@ -52,7 +52,7 @@ from IPython.display import HTML, Markdown, display
 from myst_nb import glue
 
 from vna.chapters import figures, plots
-from vna.study import findings
+from vna.study import diagnostics, findings
 from vna.study.analyses import grid_records, linear_grid
 from vna.study.controls import filter_grid
 from vna.study.grids import STUDY_TRAINING, study_grid
@@ -353,15 +353,16 @@ display(HTML(differences_by_score(report.referee, rules).rename(columns={r: f"{r
 diag_cell = dict(dataset="cowley2023-v4", split="images", test_responses="trials", seed=0)
 norm_rho = None
 try:
-    diag = figures.norm_diagnostic(pd.concat([records, everything[everything["method"].isin(
+    diag = diagnostics.norm_diagnostic(pd.concat([records, everything[everything["method"].isin(
         ["ridge_encoder", "ridge_decoder", "cca"]) & everything["signature"].isin(set(linear_table["signature"]))]]),
         **diag_cell)
 except (ValueError, FileNotFoundError) as exc:  # no such records here, or the recording is not cached
     display(Markdown(f"*The norm diagnostic needs the records and the recording of `cowley2023-v4`: {exc}*"))
 else:
-    fig = figures.plot_norm_diagnostic(diag, "per-instance encoding AUC against ‖y‖ (cowley2023-v4, held-out "
-                                             "images, seed 0)")
-    norm_rho = figures.spearman_by_rule(diag)
+    norm_rho = diagnostics.spearman_by_rule(diag)
+    fig = figures.plot_norm_diagnostic(diag, norm_rho, "per-instance encoding AUC against ‖y‖ (cowley2023-v4, "
+                                                       "held-out images, seed 0)")
+    norm_rho = norm_rho.rename(index=figures.SHORT)
     display(norm_rho.round(2).rename(columns=lambda r: f"ρ ({r} rule)"))
 
 # %% [markdown]
@@ -467,9 +468,9 @@ for key, text in found.items():
     display(Markdown(f"**{findings.FINDING_TITLES[key]}** {text}"))
 found_data = findings.figure_data(report)
 if len(found_data):
-    found_fig = figures.plot_findings(found_data, EQUIVALENCE_MARGIN,
-                                      "VNA − baseline in logit(average AUC), under each scoring rule")
-    glue("findings_figure", found_fig, display=True)
+    found_axes = figures.plot_findings(found_data, EQUIVALENCE_MARGIN,
+                                       "VNA − baseline in logit(average AUC), under each scoring rule")
+    glue("findings_figure", found_axes[0][0].figure, display=True)
 
 # %% [markdown]
 # ## Why our numbers differ from the paper's

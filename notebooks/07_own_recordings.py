@@ -68,6 +68,8 @@ results_dir = None  # None: the untracked runs folder (_build/runs), never the p
 quick = False  # True: a smoke test (2 epochs, trial-mean training, the first seed only); its numbers are not results
 
 # %%
+from vna.chapters.notebook import compute_note
+
 #: the shipped dataset's options for the example folder (region 2: the smaller of the two Antolik regions)
 EXAMPLE_OPTIONS = {"antolik2016-v1": {"region": 2}}
 #: the simulated cortex that stands in when the example is neither cached nor downloadable (region 2's size)
@@ -96,7 +98,7 @@ rec = from_folder(folder_path)
 content = folder_hash(folder_path)
 label = f"{folder_path.name} (content {content})"
 display(Markdown(f"**Recording:** {where}.  \n**Content hash:** `{content}` (records of this recording are "
-                 f"keyed by it, wherever the folder lies).  \n**Compute:** {plots.compute_note(device)}.  \n"
+                 f"keyed by it, wherever the folder lies).  \n**Compute:** {compute_note(device)}.  \n"
                  "**Mode:** " + ("QUICK smoke test: 2 epochs, trial-mean training, one seed; the numbers below "
                                  "are not results." if quick else
                                  f"the study's training (at most {epochs} epochs, early stopping); seeds "

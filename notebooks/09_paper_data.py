@@ -41,11 +41,11 @@ from vna.study.results import runs_dir
 from vna.study.runner import run_grid
 
 # %% tags=["parameters"]
-results_dir = None  # a folder holding the paper grid's records; None: the runs folder (_build/runs)
+results_dir = None  # the paper grid's records; None: the runs folder (_build/runs)
 seeds = [0, 1, 2, 3, 4]  # the seeds to show (the grid runs five)
 methods = ["vna", "direct_encoder", "direct_decoder"]  # the paper's three methods
-quick = False  # smoke-test: the format-true fixtures served on 127.0.0.1 instead of the real files
-run_quick = True  # only with quick and no records: run the whole quick path here (held-out images, 1 seed, 1 method)
+quick = False  # smoke test: format-true fixtures on 127.0.0.1, not the real files
+run_quick = True  # quick, no records: run the quick path here (1 seed, 1 method)
 
 # %% [markdown]
 # ## What the grid needs (the preflight)
@@ -59,7 +59,8 @@ run_quick = True  # only with quick and no records: run the whole quick path her
 # %%
 with paper.quick_sources() if quick else contextlib.nullcontext():
     preflight = paper.plan(quick=quick)
-    print(("QUICK MODE: the format-true fixtures, not the real files\n" if quick else "") + paper.format_plan(preflight))
+    note = "QUICK MODE: the format-true fixtures, not the real files\n" if quick else ""
+    print(note + paper.format_plan(preflight))
 
 # %% [markdown]
 # ## How to run it
@@ -83,18 +84,24 @@ with paper.quick_sources() if quick else contextlib.nullcontext():
 
 # %%
 folder = Path(results_dir) if results_dir else runs_dir()
-table = paper.table1(folder, quick=quick, seeds=seeds, methods=methods) if folder.is_dir() else None
-have = table is not None and "encoding AUC" in table and bool(table["encoding AUC"].notna().any())
-if not have and quick and run_quick:  # CI: the whole path on the fixtures (download, verify, train, records)
+table = None
+if folder.is_dir():
+    table = paper.table1(folder, quick=quick, seeds=seeds, methods=methods)
+have = table is not None and "encoding AUC" in table
+have = have and bool(table["encoding AUC"].notna().any())
+if not have and quick and run_quick:  # CI: the whole path on the fixtures
     folder = Path(tempfile.mkdtemp(prefix="vna-paper-chapter-"))
     with paper.quick_sources():
-        configs = [c for c in paper.paper_grid(quick=True, seeds=seeds[:1], methods=methods[:1]) if c.split == "images"]
+        grid = paper.paper_grid(quick=True, seeds=seeds[:1], methods=methods[:1])
+        configs = [c for c in grid if c.split == "images"]
         run_grid(configs, folder, progress=False, log=lambda text: None)
     table = paper.table1(folder, quick=True, seeds=seeds[:1], methods=methods[:1])
     have = True
 if have:
-    display(Markdown(("**Quick mode: made-up fixture data, 2 epochs -- these numbers say nothing about the paper.**\n\n"
-                      if quick else "") + table.astype(object).fillna("").to_markdown(index=False)))
+    note = ("**Quick mode: made-up fixture data, 2 epochs -- these numbers say "
+            "nothing about the paper.**\n\n" if quick else "")
+    display(Markdown(note + table.astype(object).fillna("").to_markdown(index=False)))
 else:
-    display(Markdown(f"No records of the paper grid in `{folder.name}` yet: run it as above, then rerun this "
-                     "chapter with `results_dir` set to the folder the records went to."))
+    display(Markdown(f"No records of the paper grid in `{folder.name}` yet: run it as "
+                     "above, then rerun this chapter with `results_dir` set to the "
+                     "folder the records went to."))

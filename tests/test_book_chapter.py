@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import types
 
 import pytest
+import torch
 
+import vna
 from vna.chapters import notebook
 from vna.study.config import RunConfig
 from vna.study.grids import QUICK, quick_config
@@ -103,25 +106,74 @@ def test_data_dir_parameter_sets_the_data_folder(tmp_path, monkeypatch):
     assert os.environ["VNA_DATA_DIR"] == str(tmp_path.resolve())
     assert ch.method is None and ch.cfg.dataset == "simulated" and "**Compute:**" not in ch.notes_markdown()
     with pytest.raises(ValueError, match="no method"):
-        ch.run()
+        ch.more_seeds()
 
 
-def test_run_saves_one_record_per_seed_and_prints_no_absolute_path(tmp_path, capsys):
+def _trained_in_view(ch, **fit):
+    """What a method chapter does in view: prepare, build, vna.fit (``fit`` overrides its settings)."""
+    from vna.study.pipeline import prepare
+
+    cfg = ch.cfg
+    parts = prepare(cfg)
+    torch.manual_seed(cfg.seed)
+    model = vna.VNA(parts.train.n_neurons, latent_dim=cfg.latent_dim, temperature=cfg.temperature)
+    kwargs = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, device=cfg.device,
+                  progress=False, **fit)
+    return model, vna.fit(model, parts.train, **kwargs), parts
+
+
+def test_save_and_more_seeds_write_the_records_the_pipeline_writes(tmp_path, capsys):
+    """A model trained in view is saved as the record vna.study.pipeline.run writes for the same config; the
+    further seeds go through the pipeline; quick mode saves nothing; no absolute path is printed."""
+    from vna.study.pipeline import run
+    from vna.study.results import read_record, record_from_output, record_path
+
     ch = method_chapter("vna", dataset="simulated", seeds=[0, 1], quick=True, device="cpu",
                         results_dir=str(tmp_path / "runs"), show=False)
-    outs = ch.run()
-    assert len(outs) == 2 and not (tmp_path / "runs").exists()  # quick: nothing saved
-    assert "quick: not saved" in capsys.readouterr().out
+    model, history, parts = _trained_in_view(ch)
+    assert ch.save(model, history, parts) is None and ch.more_seeds() and not (tmp_path / "runs").exists()
+    assert capsys.readouterr().out.count("quick: not saved") == 2
     ch.quick = False  # the same small runs, saved
-    outs = ch.run()
-    saved = sorted((tmp_path / "runs").rglob("*.json"))
-    assert len(saved) == 2
+    model, history, parts = _trained_in_view(ch)
+    metrics = vna.evaluate(model, parts.test, ch.cfg.n_distractors, ch.cfg.seed, device="cpu")
+    path = ch.save(model, history, parts)
+    more = ch.more_seeds()
+    assert sorted((tmp_path / "runs").rglob("*.json")) == sorted([path, record_path(ch.configs[1], tmp_path / "runs")])
     printed = capsys.readouterr().out
     assert "record ->" in printed and str(tmp_path) not in printed
-    table = ch.metrics_table(outs)
+    saved = read_record(path)
+    piped = record_from_output(ch.cfg, run(ch.cfg, progress=False), source="notebook")
+    for field in ("key", "config", "metrics", "metrics_by_score", "best_epoch", "sizes"):
+        assert saved[field] == piped[field], field
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in saved["history"]] == [
+        {k: v for k, v in h.items() if k != "seconds"} for h in piped["history"]]
+    assert saved["metrics"] == pytest.approx(metrics)
+    table = ch.metrics_table(metrics, more)
     assert list(table.index) == [0, 1] and "mean_auc" in table.columns
-    summary = ch.summary(outs[0]).data
+    summary = ch.summary(metrics).data
     assert "VNA" in summary and "encoding AUC" in summary
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (dict(model=dict(latent_dim=8)), "chapter.cfg builds"),
+    (dict(fit=dict(memory_format="contiguous")), "memory_format: 'contiguous' (chapter.cfg: 'channels_last')"),
+    (dict(epochs=1), "epochs: 1 (chapter.cfg: 2)"),
+])
+def test_save_refuses_a_model_the_record_would_misname(tmp_path, wrong, words):
+    ch = method_chapter("vna", dataset="simulated", seeds=[0], quick=True, device="cpu",
+                        results_dir=str(tmp_path / "runs"), show=False)
+    ch.quick = False
+    from vna.study.pipeline import prepare
+
+    cfg = ch.cfg
+    parts = prepare(cfg)
+    kwargs = {"latent_dim": cfg.latent_dim, **wrong.get("model", {})}
+    model = vna.VNA(parts.train.n_neurons, **kwargs)
+    history = vna.fit(model, parts.train, epochs=wrong.get("epochs", cfg.epochs), batch_size=cfg.batch_size,
+                      device="cpu", progress=False, **wrong.get("fit", {}))
+    with pytest.raises(ValueError, match=re.escape(words)):
+        ch.save(model, history, parts)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_published_grid_is_refused_before_training():
@@ -130,6 +182,6 @@ def test_the_published_grid_is_refused_before_training():
     pub = published_dir()
     if pub is None:
         pytest.skip("not a checkout")
-    ch = method_chapter("vna", dataset="simulated", seeds=[0], results_dir=str(pub), show=False)
-    with pytest.raises(PublishedResultsError):
-        ch.run()
+    with pytest.raises(PublishedResultsError):  # at the chapter's set-up, before any training
+        method_chapter("vna", dataset="simulated", seeds=[0], results_dir=str(pub), show=False)
+    assert method_chapter("vna", dataset="simulated", seeds=[0], results_dir=str(pub), quick=True, show=False)

@@ -179,3 +179,24 @@ def test_float64_scores_keep_their_precision():
     assert discriminative_auc(S.float(), match, "decoding").mean == 0.5  # the same scores in float32 tie
     ints = torch.tensor([[3, 1], [2, 5]])
     assert discriminative_auc(ints, match, "decoding").mean == 1.0
+
+
+@pytest.mark.parametrize("n_distractors", [None, 3])
+@pytest.mark.parametrize("task", ["encoding", "decoding"])
+def test_roc_curve_area_is_the_mean_auc_and_top_k_curve_is_top_k_accuracy(task, n_distractors):
+    from vna.metrics import roc_curve, top_k_curve
+
+    gen = torch.Generator().manual_seed(4)
+    match = torch.arange(8).repeat_interleave(3)
+    S = torch.randn(8, 24, generator=gen).round(decimals=1)  # ties too
+    auc = discriminative_auc(S, match, task, n_distractors, seed=2)
+    curve = roc_curve(S, match, task, n_distractors, seed=2)
+    assert curve.auc == pytest.approx(auc.mean, abs=1e-12)
+    area = float(np.sum(np.diff(curve.fpr) * curve.tpr[:-1]))  # the step curve's area, right-continuous
+    assert area == pytest.approx(auc.mean, abs=1e-12)
+    assert curve.fpr[0] == 0 and curve.fpr[-1] == 1 and np.all(np.diff(curve.tpr) >= 0)
+    top = top_k_curve(S, match, task, ks=(1, 2, 5, 100), n_distractors=n_distractors, seed=2)
+    assert 100 not in top.k  # more than any candidate set holds
+    assert dict(zip(top.k, top.accuracy)) == top_k_accuracy(S, match, task, tuple(top.k), n_distractors, seed=2)
+    k_candidates = 3 + 1 if n_distractors else (8 if task == "decoding" else 24 - 3 + 1)
+    assert np.allclose(top.chance, top.k / k_candidates)

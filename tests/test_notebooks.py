@@ -70,38 +70,70 @@ def test_first_cell_makes_vna_importable_without_inventing_a_url(path):
 
 
 METHODS = {"02_direct_encoding": "direct_encoder", "03_direct_decoding": "direct_decoder", "04_vna": "vna"}
+MODELS = {"02_direct_encoding": "DirectEncoder", "03_direct_decoding": "DirectDecoder", "04_vna": "VNA"}
+#: tags that keep a code cell off the page (removed) or folded away (hidden)
+REMOVED, FOLDED = {"remove-cell", "remove-input"}, {"hide-input", "hide-cell"}
+#: the book's column: a longer line of code scrolls sideways on the page
+COLUMN = 88
+#: chapters not yet held to the column: 05, 06 and 08 are being rewritten under another open issue (they join
+#: the rule when it is merged); 07's long lines are still to be wrapped
+PENDING_COLUMN = {"05_results", "06_analyses", "08_sessions", "07_own_recordings"}
+
+
+def _tags(cell) -> set:
+    return set(cell.metadata.get("tags", []))
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem in METHODS], ids=lambda p: p.stem)
-def test_method_chapters_share_their_setup_through_the_library(path):
-    """Each method chapter shows its parameters and one short line; the set-up lives in vna.chapters.notebook."""
+def test_method_chapters_call_the_library_in_view(path):
+    """Each method chapter builds its model, trains it with vna.fit, scores the test pairs with model.score
+    and evaluates them with vna.evaluate in cells shown on the page (the way scikit-learn-mooc's notebooks
+    call cross_val_score); the set-up and the records are vna.chapters.notebook's."""
     nb = jupytext.read(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert "remove-cell" in code[0].metadata.get("tags", []), "the import cell is not shown in the book"
+    assert "remove-cell" in _tags(code[0]), "the import cell is not shown in the book"
+    assert not [c.source[:60] for c in code[1:] if (REMOVED | FOLDED) & _tags(c)], "the method is out of sight"
     setup = code[2].source.strip()
     assert setup == f'chapter = method_chapter("{METHODS[path.stem]}", globals())', setup
-    src = path.read_text()
-    for repeated in ("RunConfig(", "quick_config", "record_from_output", "save_record", "resolve_dataset",
-                     "os.environ", "compute_note", "pd.Series(cfg.to_dict()"):
-        assert repeated not in src, f"{path.name} repeats set-up that belongs in vna.chapters.notebook: {repeated}"
+    shown = "\n".join(c.source for c in code[1:])
+    for call in (f"model = vna.{MODELS[path.stem]}(train.n_neurons", "history = vna.fit(model, train, ",
+                 "model.score(test.images, test.responses)", "metrics = vna.evaluate(model, test, ",
+                 "chapter.save(model, history, parts)", "roc_curve(S, test.match", "top_k_curve(S, test.match"):
+        assert call in shown, f"{path.name} does not show {call}"
+    for hidden in ("chapter.run(", "RunConfig(", "quick_config", "record_from_output", "save_record",
+                   "resolve_dataset", "os.environ", "compute_note", "build_model(", "pd.Series(cfg.to_dict()"):
+        assert hidden not in path.read_text(), f"{path.name}: {hidden} belongs in vna.chapters.notebook"
     for plot in ("plot_history", "plot_score_matrix", "plot_roc", "plot_decoding_candidates",
                  "plot_encoding_candidates", "plot_topk"):
-        assert f"plots.{plot}(" in src, f"{path.name} lacks {plot}"
-    assert "chapter.run(" in src and "chapter.metrics_table(" in src and "chapter.summary(" in src
+        assert f"plots.{plot}(" in shown, f"{path.name} lacks {plot}"
+    assert "chapter.metrics_table(metrics, chapter.more_seeds())" in shown and "chapter.summary(metrics)" in shown
 
 
-def test_method_chapters_differ_only_in_their_science():
-    """What the three method chapters have in common (apart from the parameters) is short."""
-    import difflib
+def test_each_method_chapter_shows_its_own_science():
+    """02 shows the encoder's predictions, 03 its reconstructions, 04 the contrastive loss on one batch with
+    the B x B similarity matrix it works on, and the shared space with each matched pair joined."""
+    source = {stem: (REPO / "notebooks" / f"{stem}.py").read_text() for stem in METHODS}
+    assert "model.predict(test.images)" in source["02_direct_encoding"]
+    assert "model.reconstruct(" in source["03_direct_decoding"]
+    vna_chapter = source["04_vna"]
+    for call in ("contrastive_loss(image_emb, response_emb, model.logit_scale)",
+                 "similarity = image_emb @ response_emb.T", "plots.plot_similarity(",
+                 "model.encode_images(test.images)", "model.encode_responses(test.responses)",
+                 "torch.linalg.svd(", "plots.plot_shared_space("):
+        assert call in vna_chapter, call
 
-    bodies = []
-    for stem in METHODS:
-        nb = jupytext.read(REPO / "notebooks" / f"{stem}.py")
-        code = [c.source for c in nb.cells if c.cell_type == "code"][2:]  # after the import and parameters cells
-        bodies.append("\n".join(code).splitlines())
-    common = difflib.SequenceMatcher(None, bodies[0], bodies[2], autojunk=False)
-    shared = sum(b.size for b in common.get_matching_blocks())
-    assert shared < 40, f"{shared} identical code lines in 02 and 04 after their parameters"
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem not in PENDING_COLUMN], ids=lambda p: p.stem)
+def test_code_on_the_page_fits_the_books_column(path):
+    """Every line of code a reader can see (cells shown or folded, not the removed set-up) fits 88 columns."""
+    nb = jupytext.read(path)
+    long = [(k, line) for k, c in enumerate(nb.cells) if c.cell_type == "code" and not REMOVED & _tags(c)
+            for line in c.source.splitlines() if len(line) > COLUMN]
+    assert not long, f"{path.name}: {len(long)} line(s) over {COLUMN} columns, e.g. cell {long[0][0]}: {long[0][1]!r}"
+
+
+def test_the_pending_chapters_are_chapters():
+    assert PENDING_COLUMN <= {p.stem for p in NOTEBOOKS}
 
 
 # ------------------------------------------------------------------------------------- run_notebooks

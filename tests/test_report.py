@@ -165,11 +165,14 @@ def test_report_command_prints_the_rules(tmp_path, capsys):
 
 
 def test_the_chapter_figures_of_the_rules(tmp_path):
+    import matplotlib.pyplot as plt
+
     from vna.chapters import figures  # local: the book's figures, only for this test
 
     grid = _folder(tmp_path, seeds=(0, 1, 2))
     report = build_report(tmp_path, grid, n_boot=20)
-    fig = figures.plot_differences_by_score(report.referee)
+    fig, axes = plt.subplots(1, 2, sharey=True)
+    assert figures.plot_differences_by_score(report.referee, ax=axes).ravel().tolist() == list(axes)
     assert [ax.get_title(loc="left") for ax in fig.axes] == ["VNA − DE", "VNA − DD"]
     labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
     assert labels == ["paper rule", "cosine rule", "centred rule"]

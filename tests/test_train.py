@@ -225,7 +225,7 @@ def test_a_non_finite_epoch_names_its_batch_and_learning_rate(planted_split):
 
 def test_fit_reports_a_non_finite_loss_with_the_runs_learning_rate(planted_split, monkeypatch):
     train, _ = planted_split
-    monkeypatch.setattr(vna.train, "_eager_step", lambda *a: torch.tensor(float("nan")))
+    monkeypatch.setattr(vna.train, "train_step", lambda *a: torch.tensor(float("nan")))
     model = build_model(RunConfig(method="direct_encoder"), train.n_neurons)
     with pytest.raises(NonFiniteLossError, match=r"at epoch 1, batch 0; try a lower learning rate \(lr=0\.25\)"):
         fit(model, train, epochs=1, lr=0.25, device="cpu", progress=False)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import vna
+import vna.cuda_graph as graph_mod
 import vna.train as train_mod
 from vna import RunConfig, build_model
 from vna.data import PairedData
@@ -280,12 +281,12 @@ class _StandInGraph:
     def replay(self):
         self.replays += 1
         s = self.step
-        s.static_loss = train_mod._eager_step(s.model, s.opt, s.data, s.static_idx, s.plan)
+        s.static_loss = train_mod.train_step(s.model, s.opt, s.data, s.static_idx, s.plan)
 
 
 def _graph_plan_on_cpu(monkeypatch, capture):
     """fit on CPU, but planned as if CUDA graphs applied; ``capture`` replaces the real capture."""
-    routes, real_plan, real_route = [], train_mod.plan_steps, train_mod._GraphStep.route
+    routes, real_plan, real_route = [], train_mod.plan_steps, graph_mod.GraphStep.route
 
     def plan(*args, **kwargs):
         p = real_plan(*args, **kwargs)
@@ -297,8 +298,8 @@ def _graph_plan_on_cpu(monkeypatch, capture):
         return r
 
     monkeypatch.setattr(train_mod, "plan_steps", plan)
-    monkeypatch.setattr(train_mod._GraphStep, "route", route)
-    monkeypatch.setattr(train_mod._GraphStep, "_capture", capture)
+    monkeypatch.setattr(graph_mod.GraphStep, "route", route)
+    monkeypatch.setattr(graph_mod.GraphStep, "_capture", capture)
     return routes
 
 
@@ -341,7 +342,7 @@ def test_a_real_capture_without_cuda_fails_cleanly(monkeypatch, small):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA, so the capture would succeed")
     train, _ = small
-    _graph_plan_on_cpu(monkeypatch, train_mod._GraphStep._capture)
+    _graph_plan_on_cpu(monkeypatch, graph_mod.GraphStep._capture)
     ref_model, new_model = _model("vna", train), _model("vna", train)
     ref_hist, _ = reference_fit(ref_model, train, epochs=2, batch_size=16, seed=5)
     with pytest.warns(RuntimeWarning, match="capture"):
@@ -398,7 +399,7 @@ def _eager_result():
 
 def test_self_check_accepts_a_graph_that_computes_the_eager_step():
     cap = _StandInCapture(graph_error=1e-8)  # float rounding: far inside the fp32 tolerance
-    loss, why = train_mod.check_graph_step(cap, "fp32")
+    loss, why = graph_mod.check_graph_step(cap, "fp32")
     ref_loss, ref_w = _eager_result()
     assert why is None
     assert cap.calls == ["capture", "replay", "restore", "eager"]  # graph and eager from the same state
@@ -412,7 +413,7 @@ def test_self_check_accepts_a_graph_that_computes_the_eager_step():
 ])
 def test_self_check_rejects_a_graph_that_differs_and_keeps_the_eager_state(kwargs, words):
     cap = _StandInCapture(**kwargs)
-    loss, why = train_mod.check_graph_step(cap, "fp32")
+    loss, why = graph_mod.check_graph_step(cap, "fp32")
     ref_loss, ref_w = _eager_result()
     assert why.startswith("the captured step differs from the eager step: ") and words in why
     assert "rtol 1e-05, atol 1e-06" in why  # the tolerance it was held to
@@ -421,19 +422,19 @@ def test_self_check_rejects_a_graph_that_differs_and_keeps_the_eager_state(kwarg
 
 def test_self_check_falls_back_on_a_capture_error():
     cap = _StandInCapture(fail=RuntimeError("operation not permitted when stream is capturing\nmore lines"))
-    loss, why = train_mod.check_graph_step(cap, "fp32")
+    loss, why = graph_mod.check_graph_step(cap, "fp32")
     ref_loss, ref_w = _eager_result()
     assert why == "capture failed (RuntimeError: operation not permitted when stream is capturing)"
     assert cap.calls == ["capture", "restore", "eager"] and torch.equal(cap.w, ref_w) and torch.equal(loss, ref_loss)
 
 
 def test_self_check_tolerance_is_looser_for_bf16_than_fp32():
-    fp32, bf16 = train_mod.GRAPH_CHECK_TOLERANCE["fp32"], train_mod.GRAPH_CHECK_TOLERANCE["bf16"]
+    fp32, bf16 = graph_mod.GRAPH_CHECK_TOLERANCE["fp32"], graph_mod.GRAPH_CHECK_TOLERANCE["bf16"]
     assert fp32 == {"rtol": 1e-5, "atol": 1e-6} and bf16["rtol"] > fp32["rtol"] and bf16["atol"] > fp32["atol"]
     assert bf16["atol"] < 1e-3  # still far below one Adam update at lr 1e-3: a wrong graph is caught
-    assert train_mod.check_graph_step(_StandInCapture(graph_error=3e-5), "bf16")[1] is None
-    assert train_mod.check_graph_step(_StandInCapture(graph_error=3e-5), "fp32")[1] is not None
-    assert train_mod.check_graph_step(_StandInCapture(graph_error=1e-3), "bf16")[1] is not None
+    assert graph_mod.check_graph_step(_StandInCapture(graph_error=3e-5), "bf16")[1] is None
+    assert graph_mod.check_graph_step(_StandInCapture(graph_error=3e-5), "fp32")[1] is not None
+    assert graph_mod.check_graph_step(_StandInCapture(graph_error=1e-3), "bf16")[1] is not None
 
 
 class _WrongBatchGraph(_StandInGraph):
@@ -442,7 +443,7 @@ class _WrongBatchGraph(_StandInGraph):
     def replay(self):
         self.replays += 1
         s = self.step
-        s.static_loss = train_mod._eager_step(s.model, s.opt, s.data, s.static_idx.flip(0)[:-1], s.plan)
+        s.static_loss = train_mod.train_step(s.model, s.opt, s.data, s.static_idx.flip(0)[:-1], s.plan)
 
 
 def test_fit_drops_a_graph_that_fails_its_self_check_with_one_warning(monkeypatch, small):
@@ -481,11 +482,13 @@ def test_a_passing_self_check_restores_adam_state_exactly(monkeypatch, small):
     opt = train_mod._make_optimizer(list(model.parameters()), plan, 1e-3, 0.0)
     ref_model = _model("direct_decoder", train)
     ref_opt = train_mod._make_optimizer(list(ref_model.parameters()), plan, 1e-3, 0.0)
-    step = train_mod._GraphStep(model, opt, train, 16, plan, warmup=1)
+    step = graph_mod.GraphStep(model, opt, train, 16, plan, warmup=1,
+                               eager=lambda idx: train_mod.train_step(model, opt, train, idx, plan),
+                               loss=lambda idx: train_mod._batch_loss(model, train, idx, plan))
     model.train(), ref_model.train()
     for idx in (torch.arange(16), torch.arange(16, 32)):
-        step.step(idx)  # warm-up, then capture + self-check
-        train_mod._eager_step(ref_model, ref_opt, train, idx, plan)
+        step(idx)  # warm-up, then capture + self-check
+        train_mod.train_step(ref_model, ref_opt, train, idx, plan)
     assert step.failed is None and step.graph is not None
     _assert_same_state(model, ref_model)
     for a, b in zip(opt.state.values(), ref_opt.state.values()):
@@ -587,13 +590,13 @@ def test_cuda_graph_matches_eager_cuda(method, small, monkeypatch):
     deterministic; capturable Adam computes its bias corrections on the device)."""
     train, val = small
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
-    routes, real_route = [], train_mod._GraphStep.route
+    routes, real_route = [], graph_mod.GraphStep.route
 
     def route(self, n):
         routes.append(real_route(self, n))
         return routes[-1]
 
-    monkeypatch.setattr(train_mod._GraphStep, "route", route)
+    monkeypatch.setattr(graph_mod.GraphStep, "route", route)
     runs = {}
     for graphs in ("1", "0"):
         monkeypatch.setenv("VNA_CUDA_GRAPHS", graphs)

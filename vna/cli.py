@@ -5,7 +5,7 @@
   :func:`vna.study.runner.run_grid`:
   into the untracked runs folder by default, into the published ``results/`` only with ``--publish``;
   finished runs are skipped, so an interrupted grid resumes where it stopped.
-* ``report`` prints the study's tables from records alone (:mod:`vna.report`), in seconds.
+* ``report`` prints the study's tables from records alone (:mod:`vna.study.report`), in seconds.
 
 Errors are one line and a hint, exit status 2, no traceback (``--debug`` shows it); Ctrl-C is one line.
 """
@@ -83,7 +83,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         data_dir()  # a file where the data folder should be: one line, not one error per dataset
         table = available(verify=args.verify)
         print(table[["name", "species", "area", "kind", "status", "size"]].to_string(index=False))
-        if args.sessions:  # issue 23: one row per recording session / region
+        if args.sessions:  # one row per recording session / region
             print("\nSessions (load(name, session=...) / region=...):")
             print(sessions()[["dataset", "session", "animal", "neurons", "images", "repeats_per_image",
                               "responses", "status", "image_types"]].to_string(index=False))
@@ -104,7 +104,7 @@ def _grid_configs(args: argparse.Namespace):
         if args.datasets is not None or args.grid != "study":
             raise ValueError("--folder runs the study's protocols on one recording folder; leave out --datasets "
                              "and --grid")
-        if len(args.folder) > 1:  # several folders: each one a session (issue 23)
+        if len(args.folder) > 1:  # several folders: each one a session
             build = lambda **kw: folders_grid(args.folder, **kw)  # noqa: E731
         else:
             build = lambda **kw: folder_grid(str(Path(args.folder[0]).expanduser().resolve()), log=print,  # noqa: E731

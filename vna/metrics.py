@@ -19,7 +19,8 @@ from typing import Iterator, NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["discriminative_auc", "top_k_accuracy", "candidate_scores", "AUCResult", "TASKS"]
+__all__ = ["discriminative_auc", "top_k_accuracy", "roc_curve", "top_k_curve", "candidate_scores", "AUCResult",
+           "ROCCurve", "TopKCurve", "TASKS"]
 
 TASKS = ("encoding", "decoding")
 _CHUNK_ELEMENTS = 2**24  # ~64 MB of float32 per chunk
@@ -28,6 +29,22 @@ _CHUNK_ELEMENTS = 2**24  # ~64 MB of float32 per chunk
 class AUCResult(NamedTuple):
     per_instance: np.ndarray
     mean: float
+
+
+class ROCCurve(NamedTuple):
+    """The ROC curve of one task averaged over its instances (:func:`roc_curve`)."""
+
+    fpr: np.ndarray  # false positive rates, 0 to 1
+    tpr: np.ndarray  # true positive rate at each
+    auc: float  # its area: the mean per-instance AUC
+
+
+class TopKCurve(NamedTuple):
+    """Top-k accuracy of one task against k, with its chance level (:func:`top_k_curve`)."""
+
+    k: np.ndarray
+    accuracy: np.ndarray
+    chance: np.ndarray  # mean over instances of k / (K + 1) for K distractors
 
 
 def _validate(S, match, task: str, n_distractors: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,6 +215,37 @@ def top_k_accuracy(
     _, equal, above = _counts(S, match, task, n_distractors, seed)
     rank = 1 + equal + above
     return {int(kk): float((rank <= kk).double().mean()) for kk in ks}
+
+
+def roc_curve(S, match, task: str, n_distractors: int | None = None, seed: int = 0) -> ROCCurve:
+    """The ROC curve of ``task`` averaged over instances, from the candidate sets of :func:`discriminative_auc`.
+
+    One instance (one positive, ``K`` negatives) has a step ROC curve from TPR 0 to 1 at the false positive
+    rate ``fpr = (#distractors above the true match + 0.5 #ties) / K``. Averaging these curves vertically
+    gives ``TPR(f) = fraction of instances with fpr <= f``, whose area is exactly the mean per-instance AUC
+    (``ROCCurve.auc``, equal to ``discriminative_auc(...).mean``).
+    """
+    S, match = _validate(S, match, task, n_distractors)
+    below, equal, above = _counts(S, match, task, n_distractors, seed)
+    total = (below + equal + above).double()
+    fpr = np.sort(((above.double() + 0.5 * equal.double()) / total).cpu().numpy())
+    grid = np.unique(np.r_[0.0, fpr, 1.0])
+    tpr = np.searchsorted(fpr, grid, side="right") / len(fpr)
+    return ROCCurve(grid, tpr, float(1.0 - fpr.mean()))
+
+
+def top_k_curve(S, match, task: str, ks=(1, 2, 3, 5, 10, 20), n_distractors: int | None = None,
+                seed: int = 0) -> TopKCurve:
+    """:func:`top_k_accuracy` for each ``k`` of ``ks`` that every candidate set has room for, and its chance
+    level: the mean over instances of ``k / (K + 1)`` for ``K`` distractors (same candidate sets)."""
+    S, match = _validate(S, match, task, n_distractors)
+    below, equal, above = _counts(S, match, task, n_distractors, seed)
+    n_candidates = (below + equal + above).cpu().numpy() + 1
+    rank = (1 + equal + above).cpu().numpy()
+    ks = np.array([int(k) for k in ks if k <= n_candidates.min()], dtype=int)
+    accuracy = np.array([float((rank <= k).mean()) for k in ks])
+    chance = np.array([float(np.mean(np.minimum(k / n_candidates, 1.0))) for k in ks])
+    return TopKCurve(ks, accuracy, chance)
 
 
 def candidate_scores(

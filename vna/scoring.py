@@ -1,4 +1,4 @@
-"""Scoring rules: how a method's two sides become the score matrix ``S`` (issue "Is it the model or the score?").
+"""Scoring rules: how a method's two sides become the score matrix ``S``: is it the model or the score?
 
 Every method compares two things per (image ``i``, response ``j``) -- its *sides* (``model.sides``):
 

@@ -5,11 +5,15 @@
 * :func:`plot_learning_curves` -- the validation mean AUC per epoch that early stopping watched, from the
   records' histories, with each run's chosen epoch;
 * :func:`plot_sweep` -- AUC (or a paired difference) against a swept setting, per method;
-* :func:`plot_differences_by_score` -- VNA − DE and VNA − DD per scoring rule, one panel per comparison;
+* :func:`plot_differences_by_score` -- VNA − DE and VNA − DD per scoring rule (:mod:`vna.scoring`), one panel
+  per comparison;
 * :func:`plot_findings` -- the first page's figure: VNA − DE and VNA − DD on the logit scale under each rule, per
   recording cell and per session, with the equivalence band;
-* :func:`norm_diagnostic` and :func:`plot_norm_diagnostic` -- each test instance's encoding AUC against the norm
-  ‖y‖ of its true response, per method and rule, with Spearman's ρ.
+* :func:`plot_norm_diagnostic` -- each test instance's encoding AUC against the norm ‖y‖ of its true
+  response, per method and rule, with Spearman's ρ (both computed by :mod:`vna.study.diagnostics`).
+
+Like :mod:`vna.chapters.plots`, every function draws what it is given on ``ax=`` (an ``Axes``, or a sequence
+of them for several panels; a new figure when ``None``) and returns it.
 """
 from __future__ import annotations
 
@@ -19,14 +23,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..study.config import RunConfig
-from ..study.pipeline import prepare
-from ..study.results import instances_path, protocol_label, read_record
-from .plots import METHOD_COLORS
+from ..study.results import protocol_label
+from .plots import METHOD_COLORS, _ax, _axes
 
 __all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "plot_differences_by_score", "plot_findings",
-           "norm_diagnostic",
-           "spearman_by_rule", "plot_norm_diagnostic", "COLORS", "SHORT", "RULE_COLORS"]
+           "plot_norm_diagnostic", "COLORS", "SHORT", "RULE_COLORS"]
 
 #: the paper's methods in the method chapters' colours, and the analyses' baselines beside them
 COLORS = {**METHOD_COLORS, "ridge_encoder": "tab:cyan", "ridge_decoder": "tab:pink", "cca": "tab:olive",
@@ -38,9 +39,9 @@ TASK_MARKERS = {"encoding": "o", "decoding": "s", "average": "D"}
 RULE_COLORS = {"paper": "0.15", "cosine": "tab:purple", "centred": "tab:orange"}
 
 
-def plot_forest(comparisons: pd.DataFrame, title: str = "") -> plt.Figure:
+def plot_forest(comparisons: pd.DataFrame, title: str = "", ax=None):
     """One row per dataset × protocol × baseline, one marker per task: the mean paired difference
-    ``VNA - baseline`` over seeds with its 95 % t-interval; right of 0 favours VNA."""
+    ``VNA - baseline`` over seeds with its 95 % t-interval; right of 0 favours VNA. Returns ``ax``."""
     if comparisons.empty:
         raise ValueError("plot_forest got no comparisons")
     c = comparisons.copy()
@@ -49,7 +50,7 @@ def plot_forest(comparisons: pd.DataFrame, title: str = "") -> plt.Figure:
     rows = (c[["dataset", "_o", "split", "test_responses", "baseline"]].drop_duplicates()
             .sort_values(["dataset", "_o", "test_responses", "baseline"], ascending=[True, True, False, True]))
     keys = list(rows.itertuples(index=False))
-    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(keys) + 1.4))
+    ax = _ax(ax, (8.5, 0.32 * len(keys) + 1.4))
     tasks = list(TASK_MARKERS)
     offsets = {t: (i - 1) * 0.22 for i, t in enumerate(tasks)}
     for y, k in enumerate(keys):
@@ -79,19 +80,19 @@ def plot_forest(comparisons: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.grid(axis="x", color="0.92")
     if title:
         ax.set_title(title, fontsize=11, loc="left")
-    fig.tight_layout()
-    return fig
+    ax.figure.tight_layout()
+    return ax
 
 
-def plot_learning_curves(histories: pd.DataFrame, title: str = "") -> plt.Figure:
+def plot_learning_curves(histories: pd.DataFrame, title: str = "", ax=None) -> np.ndarray:
     """Validation mean AUC per epoch (one thin line per run, the seed mean thick) per dataset × method,
     with each run's chosen (best) epoch marked. ``histories``: columns dataset, method, seed, epoch,
-    val_mean_auc, best_epoch."""
+    val_mean_auc, best_epoch. ``ax``: one Axes per dataset. Returns the axes."""
     if histories.empty:
         raise ValueError("plot_learning_curves got no histories")
     datasets = list(dict.fromkeys(histories["dataset"]))
     methods = [m for m in COLORS if m in set(histories["method"])]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(min(4.0 * len(datasets), 12), 3.2), squeeze=False)
+    axes = _axes(ax, (1, len(datasets)), "plot_learning_curves", figsize=(min(4.0 * len(datasets), 12), 3.2))
     for ax, d in zip(axes[0], datasets):
         for m in methods:
             g = histories[(histories.dataset == d) & (histories.method == m)]
@@ -106,22 +107,24 @@ def plot_learning_curves(histories: pd.DataFrame, title: str = "") -> plt.Figure
         ax.set_xlabel("epoch")
     axes[0][0].set_ylabel("validation mean AUC")
     axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig = axes[0][0].figure
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return fig
+    return axes
 
 
 def plot_sweep(table: pd.DataFrame, x: str, y: str = "mean", err: str | None = "ci", *, by: str = "method",
                xlabel: str = "", ylabel: str = "mean AUC", logx: bool = False, panels: str | None = None,
                ax_titles: dict | None = None, chance: float | None = 0.5, zero: bool = False,
-               xticks: Sequence | None = None, xticklabels: Sequence | None = None) -> plt.Figure:
+               xticks: Sequence | None = None, xticklabels: Sequence | None = None, ax=None) -> np.ndarray:
     """``y`` (± ``err``) against ``x`` with one line per ``by`` value, optionally one panel per ``panels``
-    value. Missing ``x`` values (e.g. "all") should be mapped to numbers by the caller."""
+    value. Missing ``x`` values (e.g. "all") should be mapped to numbers by the caller. ``ax``: one Axes per
+    panel. Returns the axes."""
     if table.empty:
         raise ValueError("plot_sweep got an empty table")
     groups = list(dict.fromkeys(table[panels])) if panels else [None]
-    fig, axes = plt.subplots(1, len(groups), figsize=(min(4.2 * len(groups), 12.5), 3.3), squeeze=False)
+    axes = _axes(ax, (1, len(groups)), "plot_sweep", figsize=(min(4.2 * len(groups), 12.5), 3.3))
     for ax, gval in zip(axes[0], groups):
         sub = table if panels is None else table[table[panels] == gval]
         for key, g in sub.groupby(by, sort=False):
@@ -146,15 +149,16 @@ def plot_sweep(table: pd.DataFrame, x: str, y: str = "mean", err: str | None = "
         ax.grid(color="0.93")
     axes[0][0].set_ylabel(ylabel)
     axes[0][-1].legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    axes[0][0].figure.tight_layout()
+    return axes
 
 
 def plot_differences_by_score(referee: pd.DataFrame, tasks: Sequence[str] = ("encoding", "decoding", "average"),
-                              title: str = "") -> plt.Figure:
+                              title: str = "", ax=None) -> np.ndarray:
     """VNA − baseline per scoring rule: one panel per comparison (VNA − DE, VNA − DD), one row per dataset ×
     protocol × task, one marker and corrected 95 % t-interval per rule (``referee``:
-    :func:`vna.study.stats.referee_comparisons` of one or several rules; AUC scale). Right of 0 favours VNA."""
+    :func:`vna.study.stats.referee_comparisons` of one or several rules; AUC scale). Right of 0 favours VNA.
+    ``ax``: one Axes per comparison, sharing their y axis. Returns the axes."""
     c = referee[(referee["scale"] == "auc") & referee["task"].isin(list(tasks))] if len(referee) else referee
     if c.empty:
         raise ValueError("plot_differences_by_score got no comparisons")
@@ -165,8 +169,8 @@ def plot_differences_by_score(referee: pd.DataFrame, tasks: Sequence[str] = ("en
              .assign(_o=lambda d: d["split"].map(order))
              .sort_values(["dataset", "_o", "test_responses"], ascending=[True, True, False]))
     keys = [(r.dataset, r.split, r.test_responses, t) for r in cells.itertuples() for t in tasks]
-    fig, axes = plt.subplots(1, len(baselines), figsize=(5.6 * len(baselines), 0.24 * len(keys) + 1.6),
-                             sharey=True, squeeze=False)
+    axes = _axes(ax, (1, len(baselines)), "plot_differences_by_score",
+                 figsize=(5.6 * len(baselines), 0.24 * len(keys) + 1.6), sharey=True)
     offsets = {r: (i - (len(rules) - 1) / 2) * 0.22 for i, r in enumerate(rules)}
     for ax, b in zip(axes[0], baselines):
         sel = c[c["baseline"] == b].set_index(["dataset", "split", "test_responses", "task", "score"])
@@ -193,23 +197,26 @@ def plot_differences_by_score(referee: pd.DataFrame, tasks: Sequence[str] = ("en
     ax0.set_ylim(len(keys) - 0.5, -0.5)
     handles = [plt.Line2D([], [], color=RULE_COLORS[r], lw=2, label=f"{r} rule") for r in rules]
     axes[0][-1].legend(handles=handles, fontsize=8, loc="lower right", frameon=True)
+    fig = ax0.figure
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return fig
+    return axes
 
 
-def plot_findings(data: pd.DataFrame, margin: float, title: str = "") -> plt.Figure:
+def plot_findings(data: pd.DataFrame, margin: float, title: str = "", ax=None) -> np.ndarray:
     """VNA − DE and VNA − DD, one panel each, one row per recording cell, session and the across-session summary,
     one marker and interval per scoring rule (``data``: :func:`vna.study.findings.figure_data`; logit scale), the
-    equivalence band ±``margin`` shaded. Right of the band favours VNA."""
+    equivalence band ±``margin`` shaded. Right of the band favours VNA. ``ax``: one Axes per baseline in
+    ``data``. Returns the axes."""
     if data.empty:
         raise ValueError("plot_findings got no differences")
     rules = [r for r in RULE_COLORS if r in set(data["score"])]
     baselines = [b for b in ("direct_encoder", "direct_decoder") if b in set(data["baseline"])]
     rows = list(dict.fromkeys(zip(data["kind"], data["label"])))
-    fig, axes = plt.subplots(1, len(baselines), figsize=(5.2 * len(baselines), 0.3 * len(rows) + 1.9), sharey=True,
-                             squeeze=False)
+    axes = _axes(ax, (1, len(baselines)), "plot_findings", figsize=(5.2 * len(baselines), 0.3 * len(rows) + 1.9),
+                 sharey=True)
+    fig = axes[0][0].figure
     offsets = {r: (i - (len(rules) - 1) / 2) * 0.22 for i, r in enumerate(rules)}
     for ax, b in zip(axes[0], baselines):
         ax.axvspan(-margin, margin, color="tab:green", alpha=0.13, lw=0)
@@ -238,72 +245,32 @@ def plot_findings(data: pd.DataFrame, margin: float, title: str = "") -> plt.Fig
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return fig
+    return axes
 
 
-def norm_diagnostic(records: pd.DataFrame, *, dataset: str = "cowley2023-v4", split: str = "images",
-                    test_responses: str = "trials", seed: int = 0, data_dir=None) -> pd.DataFrame:
-    """Per test instance of one cell and seed: the norm ‖y‖ of its true (test) response, re-prepared with
-    :func:`vna.study.pipeline.prepare` from the record's own config (deterministic, no training), joined with
-    each method's per-instance encoding AUC under every rule its file holds.
-
-    Columns: method, instance, image, norm, score, encoding_auc. ``records``: :func:`load_records` rows of one
-    configuration per method (one grid's), ValueError otherwise."""
-    sel = records[(records["dataset"] == dataset) & (records["split"] == split)
-                  & (records["test_responses"] == test_responses) & (records["seed"] == seed)]
-    if sel.empty:
-        raise ValueError(f"no records of {dataset} {split}/{test_responses} seed {seed}")
-    cfg = RunConfig.from_dict(read_record(sel["path"].iloc[0])["config"])
-    test = prepare(cfg, data_dir=data_dir).test
-    norm = test.responses.norm(dim=1).numpy().astype(float)
-    image = test.match.numpy()
-    rows = []
-    for method, g in sel.groupby("method", sort=False):
-        if g["group"].nunique() > 1:
-            raise ValueError(f"{method} has {g['group'].nunique()} configurations in this cell "
-                             f"({', '.join(sorted(g['group']))}); pass one grid's records")
-        frame = pd.read_csv(instances_path(g["path"].iloc[0]))
-        if len(frame) != len(norm):
-            raise ValueError(f"{instances_path(g['path'].iloc[0])} has {len(frame)} instances; the re-prepared test "
-                             f"set has {len(norm)} responses")
-        for col in [c for c in frame.columns if c.startswith("encoding_auc")]:
-            rule = col[len("encoding_auc_"):] or "paper"
-            rows.append(pd.DataFrame({"method": method, "instance": np.arange(len(norm)), "image": image,
-                                      "norm": norm, "score": rule, "encoding_auc": frame[col].to_numpy(float)}))
-    return pd.concat(rows, ignore_index=True)
-
-
-def spearman_by_rule(diag: pd.DataFrame) -> pd.DataFrame:
-    """Spearman's ρ between ‖y‖ and the per-instance encoding AUC, per method (rows) and rule (columns)."""
-    from scipy import stats  # noqa: PLC0415 - only here
-
-    rho = {(m, r): float(stats.spearmanr(g["norm"], g["encoding_auc"]).statistic)
-           for (m, r), g in diag.groupby(["method", "score"], sort=False)}
-    out = pd.Series(rho).unstack()
-    out = out[[r for r in RULE_COLORS if r in out.columns]]
-    out.index = [SHORT.get(m, m) for m in out.index]
-    out.index.name, out.columns.name = "method", None
-    return out
-
-
-def plot_norm_diagnostic(diag: pd.DataFrame, title: str = "") -> plt.Figure:
-    """Per-instance encoding AUC against ‖y‖ of the true response: one panel per method, one colour per rule,
-    Spearman's ρ per rule in the legend."""
+def plot_norm_diagnostic(diag: pd.DataFrame, rho: pd.DataFrame, title: str = "", ax=None) -> np.ndarray:
+    """Per-instance encoding AUC against ‖y‖ of the true response (``diag``:
+    :func:`vna.study.diagnostics.norm_diagnostic`): one panel per method, one colour per rule, Spearman's ρ
+    per rule (``rho``: :func:`vna.study.diagnostics.spearman_by_rule` of ``diag``) in the legend. ``ax``: a
+    grid of Axes, three to a row, one per method (spare ones are hidden). Returns the axes."""
     if diag.empty:
         raise ValueError("plot_norm_diagnostic got no instances")
     methods = [m for m in COLORS if m in set(diag["method"])]
     rules = [r for r in RULE_COLORS if r in set(diag["score"])]
-    rho = spearman_by_rule(diag)
+    missing = [(m, r) for m in methods for r in rules if m not in rho.index or r not in rho.columns]
+    if missing:
+        raise ValueError(f"rho lacks {missing[:3]}: pass spearman_by_rule(diag) of the same diag")
     ncols = min(3, len(methods))
     nrows = -(-len(methods) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.0 * nrows), sharey=True, squeeze=False)
+    axes = _axes(ax, (nrows, ncols), "plot_norm_diagnostic", figsize=(3.9 * ncols, 3.0 * nrows), sharey=True)
+    fig = axes.flat[0].figure
     for ax in axes.flat[len(methods):]:
         ax.set_visible(False)
     for ax, m in zip(axes.flat, methods):
         for rule in rules:
             g = diag[(diag["method"] == m) & (diag["score"] == rule)]
             ax.scatter(g["norm"], g["encoding_auc"], s=5, alpha=0.35, color=RULE_COLORS[rule],
-                       label=f"{rule}: ρ = {rho.loc[SHORT.get(m, m), rule]:+.2f}")
+                       label=f"{rule}: ρ = {rho.loc[m, rule]:+.2f}")
         ax.axhline(0.5, color="0.5", ls=":", lw=1)
         ax.set_title(SHORT.get(m, m), fontsize=10)
         ax.set_xlabel("‖y‖ of the true response (z-scored)")
@@ -313,4 +280,4 @@ def plot_norm_diagnostic(diag: pd.DataFrame, title: str = "") -> plt.Figure:
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return fig
+    return axes

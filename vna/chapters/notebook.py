@@ -1,14 +1,16 @@
-"""Helpers for the book's chapters: which dataset a chapter uses, where its runs go, and a chapter's setup.
+"""Helpers for the book's chapters, for what is not the science: the data note, where records go, saving them.
 
-The notebooks call these (the command line does not); they live in the library so that the chapters stay
-short and say the same thing the same way. A method chapter's setup is one call::
+The notebooks call these (the command line does not); they live in the library so that the chapters say the
+same thing the same way. A method chapter's setup is one call::
 
     chapter = method_chapter("vna", globals())   # the parameters cell's values -> RunConfigs and notes
 
-which reads the chapter's ``parameters`` (:data:`PARAMETERS`), builds one :class:`~vna.config.RunConfig`
-per seed and shows the data note, the compute note and the fields that differ from the defaults. Every path
-a chapter prints goes through :func:`show_path`: relative to the repository or ``$VNA_DATA_DIR``, never an
-absolute path of the machine that ran it.
+which reads the chapter's ``parameters`` (:data:`PARAMETERS`), builds one :class:`~vna.study.config.RunConfig`
+per seed and shows the data note, the compute note and the fields that differ from the defaults. The chapter
+then trains and evaluates its model in view (``vna.fit``, ``model.score``, ``vna.evaluate``), and
+``chapter.save(model, history, parts)`` writes the run's record to the runs folder. Every path a chapter prints
+goes through :func:`show_path`: relative to the repository or ``$VNA_DATA_DIR``, never an absolute path of the
+machine that ran it.
 """
 from __future__ import annotations
 
@@ -19,14 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import torch
+
 from ..data.cache import MissingDataFile, data_dir
+from ..data.preprocess import PairedParts
 from ..data.registry import DATASETS, load
-from ..methods import ALL_METHODS
+from ..evaluation import evaluate_rules
+from ..methods import ALL_METHODS, build_model
+from ..scoring import DEFAULT_SCORE
 from ..study.config import RunConfig
 from ..study.grids import QUICK, STUDY_TRAINING, check_seeds, quick_config
-from ..study.pipeline import run
-from ..study.results import check_results_dir, record_from_output, runs_dir, save_record
-from .plots import METHOD_LABELS, compute_note, dataset_label
+from ..study.pipeline import RunOutput, _check_presplit, run
+from ..study.results import check_results_dir, record_from_output, resolved_device, runs_dir, save_record
+from ..train import resolve_device
+from .plots import METHOD_LABELS, dataset_label
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -34,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_REAL_DATASET", "PARAMETERS", "resolve_dataset", "records_folder", "load_or_simulated", "simulated_fallback", "default_results_dir", "show_path",
-    "on_colab", "positive_int",
+    "on_colab", "positive_int", "compute_note",
     "available_datasets", "config_changes", "Chapter", "method_chapter", "data_chapter",
 ]
 
@@ -53,6 +61,13 @@ PARAMETERS: dict[str, Any] = {
 def on_colab() -> bool:
     """True inside a Google Colab kernel."""
     return "google.colab" in sys.modules
+
+
+def compute_note(device: str = "auto") -> str:
+    """Where a notebook trains: the resolved device and, on the CPU, the number of threads."""
+    name = resolved_device(device)
+    on_gpu = name.startswith("cuda") and torch.cuda.is_available()
+    return name if on_gpu else f"{name}, {torch.get_num_threads()} thread(s)"
 
 
 def show_path(path: str | Path) -> str:
@@ -128,14 +143,14 @@ def simulated_fallback(name: str, **options) -> str | None:
 
 
 def default_results_dir() -> Path:
-    """Where a chapter saves its runs: the untracked runs folder (:func:`vna.results.runs_dir`), never the
+    """Where a chapter saves its runs: the untracked runs folder (:func:`vna.study.results.runs_dir`), never the
     published grid."""
     return runs_dir()
 
 
 def records_folder(results_dir: Any, default: Path | None) -> Path:
     """The folder of records a chapter reads: ``results_dir`` (a papermill parameter) when given, else ``default``;
-    an error naming the path when it is empty, a file or missing (issue 21)."""
+    an error naming the path when it is empty, a file or missing."""
     if results_dir is not None and not str(results_dir).strip():
         raise ValueError(f"results_dir={results_dir!r} is empty; name a folder of records, or pass None")
     if results_dir is None:
@@ -177,7 +192,7 @@ def positive_int(name: str, value: Any) -> int:
 
 
 def config_changes(cfg) -> dict[str, Any]:
-    """The fields of ``cfg`` that differ from :class:`~vna.config.RunConfig`'s defaults, in field order."""
+    """The fields of ``cfg`` that differ from :class:`~vna.study.config.RunConfig`'s defaults, in field order."""
     import dataclasses
 
     default = RunConfig()
@@ -246,39 +261,61 @@ class Chapter:
     def __repr__(self) -> str:
         return f"Chapter(method={self.method!r}, dataset={self.dataset!r}, seeds={self.seeds}, quick={self.quick})"
 
-    # ---------------------------------------------------------------------------------------- training
-    def run(self, data=None, progress: bool = False) -> list:
-        """Train and evaluate every seed's config with :func:`vna.pipeline.run` (the first seed on ``data``
-        when given), save one record per seed into the runs folder (not in quick mode), print one line per
-        seed, and return the :class:`~vna.pipeline.RunOutput` of each."""
+    # ------------------------------------------------------------------------------------------ records
+    def save(self, model, history, parts) -> Path | None:
+        """Save the record of the first seed's run, trained in the chapter's view: ``model`` after
+        ``history = vna.fit(model, parts.train, ...)`` on ``parts = prepare(chapter.cfg)``. The record is what
+        :func:`vna.study.pipeline.run` would write for ``chapter.cfg`` (the model evaluated under every scoring
+        rule of :mod:`vna.scoring`; the same key), in the runs folder; nothing in quick mode. A model, data or
+        training whose settings are not the config's is refused (ValueError naming the setting): the record
+        would misname them. Returns the record's path (``None`` in quick mode)."""
         if self.method is None:
             raise ValueError("this chapter has no method to train (data_chapter)")
-        if not self.quick:
-            check_results_dir(self.results_dir)
-        outputs = []
-        for k, c in enumerate(self.configs):
-            out = run(c, data=data if k == 0 else None, progress=progress)
-            outputs.append(out)
-            line = f"seed {c.seed}: {out.seconds:.0f} s on {out.device}"
-            if self.quick:
-                print(f"{line} (quick: not saved)")
-            else:
-                path = save_record(record_from_output(c, out, source="notebook"), self.results_dir, overwrite=True)
-                print(f"{line}; record -> {show_path(path)}")
-        return outputs
+        cfg = self.cfg
+        _check_trained(cfg, model, history, parts)
+        evs = evaluate_rules(model, parts.test, cfg.n_distractors, cfg.seed, device=cfg.device)
+        ev = evs[DEFAULT_SCORE]
+        seconds = float(sum(h.get("seconds", 0.0) for h in history))  # the training epochs' time
+        out = RunOutput(config=cfg, model=model, history=history, metrics=ev.metrics, train=parts.train,
+                        test=parts.test, scores=ev.scores, seconds=seconds, device=str(resolve_device(cfg.device)),
+                        per_instance=ev.per_instance, val=parts.val, train_seconds=seconds, by_score=evs)
+        return self._save(cfg, out)
 
-    def metrics_table(self, outputs: Sequence) -> pd.DataFrame:
-        """One row per seed: the metrics of each run (rounded to 4 digits)."""
+    def more_seeds(self, progress: bool = False) -> list[dict[str, float]]:
+        """Every seed after the first (``seeds``): the first seed's steps -- ``prepare``, build, ``vna.fit``,
+        ``vna.evaluate`` -- through :func:`vna.study.pipeline.run`, each record saved (not in quick mode).
+        Returns each seed's metrics (an empty list for one seed)."""
+        if self.method is None:
+            raise ValueError("this chapter has no method to train (data_chapter)")
+        metrics = []
+        for c in self.configs[1:]:
+            out = run(c, progress=progress)
+            self._save(c, out)
+            metrics.append(out.metrics)
+        return metrics
+
+    def _save(self, cfg, out) -> Path | None:
+        line = f"seed {cfg.seed}: {out.seconds:.0f} s on {out.device}"
+        if self.quick:
+            print(f"{line} (quick: not saved)")
+            return None
+        path = save_record(record_from_output(cfg, out, source="notebook"), self.results_dir, overwrite=True)
+        print(f"{line}; record -> {show_path(path)}")
+        return path
+
+    def metrics_table(self, first: Mapping[str, float], more: Sequence[Mapping[str, float]] = ()) -> pd.DataFrame:
+        """One row per seed: the first seed's metrics (``vna.evaluate``) and those of :meth:`more_seeds`
+        (rounded to 4 digits)."""
         import pandas as pd
 
-        rows = [{"seed": c.seed, **o.metrics} for c, o in zip(self.configs, outputs)]
+        rows = [{"seed": c.seed, **m} for c, m in zip(self.configs, [first, *more])]
         return pd.DataFrame(rows).set_index("seed").round(4)
 
-    def summary(self, out) -> Markdown:
-        """The chapter's closing paragraph for the first seed's output (Markdown)."""
+    def summary(self, metrics: Mapping[str, float]) -> Markdown:
+        """The chapter's closing paragraph for the first seed's ``metrics`` (Markdown)."""
         from IPython.display import Markdown
 
-        m, cfg = out.metrics, self.cfg
+        m, cfg = metrics, self.cfg
         name = METHOD_LABELS.get(self.method, self.method)
         name = name if self.method == "vna" else name.lower()
         return Markdown(
@@ -290,6 +327,32 @@ class Chapter:
             + "The [results chapter](05_results.ipynb) compares all three methods over several seeds with the "
             "result grid's settings."
         )
+
+
+def _check_trained(cfg: RunConfig, model, history, parts) -> None:
+    """Refuse a model, data or training in view whose settings are not ``cfg``'s (what its record will say)."""
+    if not isinstance(parts, PairedParts):
+        raise ValueError(f"parts must be the PairedParts of prepare(chapter.cfg); got {type(parts).__name__}")
+    _check_presplit(cfg, parts)
+    with torch.random.fork_rng():  # building the reference model must not move the global seed
+        expected = build_model(cfg, parts.train.n_neurons).init_kwargs
+    got = getattr(model, "init_kwargs", None)
+    if got != expected:
+        raise ValueError(f"the model was built with {got}, but chapter.cfg builds {expected}; build it with the "
+                         "config's settings, or its record would misname it")
+    plan = getattr(history, "plan", None)
+    trained = {"epochs": len(history), "precision": getattr(plan, "precision", None),
+               "memory_format": "channels_last" if getattr(plan, "channels_last", False) else "contiguous",
+               "device": getattr(plan, "device_type", None), "threads": torch.get_num_threads()}
+    wanted = {"epochs": cfg.epochs, "precision": cfg.precision, "memory_format": cfg.memory_format,
+              "device": resolve_device(cfg.device).type,
+              "threads": cfg.threads if trained["device"] == "cpu" else trained["threads"]}
+    differ = {k: (trained[k], wanted[k]) for k in wanted if trained[k] != wanted[k]}
+    if differ:
+        named = ", ".join(f"{k}: {a!r} (chapter.cfg: {b!r})" for k, (a, b) in differ.items())
+        raise ValueError(f"the model was trained with other settings than chapter.cfg ({named}); train it with "
+                         "vna.fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, "
+                         "seed=cfg.seed, device=cfg.device), or its record would misname the run")
 
 
 def _chapter(method: str | None, params: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> Chapter:
@@ -315,6 +378,10 @@ def _chapter(method: str | None, params: Mapping[str, Any] | None, overrides: Ma
         mode = (f"{configs[0].epochs} epochs, no early stopping (the published grid trains for at most "
                 f"{STUDY_TRAINING['epochs']} epochs and stops early on a validation part); seeds {p['seeds']}.")
     results = Path(p["results_dir"]).expanduser() if p["results_dir"] else default_results_dir()
+    if method is not None:
+        if not p["quick"]:
+            check_results_dir(results)  # before any training: the published grid, a read-only folder
+        torch.set_num_threads(configs[0].threads)  # what the records' key says (RunConfig.threads)
     return Chapter(method=method, configs=configs, label=dataset_label(name), data_note=why,
                    compute_note=compute_note(p["device"]) if method is not None else "",
                    mode_note=mode, results_dir=results, quick=p["quick"], parameters=p)
@@ -337,7 +404,7 @@ def method_chapter(method: str, params: Mapping[str, Any] | None = None, /, *, s
     """The setup of a method chapter in one call: ``params`` is a mapping holding the chapter's parameters
     (a notebook passes ``globals()``; only the names of :data:`PARAMETERS` are read, the others default),
     ``overrides`` set single ones. Sets ``$VNA_DATA_DIR`` when ``data_dir`` is given, resolves ``"auto"``
-    (:func:`resolve_dataset`), builds one RunConfig per seed (shrunk by :func:`vna.grids.quick_config` when
+    (:func:`resolve_dataset`), builds one RunConfig per seed (shrunk by :func:`vna.study.grids.quick_config` when
     ``quick``) and says where the data, the compute and the records come from: in a notebook it displays
     those notes (``show=False``: it does not)."""
     if method not in ALL_METHODS:

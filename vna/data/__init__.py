@@ -1,4 +1,4 @@
-"""Data: recordings, preprocessing, splits and the named datasets (DESIGN.md)."""
+"""Data: recordings, preprocessing, splits and the named datasets."""
 from .cache import data_dir, data_dir_sources
 from .paired import PairedData
 from .preprocess import (

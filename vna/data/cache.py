@@ -1,4 +1,4 @@
-"""The download cache: find a dataset's file in ``$VNA_DATA_DIR`` or download it, verified (issue "Data").
+"""The download cache: find a dataset's file in ``$VNA_DATA_DIR`` or download it, verified.
 
 Layout: ``<data_dir>/<dataset folder>/<upstream relative path>``, so that a folder prepared in advance
 (``VNA_DATA_DIR=../shared/data`` in CI) is used without any network. Every file is checked against its

@@ -1,4 +1,4 @@
-"""Downloads users can trust (issue 24): resumable, shown, retried, verified, atomic.
+"""Downloads users can trust: resumable, shown, retried, verified, atomic.
 
 :func:`download` fetches one URL into a file:
 

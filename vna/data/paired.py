@@ -1,4 +1,4 @@
-"""`PairedData`: the image/response pairs every method trains and is evaluated on (DESIGN.md)."""
+"""`PairedData`: the image/response pairs every method trains and is evaluated on (paper section 4)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

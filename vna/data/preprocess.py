@@ -1,4 +1,4 @@
-"""From a `Recording` to the train/test `PairedData` every method uses (issue "Data"; DESIGN.md).
+"""From a `Recording` to the train/test `PairedData` every method uses.
 
 Each step is a small function:
 
@@ -29,6 +29,7 @@ __all__ = [
     "prepare_images",
     "split_half_reliability",
     "noise_ceiling",
+    "fano_factor",
     "select_neurons",
     "Split",
     "make_split",
@@ -171,6 +172,22 @@ def noise_ceiling(responses, n_splits: int = 10, seed: int = 0) -> np.ndarray:
     rel = split_half_reliability(responses, n_splits=n_splits, seed=seed)
     with np.errstate(invalid="ignore"):
         return np.sqrt(np.clip(rel, 0.0, None))
+
+
+def fano_factor(responses) -> np.ndarray:
+    """Per-neuron Fano factor, ``[n_neurons]``: variance over trials / mean over trials, averaged over the
+    images with at least 2 recorded trials and a positive mean (1 for Poisson spike counts; NaN where no image
+    qualifies). ``responses`` is ``[n_images, n_trials, n_neurons]`` with NaN for missing trials."""
+    r = np.asarray(responses, dtype=np.float64)
+    if r.ndim != 3 or r.shape[1] < 2:
+        raise ValueError(f"the Fano factor needs responses [n_images, n_trials >= 2, n_neurons]; got shape "
+                         f"{r.shape}")
+    counts = (~np.isnan(r)).any(axis=2).sum(axis=1)  # recorded trials per image
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # images of one trial, neurons never active
+        var, mean = np.nanvar(r, axis=1, ddof=1), np.nanmean(r, axis=1)
+        ok = (counts[:, None] > 1) & (mean > 0)
+        return np.nanmean(np.where(ok, var / np.where(mean > 0, mean, 1), np.nan), axis=0)
 
 
 def select_neurons(
@@ -445,7 +462,7 @@ def paired_parts(
     train_trials: int | None = None,
     neuron_fraction: float = 1.0,
 ) -> PairedParts:
-    """``(train, test, val)`` :class:`PairedData` from a :class:`Recording` (DESIGN.md; paper section 4).
+    """``(train, test, val)`` :class:`PairedData` from a :class:`Recording` (paper section 4).
 
     * ``split``: ``"images"`` (held-out images), ``"trials"`` (held-out trials) or ``"none"`` (in-sample:
       the test pairs are the training pairs); see :func:`make_split`. Seeded by ``seed``.

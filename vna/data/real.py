@@ -1,4 +1,4 @@
-"""Three small real datasets, fetched from pinned upstream commits and verified by sha256 (issue "Data").
+"""Three small real datasets, fetched from pinned upstream commits and verified by sha256.
 
 Files, hashes, formats, licences and citations: ``shared/data/README.md``. Each file is looked up in
 ``$VNA_DATA_DIR/<dataset folder>/<upstream relative path>`` first and downloaded otherwise
@@ -9,7 +9,7 @@ them at a local server.
 * ``allen-2p-ns118``: mouse VISp dF/F trial means for the 118 Allen natural scenes, ``[118, 1, 212]``.
 * ``antolik2016-v1``: mouse V1 calcium, single trials, ``[50, 10, 103]`` (region 1) or ``[50, 8, 55]``.
 
-Sessions (issue 23): ``cowley2023-v4`` takes ``session=`` (seven pinned sessions from two animals; default
+Sessions: ``cowley2023-v4`` takes ``session=`` (seven pinned sessions from two animals; default
 210325, trial-level; the others trial means) and ``antolik2016-v1`` takes ``region=``; files of another
 session found in the data folder load with one :class:`UnpinnedDataWarning` naming their sha256.
 """

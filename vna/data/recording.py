@@ -1,4 +1,4 @@
-"""`Recording`: what an experiment gives, before any preprocessing (DESIGN.md, issue "Data")."""
+"""`Recording`: what an experiment gives, before any preprocessing."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,4 @@
-"""The named datasets: `load(name)` and `available()` (issues "Data" and "The paper's three datasets").
+"""The named datasets: `load(name)` and `available()`.
 
 Each entry names its loader as ``"module:function"`` so that importing :mod:`vna.data` stays cheap
 (no pynwb/xarray import until a paper dataset is actually loaded). A loader takes keyword options and
@@ -140,7 +140,7 @@ def available(verify: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: Datasets with several recordings (issue 23): name -> (the loader's option, "module:function" listing them
+#: Datasets with several recordings (sessions, regions): name -> (the loader's option, "module:function" listing them
 #: as :func:`vna.data.real.cowley_sessions` does).
 SESSIONS = {
     "cowley2023-v4": ("session", "vna.data.real:cowley_sessions"),

@@ -1,4 +1,4 @@
-"""`simulated`: a virtual visual cortex, the embedded dataset that needs no download (issue "Data").
+"""`simulated`: a virtual visual cortex, the embedded dataset that needs no download.
 
 SIMULATED DATA. Stimuli are grey natural-image patches cut (seeded crops and flips) from the two
 photographs that ship with scikit-learn (``load_sample_images``). Neurons are V1-like linear-nonlinear
@@ -126,8 +126,8 @@ def analytic_reliability(rates: np.ndarray, gain_noise: float, n_trials) -> np.n
     ``rates`` ``[n_images, n_neurons]`` are the true mean counts (signal variance ``s`` = their variance
     across images); a trial's count is Poisson(rate * g) with log-normal g of mean 1 and log-sd
     ``gain_noise``, so its variance given the image is ``v = rate + rate**2 * (exp(gain_noise**2) - 1)``.
-    ``n_trials`` is a number or one count per image. This is what :func:`~vna.data.preprocess.
-    split_half_reliability` estimates; its square root is the true noise ceiling.
+    ``n_trials`` is a number or one count per image. This is what
+    :func:`~vna.data.preprocess.split_half_reliability` estimates; its square root is the true noise ceiling.
     """
     rates = np.asarray(rates, dtype=np.float64)
     n = np.broadcast_to(np.asarray(n_trials, dtype=np.float64), rates.shape[:1])[:, None]

@@ -1,11 +1,11 @@
-"""Beyond the paper: the analyses its argument needs (issue "Beyond the paper"), as named grids and tables.
+"""Beyond the paper: the analyses its argument needs, as named grids and tables.
 
 Each analysis is a grid of RunConfigs (named in :data:`ANALYSIS_GRIDS` and so in :data:`vna.study.registry.GRIDS`, so that
 ``python -m vna reproduce --grid NAME`` regenerates it and its records sit in ``results/`` beside the
 study's) and a function that turns records into the chapter's table. New settings are RunConfig fields
 (``train_trials``, ``train_image_fraction``, ``neuron_fraction``, ``dataset_options``) or methods
 (:mod:`vna.linear`), so every record stays keyed by its full config. Deep methods train as in the study
-(:data:`vna.grids.STUDY_TRAINING`), so a config an analysis shares with the study is the same run.
+(:data:`vna.study.grids.STUDY_TRAINING`), so a config an analysis shares with the study is the same run.
 
 * ``linear`` -- ridge encoding, ridge decoding and CCA alignment on every study dataset and protocol, and
   the trial-template reference where test images were seen in training (held-out trials, in-sample);
@@ -180,7 +180,7 @@ def settings_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] 
 
 # --------------------------------------------------------------------------------------------- tables
 def grid_records(records: pd.DataFrame, configs: Sequence[RunConfig]) -> pd.DataFrame:
-    """The rows of ``records`` that belong to ``configs`` (matched by :func:`vna.results.signature`),
+    """The rows of ``records`` that belong to ``configs`` (matched by :func:`vna.study.results.signature`),
     with the settings the analyses sweep as columns: ``noise_step``, ``train_trials``,
     ``train_image_fraction``, ``neuron_fraction``, ``n_distractors``, ``batch_size``, ``latent_dim``,
     ``learn_temperature``."""
@@ -226,7 +226,7 @@ SWEEPS = {"linear": ["split"], "noise": ["noise_step"], "trials": ["train_trials
 
 
 def analysis_tables(records: pd.DataFrame, quick: bool = False) -> dict[str, pd.DataFrame]:
-    """Every analysis's table from ``records`` (:func:`vna.results.load_records`): mean average AUC ± 95 %
+    """Every analysis's table from ``records`` (:func:`vna.study.results.load_records`): mean average AUC ± 95 %
     interval over seeds per dataset × method × test responses × swept setting (the distractor table also
     has decoding top-1 and top-5). Analyses without records give empty tables."""
     out = {}
@@ -286,7 +286,7 @@ def oracle_auc(seed: int = 0, n_distractors=None) -> dict[str, float]:
     return evaluate_scores(S, torch.from_numpy(ii), n_distractors, seed).metrics
 
 
-# ------------------------------------------------------------------- references, not ceilings (issue 22, item 5)
+# -------------------------------------------------------------------------------- references, not ceilings
 def gain_log_integral(total_counts: np.ndarray, total_rates: np.ndarray, gain_noise: float,
                       n_nodes: int = 4001) -> np.ndarray:
     """``log E_g[g^Y exp(-g R)]`` for the simulator's shared trial gain ``g = exp(σ z - σ²/2)``, ``z ~ N(0, 1)``
@@ -371,7 +371,7 @@ def above_chance_fraction(auc, reference):
     return out if out.ndim else float(out)
 
 
-# ---------------------------------------------------------------------- answers with intervals (issue 22, item 6)
+# ---------------------------------------------------------------------------------- answers with intervals
 def _ratios(g: pd.DataFrame) -> float:
     return float(np.mean([split_ratio(p, s) for p, s in zip(g["path"], g["split"])])) if len(g) else math.nan
 

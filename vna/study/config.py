@@ -1,4 +1,4 @@
-"""`RunConfig`: every setting of one run, with its default, checked at the door (issues "Foundation", "Trust").
+"""`RunConfig`: every setting of one run, with its default, checked at the door.
 
 The paper's text lost most of its settings (shared/paper/NOTES.md); each default below says what we chose.
 A notebook's ``parameters`` cell maps onto these fields one to one. Every field is checked for type and

@@ -1,4 +1,4 @@
-"""Controls beside the study (issue "Is it the model or the score?"): runs that must come out a known way.
+"""Controls beside the study (is it the model or the score?): runs that must come out a known way.
 
 * ``control`` -- the shuffled-pairing control: every study dataset, the three methods, five seeds, trained on
   image-response pairs permuted by a seeded shuffle (``RunConfig.shuffle_pairs``) and tested on true pairs.

@@ -1,10 +1,10 @@
-"""Grid definitions: which runs make the published study (and each analysis), defined once (DESIGN.md).
+"""Grid definitions: which runs make the published study (and each analysis), defined once.
 
 A grid is a list of :class:`~vna.study.config.RunConfig`. The CLI (``python -m vna reproduce --grid NAME``),
 ``python -m vna report``, the results chapter and the test that checks ``results/`` all read the grids
 from here (by name through :mod:`vna.study.registry`), so that they cannot disagree about what was run.
 
-The reproduction study (issue "The reproduction study"): every dataset × the protocols it supports × the
+The reproduction study: every dataset × the protocols it supports × the
 three methods × five seeds. A seed fixes the split, the initialisation and the batch order, so runs with one
 seed are *paired* across methods. Protocols are ``split`` × test responses:
 

@@ -1,4 +1,4 @@
-"""The paper grid: Table 1 on the paper's own data (issue 24; paper Sec. 4.1, Table 1).
+"""The paper grid: Table 1 on the paper's own data (paper Sec. 4.1, Table 1).
 
 ``python -m vna reproduce --grid paper`` runs the paper's three datasets with the paper's preprocessing
 (Huang et al., AAAI 2023, as the loaders in :mod:`vna.data.paper` implement it) × every study protocol

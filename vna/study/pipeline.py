@@ -1,4 +1,4 @@
-"""One run end to end (DESIGN.md): load -> pair and split -> build model -> fit -> evaluate.
+"""One run end to end: load -> pair and split -> build model -> fit -> evaluate.
 
 :func:`prepare` turns a config (and optionally a :class:`~vna.data.Recording` already in memory) into its
 train / validation / test pairs; :func:`run` trains and evaluates one config; :func:`run_shared` trains once

@@ -25,8 +25,8 @@ GRIDS: dict[str, tuple[Callable[..., list[RunConfig]], str]] = {
                             "protocol, 1 seed (chooses the study's settings)"),
     **ANALYSIS_GRIDS,
     **CONTROL_GRIDS,
-    "paper": (paper_grid, "Table 1 on the paper's own data: allen-neuropixels, majajhong2015, chang2021-face (issue 24)"),
-    "sessions": (sessions_grid, "every V4 session and Antolik region x its protocols x 3 methods x 3 seeds (issue 23)"),
+    "paper": (paper_grid, "Table 1 on the paper's own data: allen-neuropixels, majajhong2015, chang2021-face"),
+    "sessions": (sessions_grid, "every V4 session and Antolik region x its protocols x 3 methods x 3 seeds"),
 }
 
 

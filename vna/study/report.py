@@ -1,7 +1,7 @@
 """The study's tables from records alone, without training: ``python -m vna report``, the results chapter
 and the README table all call :func:`build_report`, so the three can never disagree.
 
-Scoring rules (:mod:`vna.scoring`, issue 22): every table is given under each rule the records carry
+Scoring rules (:mod:`vna.scoring`): every table is given under each rule the records carry
 (:func:`vna.study.stats.available_scores`); records made before the rules carry the paper's rule only, and the
 report says so (:func:`scores_note`).
 
@@ -24,7 +24,7 @@ Tables (and the CSV files ``--csv DIR`` writes):
 * ``control.csv`` -- :func:`control_table`: the shuffled-pairing control, every dataset × method × rule, with
   ``within`` ("yes" when encoding and decoding AUC lie within :data:`CONTROL_TOLERANCE` of 0.5);
 * ``filter.csv`` -- :func:`filter_table`: the 0.8 reliability filter's rows beside the unfiltered ones;
-* with ``--analyses``, ``analysis_<name>.csv`` per analysis (:func:`vna.analyses.analysis_tables`): dataset,
+* with ``--analyses``, ``analysis_<name>.csv`` per analysis (:func:`vna.study.analyses.analysis_tables`): dataset,
   method, test_responses, the swept setting(s), n_seeds, mean, ci (and decoding_top1/top5 for distractors,
   reliability for noise).
 """
@@ -92,7 +92,7 @@ README_END = "<!-- end of results -->"
 CSV_FILES = ("results.csv", "results_by_score.csv", "referee_comparisons.csv", "referee_verdicts.csv",
              "paper_differences.csv", "closest_referee.csv", "control.csv", "filter.csv")
 #: The shuffled-pairing control passes a row when its seed-mean encoding and decoding AUC both lie within this of
-#: 0.5 (issue 22's bar: with ~100-1000 test instances per seed and five seeds, a chance AUC's seed mean has a
+#: 0.5 (with ~100-1000 test instances per seed and five seeds, a chance AUC's seed mean has a
 #: standard error of a few thousandths, so 0.02 leaves room for noise and none for a leak worth the name).
 CONTROL_TOLERANCE = 0.02
 #: What the report says where the records carry the paper's rule only.
@@ -101,7 +101,7 @@ OLD_RECORDS_NOTE = "records made before the scoring rules: paper rule only"
 
 @dataclass
 class Report:
-    """The study's tables and (when asked) the analyses' (:func:`vna.analyses.analysis_tables`)."""
+    """The study's tables and (when asked) the analyses' (:func:`vna.study.analyses.analysis_tables`)."""
 
     records: pd.DataFrame  # the records shown (one configuration per dataset x method x protocol)
     table: pd.DataFrame  # summarize + select_groups
@@ -278,7 +278,7 @@ def _grid_records(records: pd.DataFrame, grid: Sequence[RunConfig]) -> pd.DataFr
 
 
 def with_referee(report: Report, n_boot: int = 2000) -> Report:
-    """Fill the referee's fields of ``report`` from its records (issue 22): comparisons and verdicts under every
+    """Fill the referee's fields of ``report`` from its records: comparisons and verdicts under every
     scoring rule the records carry, the claim summary, the paper's differences per stand-in and the closest
     held-out protocol with its bootstrap."""
     rec = report.records
@@ -311,7 +311,7 @@ def results_csv_table(table: pd.DataFrame) -> pd.DataFrame:
     return out.assign(paper_dataset=pd_name, paper_encoding_auc=enc, paper_decoding_auc=dec, paper_average_auc=avg)
 
 
-# ------------------------------------------------------------------ the tables under every scoring rule (issue 22)
+# -------------------------------------------------------------------------- the tables under every scoring rule
 def scores_note(scores: Sequence[str]) -> str:
     """One line naming the scoring rules shown, or :data:`OLD_RECORDS_NOTE` where only the paper's is there."""
     if not list(scores):
@@ -505,7 +505,7 @@ def to_markdown(report: Report) -> str:
 
 
 def control_markdown(report: Report) -> str:
-    """The shuffled-pairing control and the reliability filter's rows (issue 22), or a line saying that their
+    """The shuffled-pairing control and the reliability filter's rows, or a line saying that their
     grids have no records yet."""
     parts = [f"\n## Shuffled-pairing control (trained on permuted pairs; every AUC must sit within "
              f"{CONTROL_TOLERANCE} of 0.5)\n"]
@@ -554,7 +554,7 @@ def _with_protocol(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def referee_markdown(report: Report) -> str:
-    """The referee's sections of :func:`to_markdown` (issue 22): verdicts per scoring rule, the claim summary,
+    """The referee's sections of :func:`to_markdown`: verdicts per scoring rule, the claim summary,
     the plain and corrected intervals with the image-level bootstrap, the paper's differences per stand-in and
     the closest held-out protocol."""
     rules = ", ".join(report.scores) or "none"

@@ -1,14 +1,14 @@
-"""The results store: one JSON record (and its per-instance AUCs) per run, keyed by its config (DESIGN.md).
+"""The results store: one JSON record (and its per-instance AUCs) per run, keyed by its config.
 
 Layout: ``<results_dir>/<dataset>/<method>-<RunConfig.key()>.json`` and, beside it,
 ``<method>-<key>.instances.csv`` with the encoding and decoding AUC of every test instance (full precision;
-records made before issue 21 store 5 decimals; the hierarchical bootstrap of :mod:`vna.stats` resamples them). Each
+older records store 5 decimals; the hierarchical bootstrap of :mod:`vna.study.stats` resamples them). Each
 record holds the full config, the metrics of :func:`vna.evaluate`, wall times, the device (kind and name),
 the thread count, the package versions and the training history. Both files are written atomically
 (temporary file + ``os.replace``; the JSON last), so an interrupted grid leaves only finished runs and a
 rerun skips them; a run with other settings has another key and adds files instead of overwriting any.
 
-Two kinds of folder (issue "Trust"):
+Two kinds of folder:
 
 * the **published grid**: ``results/`` of the repository (:func:`published_dir`), marked by a file
   ``PUBLISHED``. It changes only when someone means it to: writing into a marked folder raises
@@ -16,7 +16,7 @@ Two kinds of folder (issue "Trust"):
 * **runs**: everything else -- notebook runs, ad-hoc and quick runs -- goes to :func:`runs_dir`
   (``$VNA_RUNS_DIR``, else ``_build/runs`` of the checkout, else ``~/.cache/vna/runs``), never tracked.
 
-Reading verifies (:func:`verify_store`, issue 21): a record's file name and folder must be the ones its config
+Reading verifies (:func:`verify_store`): a record's file name and folder must be the ones its config
 gives (so a backup copy of a folder or a ``"(copy)"`` file is never counted), its AUCs lie in [0, 1], ``mean_auc``
 is the mean of the two, and its per-instance file is there with means equal to the record's AUCs. A record that
 fails is named by path and left out; ``strict=True`` (``python -m vna report --strict``) makes any finding an error.
@@ -236,7 +236,7 @@ def resolved_device(cfg_device: str = "auto") -> str:
 
 def _check_cfg(cfg: Any) -> RunConfig:
     if not isinstance(cfg, RunConfig):
-        raise ValueError(f"expected a vna.config.RunConfig; got {type(cfg).__name__}")
+        raise ValueError(f"expected a vna.study.config.RunConfig; got {type(cfg).__name__}")
     return cfg
 
 
@@ -454,7 +454,7 @@ def run_or_load(
     force: bool = False,
     publish: bool = False,
 ) -> tuple[dict[str, Any], Any]:
-    """Run ``cfg`` with :func:`vna.pipeline.run` and save its record, or load the record when it exists.
+    """Run ``cfg`` with :func:`vna.study.pipeline.run` and save its record, or load the record when it exists.
 
     Returns ``(record, output)``; ``output`` is the pipeline's RunOutput, or None when the run was skipped.
     """
@@ -471,7 +471,7 @@ def run_or_load(
 
 
 def record_from_output(cfg: RunConfig, out: Any, *, seconds: float | None = None, source: str = "grid") -> dict:
-    """Build the record of a finished :func:`vna.pipeline.run` output (keyed by the recording content it read)."""
+    """Build the record of a finished :func:`vna.study.pipeline.run` output (keyed by the recording content it read)."""
     if getattr(out, "content", None):
         cfg = cfg.with_content(out.content)
     device = resolved_device(str(getattr(out, "device", None) or cfg.device))
@@ -586,7 +586,7 @@ def _check_mean_auc(ctx: dict) -> list[str]:
 
 def _read_instance_table(path: Path) -> tuple[pd.DataFrame, float]:
     """The per-instance file and the tolerance its stored precision allows for its mean: half a unit of the
-    last decimal written (files made before issue 21 store 5 decimals, so their mean can differ from the
+    last decimal written (older files store 5 decimals, so their mean can differ from the
     record's AUC by up to 5e-6); files written in full precision get 1e-9."""
     text = path.read_text(encoding="utf-8")
     frame = pd.read_csv(io.StringIO(text), dtype=np.float64)

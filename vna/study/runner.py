@@ -1,4 +1,4 @@
-"""Executing a grid (DESIGN.md: how a grid runs is the executor's business, never the run's).
+"""Executing a grid: how a grid runs is the executor's business, never the run's.
 
 :func:`run_grid` takes a list of RunConfigs and a results folder and
 
@@ -12,14 +12,14 @@
 * on Ctrl-C stops the workers and reports how many finished runs were kept; pool workers also exit when
   their parent dies (``kill -9``): ``PR_SET_PDEATHSIG`` on Linux, a watchdog thread and a check between tasks;
 * before any training, checks the devices, the test-set sizes and the ``slurm`` values once, and removes the
-  temporary files and orphan per-instance files that interrupted writes left (issue 21);
+  temporary files and orphan per-instance files that interrupted writes left;
 * keys the runs on a recording folder by the folder's content when the grid starts, refuses a task whose
   folder then holds other content (before training it), and names a folder that changed while the grid ran;
 * checks before any training that the results folder's disk has room for the records, and stops at the first
   record a full disk refuses (counting the records saved before it, leaving no per-instance file without one);
 * after a ``publish`` grid, rewrites the published grid's ``MANIFEST``.
 
-Records are written atomically by :func:`vna.results.save_record`, by whichever process ran them.
+Records are written atomically by :func:`vna.study.results.save_record`, by whichever process ran them.
 """
 from __future__ import annotations
 

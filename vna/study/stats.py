@@ -200,7 +200,7 @@ def score_columns(score: str = "paper") -> dict[str, str]:
 
 def available_scores(records: pd.DataFrame) -> list[str]:
     """The rules whose three columns are in ``records`` with at least one finite value ("paper" always when
-    the frame has its columns): records made before issue 22 carry the paper's rule only."""
+    the frame has its columns): records made before the scoring rules carry the paper's rule only."""
     out = []
     for rule in SCORE_RULES:
         cols = list(score_columns(rule).values())
@@ -303,7 +303,7 @@ def instance_images(path: str, task_columns: dict[str, str]) -> tuple[dict[str, 
     """A record's per-instance AUCs under one rule (``{"encoding": ..., "decoding": ...}``) and the image of each
     instance (its response's image): the per-instance file's ``image`` column; where it has none and every test
     image has one test response (``sizes``: test_responses == test_images, e.g. trial means), each instance is its
-    own image; otherwise None -- the image of each response is not stored (records made before issue 22), so no
+    own image; otherwise None -- the image of each response is not stored (records made before the scoring rules), so no
     image-level bootstrap can be done."""
     frame = pd.read_csv(instances_path(path))
     cols = {t: c for t, c in task_columns.items() if t != "average"}

@@ -1,4 +1,4 @@
-"""The paper's three datasets, read from their official sources (issue "The paper's three datasets").
+"""The paper's three datasets, read from their official sources.
 
 One module per dataset, each with a ``load_*`` function returning a :class:`~vna.data.recording.Recording`
 and a ``status()`` for :func:`vna.data.available`:

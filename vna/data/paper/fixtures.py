@@ -1,4 +1,4 @@
-"""Format-true fixtures of the paper's datasets and a local server shaped like their sources (issues 14, 24).
+"""Format-true fixtures of the paper's datasets and a local server shaped like their sources.
 
 Tiny files in the real files' formats (what public code shows of them), used by the tests and by the quick
 mode of the paper grid (:mod:`vna.study.paper`), which serves them on 127.0.0.1 with :class:`FixtureServer`
