@@ -11,8 +11,8 @@ folder. One method chapter (04_vna) and the results chapter (05_results).
 
 Colab comes with its own (CUDA) torch, often older than pyproject.toml's lower bound. The install cell must leave
 it in place: :func:`test_install_cell_keeps_the_torch_that_is_there` runs the cell in a fresh Python that has an
-older torch (a stand-in distribution ``torch 2.0.0`` installed by pip: the only real torch wheel on this project's
-machines is the pinned 2.13.0) and lacks one dependency, with pip resolving from a folder of wheels that holds
+older torch (a stand-in distribution ``torch 2.0.0`` installed by pip: no real torch older than the pinned 2.13.0
+can be installed offline here) and lacks one dependency, with pip resolving from a folder of wheels that holds
 the missing one; torch must still be 2.0.0, its files untouched, and the missing dependency installed. The same
 pip, asked to install vna with its dependencies as the cell did before, would not keep that torch.
 """
