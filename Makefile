@@ -37,6 +37,7 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip uninstall --quiet --yes vna 2>/dev/null || true  # the distribution's old name
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -83,11 +84,12 @@ bench: venv
 # Not part of CI: a fresh venv, its install and the tests took ~10 min on a 2-core machine (README, "Checking the checks").
 OLDEST := .venv-oldest
 OLDEST_IGNORE := test_notebooks test_publish test_book_config test_book_browser test_book_html test_book_chapter \
-  test_paper_allen test_paper_majajhong test_paper_e2e test_colab_rehearsal test_no_data_book
+  test_paper_allen test_paper_majajhong test_paper_e2e test_colab_rehearsal test_no_data_book \
+  test_dependencies test_documented_commands
 test-oldest:
 	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
 	$(OLDEST)/bin/python -m pip install --quiet --only-binary :all: -r requirements-oldest.txt
-	$(OLDEST)/bin/python -m pip list --format=freeze | grep -i -E '^(torch|numpy|pandas|scipy|scikit-learn|pillow|pooch|tqdm|matplotlib|tabulate)=='
+	$(OLDEST)/bin/python -m pip list --format=freeze | grep -i -E '^(torch|numpy|pandas|scipy|scikit-learn|pillow|tqdm|matplotlib|tabulate|requests|threadpoolctl)=='
 	PYTHONPATH=$(CURDIR) OMP_NUM_THREADS=1 $(OLDEST)/bin/python -m pytest -q -m "not book" \
 	  $(foreach t,$(OLDEST_IGNORE),--ignore tests/$(t).py)
 

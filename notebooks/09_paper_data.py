@@ -70,8 +70,10 @@ with paper.quick_sources() if quick else contextlib.nullcontext():
 # bar per file, retry with backoff, and are verified (sha256 from DANDI, sha1 from Brain-Score) before
 # they take their final name.
 #
-# * **Colab with a GPU** (Runtime → change runtime type → GPU), in a cell:
-#   `!pip install -e <your clone>` then `!python -m vna reproduce --grid paper --device cuda --data-dir /content/data`.
+# * **Colab with a GPU** (Runtime → change runtime type → GPU): this chapter's first cell installs vna and keeps
+#   Colab's torch; then, in a cell, the `paper` extra's packages and the grid:
+#   `!pip install pynwb hdmf h5py remfile xarray h5netcdf` then
+#   `!python -m vna reproduce --grid paper --device cuda --data-dir /content/data`.
 # * **A cluster** with Slurm: `python -m vna reproduce --grid paper --executor slurm --device cuda --slurm-gpus 1`
 #   (one job per training; finished runs are skipped, so a rerun continues).
 # * **Macaque-face**: the recordings are available on request from Chang et al.; put them in the folder named

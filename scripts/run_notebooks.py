@@ -52,14 +52,6 @@ OUT = REPO / "book" / "notebooks"
 SLOW_FIRST = ("06_analyses", "07_own_recordings", "05_results")
 
 
-def parse_value(text: str):
-    """A parameter value: a Python literal (``3``, ``1e-3``, ``None``, ``[0, 1]``, ``True``) or a string."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def parameter_names(nb) -> list[str]:
     """Names assigned in the notebook's ``parameters``-tagged cell (error when there is none)."""
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
@@ -345,7 +337,9 @@ def main(argv=None) -> int:
         if missing:
             ap.error(f"no notebook(s) {sorted(missing)} in {source_dir}")
         sources = [s for s in sources if s.stem in wanted]
-    base = {name: parse_value(value) for name, value in args.parameter}
+    from vna.chapters.notebook import literal_value  # a value: a Python literal (3, 1e-3, None, [0, 1], True) or text
+
+    base = {name: literal_value(value) for name, value in args.parameter}
     if args.quick:
         base["quick"] = True
     out_dir = Path(args.out).resolve()

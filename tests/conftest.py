@@ -4,7 +4,7 @@
   beside the repository, else ``~/.cache/vna``), so that subprocesses and copies of the code find it too.
 * ``shared_data`` gives that folder or skips (naming the missing resource) when there is neither a cache
   nor a network: CI always provides it, so nothing data-related skips there.
-* ``http_server`` serves a folder on 127.0.0.1 (for the pooch download paths).
+* ``http_server`` serves a folder on 127.0.0.1 (for the download paths).
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -191,7 +192,28 @@ def test_colab_install_cell_runs_only_on_colab(monkeypatch):
     commands = [c[0] for c in calls if c[0] != "chdir"]
     assert commands[0][:5] == ["git", "clone", "--depth", "1", "https://github.com/someone/vna"]
     assert commands[1][-1] == "0123abc" and commands[2][-2] == "checkout"  # the published commit
-    assert commands[3][-2:] == ["-e", "/content/vna"] and ("chdir", "/content/vna/notebooks") in calls
+    assert commands[3][-3:] == ["--no-deps", "-e", "/content/vna"] and ("chdir", "/content/vna/notebooks") in calls
+    # then the dependencies pyproject.toml declares, without torch (this Python has one: it is kept)
+    core = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert commands[4][-len(core) + 1:] == [r for r in core if not r.startswith("torch")]
+    assert len(commands) == 5
+
+
+#: What the API page must list (the issue that asked for it named these).
+API_NAMES = ("vna.VNA", "vna.fit", "vna.evaluate", "vna.metrics.discriminative_auc", "vna.data.load",
+             "vna.data.from_folder")
+
+
+def test_the_api_reference_documents_what_a_reader_calls():
+    import importlib
+
+    assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon"} <= set(CONFIG["sphinx"]["extra_extensions"])
+    assert "book/api" in toc_files()
+    documented = re.findall(r"^\.\. auto(?:class|function):: (\S+)", (REPO / "book" / "api.md").read_text(), re.M)
+    assert set(API_NAMES) <= set(documented)
+    for name in documented:  # each importable under the name shown, with a docstring to show
+        module, _, attr = name.rpartition(".")
+        assert getattr(importlib.import_module(module), attr).__doc__, name
 
 
 def test_make_publish_and_the_deploy_workflow():

@@ -69,3 +69,11 @@ def test_injected_and_import_cells_are_not_on_the_pages(html):
         text = page.read_text(errors="replace")
         assert "injected-parameters" not in text and "sys.path.insert" not in text, page.name
         assert "tag_remove-cell" not in text, page.name
+
+
+def test_the_api_page_lists_the_library(html):
+    from test_book_config import API_NAMES
+
+    page = (html / "book" / "api.html").read_text()
+    listed = set(re.findall(r'<dt class="sig sig-object py" id="([^"]+)"', page))
+    assert set(API_NAMES) <= listed, f"the API page lacks {sorted(set(API_NAMES) - listed)}"

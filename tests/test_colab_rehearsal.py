@@ -1,18 +1,26 @@
-"""The published notebooks' first cell, run as Colab runs it (issue 25).
+"""The published notebooks' first cell, run as Colab runs it.
 
 A published chapter (book/_ext/publish.py: the install cell first) is executed with papermill in quick mode,
 in a kernel where Colab's module is importable from the start (a stand-in ``google.colab``, imported by a
 ``sitecustomize``), whose Python has the dependencies but not ``vna``. git's ``url.<base>.insteadOf`` (a
 temporary ``GIT_CONFIG_GLOBAL``) maps the repository's GitHub URL to a local clone of this checkout's HEAD,
 and ``$VNA_COLAB_DIR`` puts Colab's ``/content`` on a scratch folder. The install cell must clone (and fetch
-the published commit), ``pip install -e`` the copy (pip's own ``PIP_NO_DEPS``/``PIP_NO_INDEX``: the
-dependencies are there and no network is needed) and ``chdir``; the chapter must then run to its end on the
-data folder. One method chapter (04_vna) and the results chapter (05_results).
+the published commit), install the copy (``pip install --no-deps -e``, then the dependencies that are missing;
+``PIP_NO_INDEX``: here they are all there) and ``chdir``; the chapter must then run to its end on the data
+folder. One method chapter (04_vna) and the results chapter (05_results).
+
+Colab comes with its own (CUDA) torch, often older than pyproject.toml's lower bound. The install cell must leave
+it in place: :func:`test_install_cell_keeps_the_torch_that_is_there` runs the cell in a fresh Python that has an
+older torch (a stand-in distribution ``torch 2.0.0`` installed by pip: no real torch older than the pinned 2.13.0
+can be installed offline here) and lacks one dependency, with pip resolving from a folder of wheels that holds
+the missing one; torch must still be 2.0.0, its files untouched, and the missing dependency installed. The same
+pip, asked to install vna with its dependencies as the cell did before, would not keep that torch.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -20,6 +28,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fresh_env import DISTRIBUTION, fake_wheel, fresh_venv, linked_site, needs, pip_env, wheel_of
 
 REPO = Path(__file__).resolve().parents[1]
 GITHUB = "vna-rehearsal/vna"  # any owner/name: insteadOf maps it to the local clone
@@ -35,18 +44,27 @@ def _run(cmd, **kw):
 
 
 @pytest.fixture(scope="module")
-def colab(tmp_path_factory, shared_data):
-    """A scratch Colab: its Python (dependencies, no vna), its kernel, its /content and git's URL map."""
+def upstream(tmp_path_factory):
+    """A clone of this checkout's HEAD that git's URL map serves as the GitHub repository: its path, its commit
+    and the git config that maps the URL."""
     if shutil.which("git") is None:
         pytest.skip("needs git")
-    root = tmp_path_factory.mktemp("colab")
-    upstream = root / "upstream"
-    _run(["git", "clone", "--quiet", "--no-local", str(REPO), str(upstream)])
-    ref = _run(["git", "-C", str(upstream), "rev-parse", "HEAD"]).strip()
+    root = tmp_path_factory.mktemp("upstream")
+    clone = root / "vna"
+    _run(["git", "clone", "--quiet", "--no-local", str(REPO), str(clone)])
+    ref = _run(["git", "-C", str(clone), "rev-parse", "HEAD"]).strip()
     gitconfig = root / "gitconfig"
-    gitconfig.write_text(f'[url "file://{upstream}"]\n\tinsteadOf = https://github.com/{GITHUB}\n'
+    gitconfig.write_text(f'[url "file://{clone}"]\n\tinsteadOf = https://github.com/{GITHUB}\n'
                          "[uploadpack]\n\tallowAnySHA1InWant = true\n"  # the cell fetches the published commit
                          "[advice]\n\tdetachedHead = false\n")
+    return dict(path=clone, ref=ref, gitconfig=gitconfig)
+
+
+@pytest.fixture(scope="module")
+def colab(tmp_path_factory, shared_data, upstream):
+    """A scratch Colab: its Python (dependencies, no vna), its kernel, its /content and git's URL map."""
+    root = tmp_path_factory.mktemp("colab")
+    ref, gitconfig = upstream["ref"], upstream["gitconfig"]
     venv = root / "python"
     _run([sys.executable, "-m", "venv", str(venv)])
     py = venv / "bin" / "python"
@@ -67,9 +85,20 @@ def colab(tmp_path_factory, shared_data):
     content.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VNA_", "PYTHON", "JUPYTER", "GIT_", "PIP_"))}
     env.update(GIT_CONFIG_GLOBAL=str(gitconfig), GIT_CONFIG_NOSYSTEM="1", JUPYTER_PATH=str(root / "jupyter"),
-               VNA_COLAB_DIR=str(content), VNA_DATA_DIR=str(shared_data), PIP_NO_DEPS="1", PIP_NO_INDEX="1",
-               PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg")
+               VNA_COLAB_DIR=str(content), VNA_DATA_DIR=str(shared_data), PIP_NO_INDEX="1",
+               PIP_FIND_LINKS=str(wheel_of("setuptools", root / "wheels").parent),  # pip's isolated build of vna
+               PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg")
     return dict(root=root, py=py, env=env, content=content, ref=ref)
+
+
+def _publish_module():
+    """book/_ext/publish.py, which writes the install cell."""
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    try:
+        import publish
+    finally:
+        sys.path.remove(str(REPO / "book" / "_ext"))
+    return publish
 
 
 def _published(chapter: str, out: Path, ref: str) -> Path:
@@ -77,11 +106,7 @@ def _published(chapter: str, out: Path, ref: str) -> Path:
     import jupytext
     import nbformat
 
-    sys.path.insert(0, str(REPO / "book" / "_ext"))
-    try:
-        import publish
-    finally:
-        sys.path.remove(str(REPO / "book" / "_ext"))
+    publish = _publish_module()
     src = out / f"{chapter}.src.ipynb"
     nbformat.write(jupytext.read(REPO / "notebooks" / f"{chapter}.py"), src)
     dest = out / f"{chapter}.ipynb"
@@ -126,3 +151,54 @@ def test_published_chapter_runs_on_colab_from_its_first_cell(colab, chapter, tmp
         assert "SIMULATED" not in text.split("**Compute:**")[0]
     else:
         assert "results/" in text  # the results chapter read the copy's published grid
+
+
+def test_install_cell_keeps_the_torch_that_is_there(upstream, tmp_path):
+    from importlib import metadata
+
+    import vna
+
+    publish = _publish_module()
+    assert publish.DISTRIBUTION == DISTRIBUTION
+    wheels = tmp_path / "wheels"
+    fake_wheel("torch", "2.0.0", wheels)  # Colab's torch, older than pyproject.toml's lower bound
+    wheel_of("tabulate", wheels)  # a dependency this Colab lacks
+    wheel_of("setuptools", wheels)  # pip's isolated build of vna from the clone
+    core = [r for r in metadata.requires(DISTRIBUTION) if "extra ==" not in r]
+    have = needs([r for r in core if not r.startswith(("torch", "tabulate"))] + ["pip"])
+    assert {"torch", "tabulate"}.isdisjoint(have)
+    standin = tmp_path / "standin"
+    (standin / "google" / "colab").mkdir(parents=True)
+    (standin / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Google Colab\'s module."""\n')
+    py = fresh_venv(tmp_path / "python", linked_site(have, tmp_path / "colab-site"), standin)
+    content = tmp_path / "content"
+    content.mkdir()
+    env = pip_env(wheels, GIT_CONFIG_GLOBAL=str(upstream["gitconfig"]), GIT_CONFIG_NOSYSTEM="1",
+                  VNA_COLAB_DIR=str(content))
+    _run([str(py), "-m", "pip", "install", "--quiet", "torch==2.0.0"], env=env)
+    own = Path(_run([str(py), "-c", "import site; print(site.getsitepackages()[0])"]).strip())
+    record = own / "torch-2.0.0.dist-info" / "RECORD"
+    before = record.stat()
+
+    # what the cell did before: vna with its dependencies would not keep that torch (pip wants torch>=2.13)
+    old = subprocess.run([str(py), "-m", "pip", "install", "--dry-run", "-e", str(upstream["path"])],
+                         env=env, capture_output=True, text=True)
+    said = old.stdout + old.stderr
+    assert re.search(r"torch>=2\.\d+", said) and (old.returncode != 0 or re.search(r"Would install .*torch-", said)), said
+
+    cell = publish.install_cell(GITHUB, upstream["ref"]).source
+    done = subprocess.run([str(py), "-c", "import google.colab\n" + cell], env=env, cwd=content, capture_output=True,
+                          text=True, timeout=300)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said[-4000:]
+    assert "this runtime's torch 2.0.0 is kept" in said
+    probe = ("import importlib.metadata as m, json\n"
+             f"print(json.dumps({{d: [m.version(d), str(m.distribution(d).locate_file(''))] for d in "
+             f"('torch', 'tabulate', {DISTRIBUTION!r})}}))")
+    found = json.loads(_run([str(py), "-c", probe], env=env, cwd=tmp_path))
+    assert found["torch"] == ["2.0.0", str(own)]
+    after = record.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not reinstalled either
+    assert found["tabulate"] == [metadata.version("tabulate"), str(own)]  # the missing one, installed
+    assert found[DISTRIBUTION][0] == vna.__version__
+    assert (content / "vna" / ".git").is_dir()

@@ -5,7 +5,9 @@
   :func:`vna.study.runner.run_grid`:
   into the untracked runs folder by default, into the published ``results/`` only with ``--publish``;
   finished runs are skipped, so an interrupted grid resumes where it stopped.
-* ``report`` prints the study's tables from records alone (:mod:`vna.study.report`), in seconds.
+* ``report`` prints the study's tables from records alone (:mod:`vna.study.report`), in seconds: from a folder
+  of records, or from the one records file a release carries (``--export-records`` writes it;
+  :mod:`vna.study.release`), local or at a URL.
 
 Errors are one line and a hint, exit status 2, no traceback (``--debug`` shows it); Ctrl-C is one line.
 """
@@ -15,19 +17,22 @@ import argparse
 import contextlib
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
+from . import __version__
 from .data.cache import data_dir, data_dir_sources
-from .data.registry import available, sessions
+from .data.registry import DATASETS, available, sessions
 from .methods import ALL_METHODS, METHODS
 from .train import MEMORY_FORMATS, check_precision
 from .study import paper
 from .study.grids import TUNED_FILE, check_seeds, folder_grid
 from .study.sessions import folders_grid, grid_summary
-from .study.registry import get_grid, grid_names
+from .study.registry import GRIDS, get_grid, grid_names
+from .study.release import export_records, records_source
 from .study.report import CSV_FILES, build_report, to_markdown, update_readme, write_csv
 from .study.results import (PublishedResultsError, StoreError, check_results_dir, is_published, published_dir,
                             runs_dir, write_manifest)
@@ -191,9 +196,16 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    results_dir = _results_dir_arg(args.results_dir) or published_dir()
-    if results_dir is None:
-        raise ValueError("no results folder: pass --results-dir (vna is not running from a checkout)")
+    _results_dir_arg(args.results_dir)  # an empty one is refused
+    with records_source(args.results_dir, sha256=args.sha256) as results_dir:  # a records file: rebuilt, then removed
+        return _report(args, results_dir)
+
+
+def _report(args: argparse.Namespace, results_dir: Path) -> int:
+    if args.export_records:
+        done = export_records(results_dir, args.export_records)
+        print(f"wrote {done.path}: {done.records} records of {results_dir}, sha256 {done.sha256}", file=sys.stderr)
+        return 0
     if args.write_manifest:
         if not is_published(results_dir):
             raise ValueError(f"--write-manifest is for a published grid (a folder with a PUBLISHED marker); "
@@ -223,11 +235,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grids_epilog() -> str:
+    """The named grids, one line each, for ``reproduce --help``."""
+    width = max(map(len, GRIDS))
+    return "grids (--grid):\n" + "\n".join(f"  {name:<{width}}  {about}" for name, (_, about) in GRIDS.items())
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p = _Parser(prog="python -m vna", description="Visual-Neural Alignment reproduction",
                                 parents=[common])
+    p.add_argument("--version", action="version", version=f"vna {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     ds = sub.add_parser("datasets", parents=[common], help="list the named datasets, whether they are available offline, "
                                                          "and where the data folder is")
@@ -241,11 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--quick", action="store_true", help="with --plan: the quick mode's format-true fixtures")
 
     r = sub.add_parser("reproduce", parents=[common], help="run a grid (default: the reproduction study), skipping finished runs",
-                       description="Run a grid of runs, one record each. Records go to the untracked runs folder "
-                                   "($VNA_RUNS_DIR, else _build/runs) unless --results-dir or --publish says "
-                                   "otherwise; the published results/ changes only with --publish.")
-    r.add_argument("--grid", default="study", choices=grid_names(), help="which grid (default: study)")
-    r.add_argument("--datasets", nargs="+", default=None, help="restrict to these datasets")
+                       description=textwrap.fill(
+                           "Run a grid of runs, one record each. Records go to the untracked runs folder "
+                           "($VNA_RUNS_DIR, else _build/runs) unless --results-dir or --publish says otherwise; the "
+                           "published results/ changes only with --publish.", 78),
+                       epilog=_grids_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--grid", default="study", choices=grid_names(), metavar="GRID",
+                   help=f"which grid to run: {', '.join(grid_names())} (default: study; each is described below)")
+    r.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                   help=f"restrict to these datasets: {', '.join(DATASETS)} (python -m vna datasets says which are "
+                        "available offline)")
     r.add_argument("--folder", default=None, metavar="PATH", action="append",
                    help="run the study's protocols on your own recording folder (vna.data.from_folder layout); "
                         "records are keyed by the folder's content. Repeat it (--folder A --folder B) to treat "
@@ -262,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--shard", default=None, metavar="I/N", help="run only the I-th of N disjoint, stable slices")
     r.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local"],
                    help="local (default), slurm (one job per training, via submitit), submitit-local (testing)")
-    r.add_argument("--slurm-partition", default=None)
+    r.add_argument("--slurm-partition", default=None, metavar="NAME",
+                   help="with --executor slurm: the partition the jobs go to (default: the cluster's default)")
     r.add_argument("--slurm-time", type=_positive_int, default=120, help="minutes per job (default 120)")
     r.add_argument("--slurm-gpus", type=_int_at_least(0, "a non-negative integer"), default=0,
                    help="GPUs per job (default 0)")
@@ -289,8 +314,18 @@ def build_parser() -> argparse.ArgumentParser:
                                     "protocol per paper row, as Markdown, from records alone. --csv DIR writes "
                                     + ", ".join(CSV_FILES) + " (and analysis_<name>.csv with --analyses); the "
                                     "module docstring of vna.study.report describes their columns.")
-    rp.add_argument("--results-dir", default=None, help="records to read (default: the published results/)")
-    rp.add_argument("--grid", default="study", help="show only this grid's configurations ('none': all records)")
+    rp.add_argument("--results-dir", default=None, metavar="FOLDER|FILE|URL",
+                    help="records to read: a folder of records, a records file written by --export-records (a "
+                         "release carries one), or its URL with --sha256 (default: the published results/)")
+    rp.add_argument("--sha256", default=None, metavar="HEX",
+                    help="the records file's sha256 (from the release notes); needed for a URL (or end the URL "
+                         "with #sha256=HEX), checked for a file")
+    rp.add_argument("--export-records", default=None, metavar="FILE",
+                    help="write every record of --results-dir into FILE (.csv or .csv.gz: the table a release "
+                         "carries) instead of printing; only records that verify are written")
+    rp.add_argument("--grid", default="study", choices=[*grid_names(), "none"], metavar="GRID",
+                    help=f"show only this grid's configurations: {', '.join(grid_names())}, or none (all records; "
+                         "default: study)")
     rp.add_argument("--quick", action="store_true", help="match the grid's quick (smoke-test) configurations")
     rp.add_argument("--csv", default=None, metavar="DIR", help="also write the report's CSV files into DIR")
     rp.add_argument("--bootstrap", type=_positive_int, default=2000, help="bootstrap draws (default 2000)")

@@ -7,7 +7,8 @@
   serves ``_static/`` and ``_images/`` as they are);
 * ``book/notebooks/<chapter>.ipynb`` beside ``book/notebooks/<chapter>.html``: the executed notebook the
   page was rendered from, with a first cell that installs ``vna`` from ``$VNA_REPOSITORY`` when (and only
-  when) it runs on Google Colab. Jupyter Book's "Open in Colab" button of that page points to exactly this
+  when) it runs on Google Colab: the package without its dependencies, then the dependencies that are missing,
+  leaving the torch Colab has in place. Jupyter Book's "Open in Colab" button of that page points to exactly this
   file on the branch ``$VNA_PAGES_BRANCH`` (default ``gh-pages``), so the branch that GitHub Pages serves
   is also the one Colab opens.
 
@@ -38,6 +39,8 @@ from vna_book import (  # noqa: E402 - the extension's one definition of the rep
 REPO = Path(__file__).resolve().parents[2]
 MARKER = ".vna-published"
 INSTALL_TAG = "vna-colab-install"
+#: vna's name on the package index (pyproject.toml's ``project.name``; the import name is ``vna``).
+DISTRIBUTION = "visual-neural-alignment"
 
 
 #: Where the install cell puts its copy of the repository: ``$VNA_COLAB_DIR/vna``, by default ``/content/vna``
@@ -65,7 +68,18 @@ def install_cell(repo: str, ref: str | None):
         "    if not os.path.isdir(home):\n"
         f'        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/{repo}", home], check=True)\n'
         f"{fetch}"
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", home], check=True)\n'
+        "    # vna without its dependencies, then the ones missing -- never torch when there is one: pip would\n"
+        "    # replace Colab's CUDA build of torch with another download of gigabytes\n"
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", home], check=True)\n'
+        "    import importlib.metadata, importlib.util, re\n"
+        "\n"
+        "    have_torch = importlib.util.find_spec(\"torch\") is not None\n"
+        f'    needs = [r for r in importlib.metadata.requires("{DISTRIBUTION}") or [] if "extra ==" not in r\n'
+        '             and not (have_torch and re.match(r"torch\\b(?![-_.])", r))]\n'
+        "    if needs:  # pip leaves those already satisfied as they are\n"
+        '        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *needs], check=True)\n'
+        "    if have_torch:  # pip may say that vna asks for a newer torch: vna runs on the one Colab has\n"
+        '        print(f"vna installed; this runtime\'s torch {importlib.metadata.version(\'torch\')} is kept")\n'
         "    sys.path.insert(0, home)\n"
         '    os.chdir(os.path.join(home, "notebooks"))\n'
     )

@@ -14,6 +14,7 @@ machine that ran it.
 """
 from __future__ import annotations
 
+import ast
 import numbers
 import os
 import sys
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_REAL_DATASET", "PARAMETERS", "resolve_dataset", "records_folder", "load_or_simulated", "simulated_fallback", "default_results_dir", "show_path",
     "on_colab", "positive_int", "compute_note",
-    "available_datasets", "config_changes", "Chapter", "method_chapter", "data_chapter",
+    "available_datasets", "config_changes", "Chapter", "method_chapter", "data_chapter", "literal_value",
 ]
 
 #: The dataset the method chapters use when it is available offline (``dataset="auto"``).
@@ -200,13 +201,26 @@ def config_changes(cfg) -> dict[str, Any]:
             if getattr(cfg, f.name) != getattr(default, f.name)}
 
 
+def literal_value(value: Any) -> Any:
+    """A parameter papermill passed as text (``-p seeds "[0, 1]"`` gives the string ``"[0, 1]"``) as the Python
+    literal it spells (``[0, 1]``; ``"12"`` gives ``12``, never ``[1, 2]``); text that is no literal, and any
+    other value, unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return value
+
+
 def _parameters(params: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
     given = {**{k: v for k, v in (params or {}).items() if k in PARAMETERS}, **overrides}
     unknown = sorted(set(overrides) - set(PARAMETERS))
     if unknown:
         raise ValueError(f"unknown chapter parameter(s) {unknown}; known: {', '.join(PARAMETERS)}")
     values = {**PARAMETERS, **given}
-    values["seeds"] = check_seeds(values["seeds"])
+    # a list-typed parameter: papermill's -p passes its text ("[0, 1]"); "12" is the one seed 12, never [1, 2]
+    values["seeds"] = check_seeds(literal_value(values["seeds"]))
     if not isinstance(values["quick"], bool):
         raise ValueError(f"quick must be True or False; got {values['quick']!r}")
     return values
