@@ -18,7 +18,7 @@ def test_seeds_as_papermill_passes_them(given, seeds):
 def test_literal_value_keeps_text_that_is_no_literal():
     assert literal_value("cowley2023-v4") == "cowley2023-v4"
     assert literal_value("None") is None and literal_value("1e-3") == 1e-3
-    with pytest.raises(ValueError, match="seeds must be a non-empty list of integers; got 'abc'"):
+    with pytest.raises(ValueError, match=r"seeds must be a list of integers such as \[0, 1, 2\]; got the text 'abc'"):
         method_chapter("vna", {"seeds": "abc"}, show=False)
-    with pytest.raises(ValueError, match="seeds must be a non-empty list"):
+    with pytest.raises(ValueError, match="seeds is empty"):
         method_chapter("vna", {"seeds": "[]"}, show=False)
