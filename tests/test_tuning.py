@@ -144,3 +144,32 @@ def test_a_broken_tuned_file_is_named(monkeypatch, tmp_path):
     monkeypatch.setattr(grids, "published_dir", lambda: tmp_path)
     with pytest.raises(ValueError, match=r"tuned.csv lacks the column\(s\) \['split', 'responses', 'lr'"):
         study_grid(["cowley2023-v4"], seeds=[0])
+
+
+def test_sweep_records_are_the_sweeps_own(tmp_path):
+    _save_sweep(tmp_path, {})
+    other = RunConfig(dataset="cowley2023-v4", method="vna", seed=0, **STUDY_TRAINING)  # not a sweep setting
+    m = {"encoding_auc": 0.6, "decoding_auc": 0.6, "mean_auc": 0.6}
+    results.save_record(results.make_record(other.replace(lr=5e-4), m, seconds=1.0, device="cpu",
+                                            per_instance={"encoding": np.full(2, 0.6), "decoding": np.full(2, 0.6)}),
+                        tmp_path)
+    records = results.load_records(tmp_path)
+    assert len(records) == 19 and len(tuning.sweep_records(records)) == 18
+
+
+def test_verdict_changes_names_each_changed_rule_and_cell():
+    cell = {"dataset": "cowley2023-v4", "split": "images", "test_responses": "trials", "counted": True}
+    before = pd.DataFrame([{"claim": "C1", **cell, "paper": "replicates", "cosine": "inconclusive",
+                            "overall": "depends on the score"},
+                           {"claim": "C2", **cell, "paper": "replicates", "cosine": "replicates", "overall": "replicates"}])
+    after = pd.DataFrame([{"claim": "C1", **cell, "paper": "inconclusive", "cosine": "inconclusive",
+                           "overall": "inconclusive"},
+                          {"claim": "C2", **cell, "paper": "replicates", "cosine": "replicates", "overall": "replicates"},
+                          {"claim": "C3", **cell, "paper": "replicates", "cosine": "replicates", "overall": "replicates"}])
+    changes = tuning.verdict_changes(before, after)
+    got = set(zip(changes["claim"], changes["rule"], changes["before"], changes["after"]))
+    assert got == {("C1", "paper", "replicates", "inconclusive"),
+                   ("C1", "overall", "depends on the score", "inconclusive"),
+                   ("C3", "paper", "(no verdict)", "replicates"), ("C3", "cosine", "(no verdict)", "replicates"),
+                   ("C3", "overall", "(no verdict)", "replicates")}
+    assert tuning.verdict_changes(after, after).empty

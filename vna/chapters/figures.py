@@ -5,6 +5,7 @@
 * :func:`plot_learning_curves` -- the validation mean AUC per epoch that early stopping watched, from the
   records' histories, with each run's chosen epoch;
 * :func:`plot_sweep` -- AUC (or a paired difference) against a swept setting, per method;
+* :func:`plot_tuning` -- the validation sweep: each setting's validation AUC per method, the chosen one boxed;
 * :func:`plot_differences_by_score` -- VNA − DE and VNA − DD per scoring rule (:mod:`vna.scoring`), one panel
   per comparison;
 * :func:`plot_findings` -- the first page's figure: VNA − DE and VNA − DD on the logit scale under each rule, per
@@ -26,7 +27,7 @@ import pandas as pd
 from ..study.results import protocol_label
 from .plots import METHOD_COLORS, _ax, _axes
 
-__all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "plot_differences_by_score", "plot_findings",
+__all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "plot_tuning", "plot_differences_by_score", "plot_findings",
            "plot_norm_diagnostic", "COLORS", "SHORT", "RULE_COLORS"]
 
 #: the paper's methods in the method chapters' colours, and the analyses' baselines beside them
@@ -150,6 +151,42 @@ def plot_sweep(table: pd.DataFrame, x: str, y: str = "mean", err: str | None = "
     axes[0][0].set_ylabel(ylabel)
     axes[0][-1].legend(fontsize=8)
     axes[0][0].figure.tight_layout()
+    return axes
+
+
+def plot_tuning(table: pd.DataFrame, ax=None) -> np.ndarray:
+    """The validation sweep (``table``: :func:`vna.study.tuning.tuning_table`): one panel per dataset × held-out
+    protocol, one row per method, one column per setting (learning rate / weight decay / batch size), coloured and
+    labelled by its mean validation AUC relative to the panel's best; the chosen setting is boxed. ``ax``: one
+    Axes per panel, stacked. Returns the axes."""
+    if table.empty:
+        raise ValueError("plot_tuning got an empty table")
+    cells = list(dict.fromkeys(zip(table["dataset"], table["split"])))
+    settings = sorted(set(zip(table["lr"], table["weight_decay"], table["batch_size"])))
+    axes = _axes(ax, (len(cells), 1), "plot_tuning", figsize=(11.5, 1.25 * len(cells) + 1.2))
+    for ax, (dataset, split) in zip(axes[:, 0], cells):
+        part = table[(table["dataset"] == dataset) & (table["split"] == split)]
+        methods = [m for m in COLORS if m in set(part["method"])]
+        grid = np.full((len(methods), len(settings)), np.nan)
+        for r in part.itertuples():
+            grid[methods.index(r.method), settings.index((r.lr, r.weight_decay, r.batch_size))] = r.val_mean_auc
+        best = np.nanmax(grid, axis=1, keepdims=True)
+        ax.imshow(grid - best, aspect="auto", cmap="viridis", vmin=-0.05, vmax=0)
+        for i, j in np.ndindex(grid.shape):
+            if np.isfinite(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.3f}"[1:], ha="center", va="center", fontsize=6,
+                        color="white" if grid[i, j] - best[i, 0] < -0.03 else "black")
+        for r in part[part["chosen"]].itertuples():
+            j, i = settings.index((r.lr, r.weight_decay, r.batch_size)), methods.index(r.method)
+            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="tab:red", lw=1.8))
+        ax.set_yticks(range(len(methods)))
+        ax.set_yticklabels([SHORT.get(m, m) for m in methods], fontsize=8)
+        ax.set_xticks(range(len(settings)))
+        ax.set_xticklabels([f"{lr:g}\n{wd:g}\n{b}" for lr, wd, b in settings], fontsize=6)
+        ax.set_title(f"{dataset}, {protocol_label(split, part['responses'].iloc[0])}", fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("learning rate / weight decay / batch size (colour: validation AUC minus the row's best, "
+                           "down to -0.05; box: chosen)", fontsize=8)
+    axes[0, 0].figure.tight_layout()
     return axes
 
 

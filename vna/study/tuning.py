@@ -24,7 +24,7 @@ from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, TUNED_FIELDS, TUNED_FILE, TUNING_SETTINGS, tuning_grid
 from .results import load_records, read_record, signature
 
-__all__ = ["validation_aucs", "tuning_table", "choose", "write_tuned"]
+__all__ = ["validation_aucs", "tuning_table", "choose", "write_tuned", "sweep_records", "verdict_changes"]
 
 _DEFAULT = tuple(getattr(RunConfig, f) for f in TUNED_FIELDS)
 
@@ -101,3 +101,38 @@ def write_tuned(results_dir: str | os.PathLike, records: pd.DataFrame | None = N
         if os.path.exists(tmp):
             os.unlink(tmp)
     return root / TUNED_FILE
+
+
+def sweep_records(records: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``records`` (:func:`vna.study.results.load_records`) that belong to the sweep
+    (:func:`vna.study.grids.tuning_grid`), matched by signature and seed."""
+    wanted = {(signature(c), c.seed) for c in tuning_grid()}
+    return records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]]
+
+
+_CELL = ["claim", "dataset", "split", "test_responses"]
+
+
+def verdict_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts that the tuned baselines changed: ``before`` and ``after`` are
+    :attr:`vna.study.report.Report.verdict_table` frames (one row per claim × cell, a column per scoring rule and
+    ``overall``); one row per claim × cell × rule (``overall`` included) whose verdict differs, or that only one of
+    the two has. Columns: claim, dataset, split, test_responses, counted, rule, before, after."""
+    cols = [*_CELL, "counted", "rule", "before", "after"]
+    if before.empty and after.empty:
+        return pd.DataFrame(columns=cols)
+    rules = [c for c in after.columns if c not in (*_CELL, "counted")]
+    rules += [c for c in before.columns if c not in (*_CELL, "counted", *rules)]
+    merged = before.merge(after, on=_CELL, how="outer", suffixes=("_before", "_after"))
+    rows = []
+    for r in merged.to_dict("records"):
+        counted = r.get("counted_after")
+        counted = r.get("counted_before") if counted is None or pd.isna(counted) else counted
+        for rule in rules:
+            b, a = r.get(f"{rule}_before"), r.get(f"{rule}_after")
+            b = None if b is None or (isinstance(b, float) and pd.isna(b)) else b
+            a = None if a is None or (isinstance(a, float) and pd.isna(a)) else a
+            if a != b:
+                rows.append({**{k: r[k] for k in _CELL}, "counted": bool(counted), "rule": rule,
+                             "before": b or "(no verdict)", "after": a or "(no verdict)"})
+    return pd.DataFrame(rows, columns=cols)
