@@ -57,7 +57,7 @@ from vna.study import diagnostics, findings
 from vna.study.analyses import grid_records, linear_grid
 from vna.study.controls import filter_grid
 from vna.study import tuning
-from vna.study.grids import (BEFORE_TUNING_DIR, STUDY_TRAINING, TUNING_BATCH_SIZES, TUNING_LR, TUNING_SETTINGS,
+from vna.study.grids import (BEFORE_TUNING, BEFORE_TUNING_DIR, STUDY_TRAINING, TUNING_BATCH_SIZES, TUNING_LR, TUNING_SETTINGS,
                              TUNING_WEIGHT_DECAY, before_tuning_grid, study_grid)
 from vna.chapters.notebook import positive_int, records_folder, show_path
 from vna.study.report import CONTROL_TOLERANCE, build_report, differences_by_score, format_by_score, scores_note
@@ -365,10 +365,15 @@ if len(diffs):
 # %% [markdown]
 # ### Before and after tuning
 #
-# Until the validation sweep, the baselines trained with VNA's settings (learning rate 0.001, no weight decay,
-# batch 64, at most 50 epochs); only VNA's own settings had been explored. Those 300 records stay in
-# `results-before-tuning/`. The table lists every verdict above that the sweep's settings changed (per scoring rule
-# and overall), so a reader can see which conclusions rested on untuned baselines.
+# Until the validation sweep, the baselines trained with VNA's settings (learning rate {glue:text}`before_lr`,
+# weight decay {glue:text}`before_wd`, batch {glue:text}`before_batch`, at most {glue:text}`before_epochs`
+# epochs); only VNA's own settings had been explored. Those records stay in `results-before-tuning/`. The table
+# lists every verdict above that the sweep's settings changed (per scoring rule and overall), so a reader can see
+# which conclusions rested on untuned baselines.
+
+# %% tags=["remove-cell"]
+for _key, _field in {"lr": "lr", "wd": "weight_decay", "batch": "batch_size", "epochs": "epochs"}.items():
+    glue(f"before_{_key}", f"{BEFORE_TUNING[_field]:g}", display=False)
 
 # %% tags=["hide-input"]
 before_path = (Path(before_tuning_dir) if before_tuning_dir

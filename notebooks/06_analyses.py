@@ -54,7 +54,7 @@ from IPython.display import HTML, Markdown, display
 
 from vna.chapters import figures, plots
 from vna.study import analyses, findings
-from vna.study.grids import study_grid
+from vna.study.grids import read_tuned, study_grid, tuned_fields
 from vna.chapters.notebook import show_path, simulated_fallback
 from vna.study.results import load_records, published_dir, runs_dir
 from vna.study.stats import available_scores, score_columns
@@ -124,7 +124,7 @@ if not quick:  # provenance: the CPU and the scoring rules behind each analysis'
             " From one CPU to another the deep models' seed means move (`results/README.md` records what the rerun of "
             "the study measured; the records of the first CPU are no longer in `results/`, so this page cannot "
             "recompute it), so in a sweep that mixes the two a point shared with the study may sit off its "
-            "neighbours by about that much." if mixed else "") + " The answers below use the paper's rule."))
+            "neighbours by about that much." if mixed else "") + " Each answer below is given under every scoring rule the records carry."))
 
 
 def missing(name: str) -> bool:
@@ -137,6 +137,18 @@ def missing(name: str) -> bool:
 
 def held_out(df: pd.DataFrame, test: str = "trials") -> pd.DataFrame:
     return df[df["test_responses"] == test]
+
+
+RULES = available_scores(records) if len(records) else ["paper"]
+
+
+def average(rule: str) -> str:
+    """The records' average-AUC column under a scoring rule."""
+    return score_columns(rule)["average"]
+
+
+def rule_words(rule: str) -> str:
+    return "the paper's rule" if rule == "paper" else f"the {rule} rule"
 
 # %% [markdown]
 # ## 1. Variability
@@ -225,20 +237,56 @@ if not missing("trials"):
     sentences = [f"On `{d}`: " + did_sentence(g, "all trials", f"{counts[0]} trial(s) per image")
                  for d, g in trials_did.groupby("dataset")]
     display(Markdown("**Conclusion (b).** " + " ".join(sentences) + " Fewer trials per image also means fewer "
-                     "training pairs, so this contrast mixes noise with data size (the noise grid above holds the "
-                     "pairs fixed)."))
+                     "training pairs, so this contrast mixes noise with data size; (c) holds the pairs fixed."))
+
+# %% [markdown]
+# **(c) The same contrast with the training pairs held fixed.** `n` training trials per image on `1/n` of the
+# training images ({data}`vna.study.analyses.FIXED_PAIRS_TRIALS`), so every run trains on about as many pairs as the
+# one-trial run: fewer repeats per image no longer also means fewer pairs. Same recordings, protocols and test part
+# as (b).
 
 # %% tags=["hide-input"]
-if not parts["noise"].empty and not parts["trials"].empty:
-    # the same function as the book's first page; recordings counted, the simulated cortex shown apart
-    answers = analyses.variability_answers(parts["noise"], parts["trials"])
-    counted = answers[answers["counted"].astype(bool)]
-    n = counted["answer"].value_counts()
-    verdict = ("supports the paper's argument" if n.get("grows", 0) > len(counted) / 2 else
-               "contradicts the paper's argument" if n.get("shrinks", 0) > len(counted) / 2 else
-               "does not decide the paper's argument")
-    display(Markdown(f"**Answer.** {findings.variability_paragraph(answers)} Counted on the recordings only, this "
-                     f"evidence {verdict} that alignment gains most where single responses are least reliable."))
+if not missing("trials-fixed-pairs"):
+    fx = held_out(parts["trials-fixed-pairs"]).copy()
+    fx["trials per image"] = fx["train_trials"].astype(int)
+    f_table = analyses.sweep_table(fx, "trials per image")
+    fig = figures.plot_sweep(f_table, "trials per image", panels="dataset", logx=True, xticks=[1, 2, 4],
+                             xlabel="training trials per image (on 1/n of the training images)",
+                             ylabel="average AUC")
+    f_counts = sorted(set(fx["trials per image"]))
+    fixed_did = pd.concat([analyses.paired_did(fx, "trials per image", f_counts[-1], f_counts[0], b)
+                           for b in ("direct_encoder", "direct_decoder")], ignore_index=True)
+    display(did_table(fixed_did))
+    display(Markdown("**Conclusion (c).** " + " ".join(
+        f"On `{d}`: " + did_sentence(g, f"{f_counts[-1]} trials per image", f"{f_counts[0]} (the same number of "
+                                     "training pairs)") for d, g in fixed_did.groupby("dataset"))))
+
+# %% [markdown]
+# **Answer, under every scoring rule.** One difference in differences per recording × baseline × contrast × rule
+# ({func}`vna.study.analyses.variability_answers`, the function the book's first page uses): (b) all trials to one,
+# (c) the same with the training pairs fixed, and the simulated noise levels (shown, never counted).
+
+# %% tags=["hide-input"]
+if not parts["noise"].empty or not parts["trials"].empty:
+    answers = analyses.variability_answers(parts["noise"], parts["trials"], parts["trials-fixed-pairs"],
+                                           scores=RULES)
+    grid = answers.assign(baseline=answers["baseline"].map(figures.SHORT),
+                          cell=[f"{a:+.3f} ({w})" for a, w in zip(answers["did"], answers["answer"])])
+    display(grid.pivot_table(index=["analysis", "dataset", "baseline"], columns="score", values="cell",
+                             aggfunc="first")[[r for r in RULES if r in set(answers["score"])]])
+    lines = []
+    for rule in RULES:
+        counted = answers[answers["counted"].astype(bool) & (answers["score"] == rule)]
+        for analysis, g in counted.groupby("analysis", sort=False):
+            n = g["answer"].value_counts()
+            verdict = ("supports" if n.get("grows", 0) > len(g) / 2 else
+                       "contradicts" if n.get("shrinks", 0) > len(g) / 2 else "does not decide")
+            lines.append(f"under {rule_words(rule)}, {analysis}: grows in {n.get('grows', 0)}, shrinks in "
+                         f"{n.get('shrinks', 0)}, inconclusive in {n.get('inconclusive', 0)} of {len(g)} "
+                         f"({verdict} the paper's argument)")
+    display(Markdown(f"**Answer.** {findings.variability_paragraph(answers)} Counted on the recordings only: "
+                     + "; ".join(lines) + ". Where (b) and (c) disagree, the change in (b) belongs to the number of "
+                     "training pairs, not to the noise of single responses."))
 
 # %% [markdown]
 # ## 2. Data size
@@ -274,8 +322,22 @@ if not missing("size"):
             lines.append(f"from {g['low'].iloc[0]:.0%} to {g['high'].iloc[0]:.0%} of the {axis}, average AUC changes "
                          "by " + ", ".join(f"{ci(r.change, r.ci_low, r.ci_high)} ({figures.SHORT[r.method]})"
                                            for r in g.itertuples()))
-    display(Markdown("**Conclusion.** " + ("; ".join(lines) if lines else "one level only: no change to report")
-                     + " (paired by seed; corrected 95 % t-interval)."))
+    per_rule = []
+    for rule in RULES[1:]:  # the other rules, in one line each: every method's change from the least to the most
+        parts_rule = [analyses.paired_change(frame, col, sorted(set(frame[col]))[0], sorted(set(frame[col]))[-1],
+                                             metric=average(rule)).assign(axis=axis)
+                      for axis, frame, col in (("training images", img, "train_image_fraction"),
+                                               ("neurons", neu, "neuron_fraction")) if len(set(frame[col])) > 1]
+        if parts_rule:
+            ch = pd.concat(parts_rule, ignore_index=True)
+            per_rule.append(f"under {rule_words(rule)}: " + "; ".join(
+                f"{axis} " + ", ".join(f"{ci(r.change, r.ci_low, r.ci_high)} ({figures.SHORT[r.method]})"
+                                       for r in g.sort_values("change", ascending=False).itertuples())
+                for axis, g in ch.groupby("axis", sort=False)))
+    display(Markdown("**Conclusion.** Under the paper's rule, " + ("; ".join(lines) if lines else
+                                                                    "one level only: no change to report")
+                     + " (paired by seed; corrected 95 % t-interval)." + (" " + ". ".join(
+                         p[0].upper() + p[1:] for p in per_rule) + "." if per_rule else "")))
 
 # %% [markdown]
 # ## 3. Distractors
@@ -309,7 +371,10 @@ if not missing("distractors"):
         f"varies by at most {spread.max():.3f} (" + ", ".join(f"{figures.SHORT[m]} {spread[m]:.3f}" for m in spread.index)
         + "), while top-1 accuracy falls from " + ", ".join(
             f"{top1.loc[m, lo_k]:.2f} to {top1.loc[m, hi_k]:.3f} ({figures.SHORT[m]})" for m in top1.index)
-        + ": AUCs are comparable across papers whatever their K; top-k numbers only at the same K."))
+        + ": AUCs are comparable across papers whatever their K; top-k numbers only at the same K. "
+        + " ".join(f"Under {rule_words(rule)} the spread of decoding AUC over K is at most "
+                   f"{analyses.sweep_table(ds, 'K', score_columns(rule)['decoding']).groupby('method')['mean'].agg(lambda v: v.max() - v.min()).max():.3f}."
+                   for rule in RULES[1:])))
 
 # %% [markdown]
 # ## 4. References: what the data allow
@@ -396,19 +461,21 @@ if not missing("linear"):
     lin = parts["linear"][parts["linear"]["method"] != "trial_template"]
     pool = pd.concat([lin, study]) if len(study) else lin
     pool = pool[(pool["split"] != "none") & (pool["test_responses"] == "trials")]
-    lt = pool.groupby(["dataset", "split", "method"])["mean_auc"].agg(["mean", "std", "count"]).round(4)
-    wide = lt["mean"].unstack("method")
-    wide.columns = [figures.SHORT.get(c, c) for c in wide.columns]
-    display(wide)
-    if "VNA" in wide.columns:
-        linear_cols = [c for c in wide.columns if "linear" in c]
-        best_linear = wide[linear_cols].max(axis=1)
-        ahead = (wide["VNA"] > best_linear).sum()
-        gap = (wide["VNA"] - best_linear)
-        display(Markdown(
-            f"**Conclusion.** VNA's average AUC is above the best linear method's in {ahead} of {len(wide)} "
-            "dataset × protocol cells (single-trial test responses), by " + ", ".join(
-                f"{g:+.3f} (`{d}`, {s})" for (d, s), g in gap.items()) + "."))
+    said = []
+    for rule in [r for r in RULES if r in available_scores(pool)]:
+        lt = pool.groupby(["dataset", "split", "method"])[average(rule)].agg(["mean", "std", "count"]).round(4)
+        wide = lt["mean"].unstack("method")
+        wide.columns = [figures.SHORT.get(c, c) for c in wide.columns]
+        if rule == "paper":
+            display(wide)
+        if "VNA" in wide.columns:
+            linear_cols = [c for c in wide.columns if "linear" in c]
+            gap = (wide["VNA"] - wide[linear_cols].max(axis=1)).dropna()
+            said.append(f"under {rule_words(rule)} VNA's average AUC is above the best linear method's in "
+                        f"{int((gap > 0).sum())} of {len(gap)} dataset × protocol cells (single-trial test "
+                        "responses), by " + ", ".join(f"{g:+.3f} (`{d}`, {s})" for (d, s), g in gap.items()))
+    if said:
+        display(Markdown("**Conclusion.** " + "; ".join(said) + "."))
 
 # %% [markdown]
 # ## 6. VNA's own settings
@@ -424,19 +491,25 @@ if not missing("settings"):
     base = study[(study["method"] == "vna") & (study["split"] == "images")
                  & study["dataset"].isin(analyses.SETTINGS_DATASETS)] if len(study) else study
     st = pd.concat([st, held_out(base)]).drop_duplicates("key")
+    # the batch size the study's VNA trains with on each dataset (the validation sweep's choice, else 64)
+    tuned = read_tuned(results_path)
+    study_batch = st["dataset"].map(lambda d: tuned_fields(d, "vna", "images", tuned).get("batch_size", 64))
     b = analyses.sweep_table(st[(st["latent_dim"] == 128) & st["learn_temperature"]], "batch_size").assign(
         setting="batch size")
-    k = analyses.sweep_table(st[(st["batch_size"] == 64) & st["learn_temperature"]], "latent_dim").assign(
+    k = analyses.sweep_table(st[(st["batch_size"] == study_batch) & st["learn_temperature"]], "latent_dim").assign(
         setting="latent dimension")
     sweep = pd.concat([b.rename(columns={"batch_size": "value"}), k.rename(columns={"latent_dim": "value"})])
     sweep["line"] = sweep["dataset"]
     fig = figures.plot_sweep(sweep, "value", by="line", panels="setting", logx=True, xticks=[16, 32, 64, 128, 256],
                              xlabel="value", ylabel="VNA average AUC")
-    temp = st[(st["batch_size"] == 64) & (st["latent_dim"] == 128) & (st["method"] == "vna")]
+    temp = st[(st["batch_size"] == study_batch) & (st["latent_dim"] == 128) & (st["method"] == "vna")]
     temp = temp.assign(learn_temperature=temp["learn_temperature"].astype(bool))
     # learned - fixed, paired by seed, corrected resampled t-interval (seeds re-split one recording)
-    change = analyses.paired_change(temp, "learn_temperature", False, True)
-    temp_diff = [f"`{r.dataset}` {ci(r.change, r.ci_low, r.ci_high)}" for r in change.itertuples()]
+    temp_diff = []
+    for rule in [r for r in RULES if r in available_scores(temp)]:
+        change = analyses.paired_change(temp, "learn_temperature", False, True, metric=average(rule))
+        temp_diff += [f"`{r.dataset}` {ci(r.change, r.ci_low, r.ci_high)} ({rule_words(rule)})"
+                      for r in change.itertuples()]
     span = sweep.groupby(["setting", "dataset"])["mean"].agg(lambda v: v.max() - v.min())
     display(Markdown(
         "**Conclusion.** Learning the temperature instead of fixing it changes VNA's average AUC by "

@@ -407,28 +407,50 @@ def paired_did(records: pd.DataFrame, by: str, least: object, most: object, base
                                        "plain_low", "plain_high", "ci_low", "ci_high", "answer"])
 
 
-def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame,
-                        baselines: Sequence[str] = ("direct_encoder", "direct_decoder")) -> pd.DataFrame:
+def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame, fixed: pd.DataFrame | None = None,
+                        baselines: Sequence[str] = ("direct_encoder", "direct_decoder"),
+                        scores: Sequence[str] | None = None) -> pd.DataFrame:
     """The answers to "does VNA's advantage grow with trial-to-trial variability?" (the paper's argument; the
     analyses chapter, section 1): :func:`paired_did` of VNA against each baseline from the least to the most
-    variable level, single-trial test responses, on the simulated noise levels (``noise``: :func:`grid_records` of
-    :func:`noise_grid`; from the first to the last noise step) and on each recording's training trials per image
-    (``trials``: of :func:`trials_grid`; from all trials to one). ``counted``: False for the simulated cortex
-    (shown, never counted). Columns: analysis, counted, and :func:`paired_did`'s."""
+    variable level, single-trial test responses, under each scoring rule in ``scores`` (default: every rule the
+    records carry), on
+    * ``noise``: the simulated noise levels (:func:`grid_records` of :func:`noise_grid`; first to last step; the
+      training pairs are the same at every level);
+    * ``trials``: each recording's training trials per image (of :func:`trials_grid`; from all trials to one:
+      fewer repeats, and also fewer training pairs);
+    * ``fixed``: ``n`` trials per image on ``1/n`` of the training images (of :func:`trials_fixed_pairs_grid`;
+      from the most repeats to one, the number of training pairs held fixed).
+    ``counted``: False for the simulated cortex (shown, never counted). Columns: analysis, score, counted, and
+    :func:`paired_did`'s."""
+    from .stats import available_scores, score_columns
+
+    frames = [f for f in (noise, trials, fixed) if f is not None and len(f)]
+    if scores is None:
+        scores = available_scores(pd.concat(frames)) if frames else []
     parts = []
-    noise = noise[noise["test_responses"] == "trials"] if len(noise) else noise
-    trials = trials[trials["test_responses"] == "trials"] if len(trials) else trials
-    if len(noise) and noise["noise_step"].notna().any():
-        steps = sorted(set(noise["noise_step"].dropna()))
-        for b in baselines:
-            parts.append(paired_did(noise, "noise_step", steps[0], steps[-1], b).assign(analysis="noise"))
-    if len(trials):
-        trials = trials.assign(trials_per_image=["all" if pd.isna(n) else int(n) for n in trials["train_trials"]])
-        counts = sorted({n for n in trials["trials_per_image"] if n != "all"})
-        if counts and "all" in set(trials["trials_per_image"]):
+
+    def single(frame):
+        return frame[frame["test_responses"] == "trials"] if frame is not None and len(frame) else None
+
+    noise, trials, fixed = single(noise), single(trials), single(fixed)
+    for score in scores:
+        metric = score_columns(score)["average"]
+        if noise is not None and noise["noise_step"].notna().any():
+            steps = sorted(set(noise["noise_step"].dropna()))
             for b in baselines:
-                parts.append(paired_did(trials, "trials_per_image", "all", counts[0], b).assign(analysis="trials"))
-    cols = ["analysis", "counted", "dataset", "test_responses", "baseline", "least", "most", "n_seeds", "did",
+                parts.append(paired_did(noise, "noise_step", steps[0], steps[-1], b, metric)
+                             .assign(analysis="noise", score=score))
+        for name, frame in (("trials", trials), ("fixed pairs", fixed)):
+            if frame is None:
+                continue
+            frame = frame.assign(trials_per_image=["all" if pd.isna(n) else int(n) for n in frame["train_trials"]])
+            counts = sorted({n for n in frame["trials_per_image"] if n != "all"})
+            most = "all" if "all" in set(frame["trials_per_image"]) else (counts[-1] if len(counts) > 1 else None)
+            if counts and most is not None and most != counts[0]:
+                for b in baselines:
+                    parts.append(paired_did(frame, "trials_per_image", most, counts[0], b, metric)
+                                 .assign(analysis=name, score=score))
+    cols = ["analysis", "score", "counted", "dataset", "test_responses", "baseline", "least", "most", "n_seeds", "did",
             "plain_low", "plain_high", "ci_low", "ci_high", "answer"]
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -458,10 +480,10 @@ def paired_change(records: pd.DataFrame, by: str, low: object, high: object, met
                                        "plain_low", "plain_high", "ci_low", "ci_high"])
 
 
-#: The fixed-pairs version of the trials analysis (defined, NOT run yet: it needs new trainings). With ``n``
-#: training trials per image on a fraction ``1/n`` of the training images, every run trains on about as many
-#: pairs as the one-trial run (one per training image), so fewer repeats is no longer also fewer pairs; the
-#: noise grid already holds the pairs fixed (300 images x 5 trials at every noise level).
+#: The fixed-pairs version of the trials analysis. With ``n`` training trials per image on a fraction ``1/n`` of
+#: the training images, every run trains on about as many pairs as the one-trial run (one per training image), so
+#: fewer repeats is no longer also fewer pairs; the noise grid already holds the pairs fixed (300 images x 5
+#: trials at every noise level).
 FIXED_PAIRS_TRIALS = (1, 2, 4)
 
 

@@ -153,37 +153,55 @@ def _sessions_sentence(report, claim: str, rules: list[str]) -> str:
             f"{_name(a, b, task, scale)} is " + "; ".join(shown) + ".")
 
 
+_VARIABILITY_CONTRASTS = {
+    "trials": "from all training trials per image to one (fewer repeats, and also fewer training pairs)",
+    "fixed pairs": "from the most training trials per image to one with the number of training pairs held fixed "
+                   "(n trials on 1/n of the training images)",
+}
+
+
+def _answer_counts(rows: pd.DataFrame) -> str:
+    n = rows["answer"].value_counts()
+    parts = [f"grows in {n.get('grows', 0)}", f"shrinks in {n.get('shrinks', 0)}",
+             f"is inconclusive in {n.get('inconclusive', 0)}"]
+    if n.get("cannot test", 0):
+        parts.append(f"cannot be tested in {n['cannot test']}")
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}"
+
+
 def variability_paragraph(variability: pd.DataFrame) -> str:
-    """The paragraph on the variability argument, from :func:`vna.study.analyses.variability_answers`: per recording
-    and baseline the paired difference in differences from all training trials per image to one (seeds of one
-    recording, corrected interval), the count of answers on recordings, and the simulated noise levels apart."""
+    """The paragraph on the variability argument, from :func:`vna.study.analyses.variability_answers`: per contrast
+    (all trials to one; trials per image with the training pairs held fixed), per recording and baseline the paired
+    difference in differences under the paper's rule (seeds of one recording, corrected interval), the count of
+    answers on recordings under every rule, and the simulated noise levels apart."""
     if variability is None or variability.empty:
         return "No records of the trials and noise analyses yet."
+    if "score" not in variability.columns:
+        variability = variability.assign(score="paper")
+    rules = [r for r in SCORE_RULES if r in set(variability["score"])]
     rec = variability[variability["counted"].astype(bool)]
-    sim = variability[~variability["counted"].astype(bool)]
+    sim = variability[~variability["counted"].astype(bool) & (variability["score"] == rules[0])]
     text = []
-    if len(rec):
-        n_seeds = int(rec["n_seeds"].max())
-        per = []
-        for dataset, g in rec.groupby("dataset", sort=True):
-            per.append(f"on {dataset} by " + ", ".join(
-                f"{interval_text(r.did, r.ci_low, r.ci_high)} against {_SHORT.get(r.baseline, r.baseline)} ({r.answer})"
-                for r in g.itertuples()))
-        n = rec["answer"].value_counts()
-        counts = [f"grows in {n.get('grows', 0)}", f"shrinks in {n.get('shrinks', 0)}",
-                  f"is inconclusive in {n.get('inconclusive', 0)}"]
-        if n.get("cannot test", 0):
-            counts.append(f"cannot be tested in {n['cannot test']}")
-        text.append(f"Seeds of one recording ({n_seeds} seed{'s' if n_seeds != 1 else ''}, corrected 95 % interval, "
-                    "the paper's rule): from all training trials per image to one, VNA's lead in average AUC changes "
-                    + "; ".join(per) + f". Of these {len(rec)} answers on recordings, the lead "
-                    + ", ".join(counts[:-1]) + f" and {counts[-1]} (fewer training trials also means fewer training "
-                    "pairs).")
+    for analysis, contrast in _VARIABILITY_CONTRASTS.items():
+        part = rec[rec["analysis"] == analysis]
+        if part.empty:
+            continue
+        first = part[part["score"] == rules[0]]
+        n_seeds = int(first["n_seeds"].max())
+        per = [f"on {dataset} by " + ", ".join(
+            f"{interval_text(r.did, r.ci_low, r.ci_high)} against {_SHORT.get(r.baseline, r.baseline)} ({r.answer})"
+            for r in g.itertuples()) for dataset, g in first.groupby("dataset", sort=True)]
+        by_rule = "; ".join(f"under {_rule_name(rule)} it {_answer_counts(part[part['score'] == rule])}"
+                            for rule in rules)
+        text.append(f"{contrast[0].upper()}{contrast[1:]}, VNA's lead in average AUC changes (seeds of one recording, "
+                    f"{n_seeds} seed{'s' if n_seeds != 1 else ''}, corrected 95 % interval, "
+                    f"{_rule_name(rules[0])}) " + "; ".join(per) + f". Of the {len(first)} answers on recordings, "
+                    + by_rule + ".")
     if len(sim):
-        text.append("The simulated cortex with its noise turned up (shown, not counted), from the least to the most "
-                    "noisy level: " + ", ".join(f"{interval_text(r.did, r.ci_low, r.ci_high)} against "
-                                                f"{_SHORT.get(r.baseline, r.baseline)} ({r.answer})"
-                                                for r in sim.itertuples()) + ".")
+        text.append(f"The simulated cortex with its noise turned up (shown, not counted; {_rule_name(rules[0])}), "
+                    "from the least to the most noisy level: " + ", ".join(
+                        f"{interval_text(r.did, r.ci_low, r.ci_high)} against {_SHORT.get(r.baseline, r.baseline)} "
+                        f"({r.answer})" for r in sim.itertuples()) + ".")
     return " ".join(text)
 
 

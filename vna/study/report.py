@@ -43,7 +43,7 @@ from ..scoring import SCORE_LABELS
 from .analyses import analysis_tables, grid_records
 from .config import RunConfig
 from .controls import control_grid, filter_grid
-from .analyses import noise_grid, trials_grid, variability_answers
+from .analyses import noise_grid, trials_fixed_pairs_grid, trials_grid, variability_answers
 from .findings import FINDING_TITLES, interval_text, what_we_found
 from .sessions import across_sessions, add_sessions, per_session, session_verdicts, sessions_grid
 from .registry import get_grid, grid_names
@@ -198,7 +198,8 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     report.sessions = sessions_table(report.session_across, report.session_verdicts)
     if len(everything):
         report.variability = variability_answers(grid_records(everything, noise_grid(quick=quick)),
-                                                 grid_records(everything, trials_grid(quick=quick)))
+                                                 grid_records(everything, trials_grid(quick=quick)),
+                                                 grid_records(everything, trials_fixed_pairs_grid(quick=quick)))
     report.what_we_found = what_we_found(report)
     return report
 
