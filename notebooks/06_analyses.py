@@ -56,8 +56,8 @@ from vna.chapters import figures, plots
 from vna.study import analyses, findings
 from vna.study.grids import study_grid
 from vna.chapters.notebook import show_path, simulated_fallback
-from vna.study.results import load_records, published_dir, runs_dir
-from vna.study.stats import available_scores, score_columns
+from vna.study.store import load_records, published_dir, runs_dir
+from vna.study.stats import available_scores, rule_rows
 from vna.study.runner import run_grid
 
 if data_dir:
@@ -94,7 +94,8 @@ if quick:
           "these are smoke-test numbers, not results")
 else:
     results_path = Path(results_dir) if results_dir else published_dir()
-records = load_records(results_path)
+scored = load_records(results_path, score=None)  # every scoring rule a record carries (column score)
+records = scored[scored["score"] == "paper"]  # one row per record
 parts = {name: analyses.grid_records(records, g) for name, g in grids.items()}
 study = analyses.grid_records(records, study_grid()) if not quick else records.iloc[:0]
 display(Markdown(
@@ -106,7 +107,7 @@ if not quick:  # provenance: the CPU and the scoring rules behind each analysis'
     for name, part in parts.items():
         if part.empty:
             continue
-        with_rules = int(part["mean_auc_cosine"].notna().sum())
+        with_rules = int(part["key"].isin(scored.loc[scored["score"] == "cosine", "key"]).sum())
         rules = ("every scoring rule" if with_rules == len(part) else "the paper's rule only" if with_rules == 0
                  else f"every rule in {with_rules} of {len(part)}")
         old, cpus = int(part["cpu"].isna().sum()), sorted(set(part["cpu"].dropna()))
@@ -336,17 +337,18 @@ if not missing("linear"):
     template = template[template["split"] == "trials"]
     # the template is scored like the other methods, under every rule its records carry: by -Euclidean distance
     # under the paper's rule (as direct encoding), by cosine under the cosine rule
-    ref_rules = [r for r in available_scores(template) if not len(study) or r in available_scores(study)] \
+    template, deep_rules = (scored[scored["key"].isin(f["key"])] for f in (template, study))
+    ref_rules = [r for r in available_scores(template) if not len(study) or r in available_scores(deep_rules)] \
         if len(template) else []
     ref_rows = []
     for rule in ref_rules:
-        col = score_columns(rule)["average"]
-        ref = template.groupby("dataset")[col].mean()
+        ref = rule_rows(template, rule).groupby("dataset")["mean_auc"].mean()
         for dataset, reference in ref.items():
-            deep = study[(study["dataset"] == dataset) & (study["split"] == "trials")
-                         & (study["test_responses"] == "trials")]
+            deep = rule_rows(deep_rules, rule)
+            deep = deep[(deep["dataset"] == dataset) & (deep["split"] == "trials")
+                        & (deep["test_responses"] == "trials")]
             for m, g in deep.groupby("method"):
-                auc = g[col].mean()
+                auc = g["mean_auc"].mean()
                 ref_rows.append({"rule": rule, "dataset": dataset, "method": figures.SHORT[m], "average AUC": auc,
                                  "trial template": reference,
                                  "share of the above-chance range": analyses.above_chance_fraction(auc, reference)})

@@ -30,8 +30,9 @@ import pandas as pd
 from ..data.preprocess import _py, _round_half_up
 from ..data.user import from_folder
 from ..methods import ALL_METHODS, METHODS
-from .config import PROTOCOL_LABELS, RunConfig
-from .results import published_dir
+from ..names import RESPONSE_LABELS, SPLIT_LABELS
+from .config import RunConfig
+from .store import published_dir
 
 __all__ = [
     "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
@@ -159,11 +160,10 @@ def check_seeds(seeds, what: str = "seeds") -> list[int]:
 
 def _label(protocols) -> str:
     """``held-out trials (single trials, trial means)`` for the protocols of one split."""
-    tests = {"trials": "single trials", "mean": "trial means"}
     by_split: dict[str, list[str]] = {}
     for split, _, test in protocols:
-        by_split.setdefault(split, []).append(tests[test])
-    return "; ".join(f"{PROTOCOL_LABELS[s]} ({', '.join(t)})" for s, t in by_split.items())
+        by_split.setdefault(split, []).append(RESPONSE_LABELS[test])
+    return "; ".join(f"{SPLIT_LABELS[s]} ({', '.join(t)})" for s, t in by_split.items())
 
 
 def protocol_support(recording, *, test_fraction: float = 0.15, val_fraction: float = STUDY_TRAINING["val_fraction"]

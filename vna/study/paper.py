@@ -41,7 +41,8 @@ from ..data.paper.fixtures import FIXTURE_ASSET_ID, FixtureServer, quick_sources
 from ..methods import METHODS
 from .config import RunConfig
 from .grids import _ALL_FOUR, STUDY_SEEDS, _check_methods, _protocol_configs, protocols_for
-from .results import format_table, load_records, select_groups, summarize
+from .store import load_records
+from .tables import format_table, select_groups, summarize
 
 __all__ = ["PAPER_DATASETS", "PAPER_OPTIONS", "QUICK_OPTIONS", "NEEDS_AUTHORS", "paper_grid", "chang_available",
            "plan", "Plan", "format_plan", "check_disk", "DiskSpaceError", "quick_sources", "table1"]
