@@ -31,7 +31,7 @@ def test_the_sweep_covers_every_study_dataset_and_its_held_out_trainings():
     cells = {(c.dataset, c.split, c.responses) for c in configs}
     for d, protocols in STUDY_PROTOCOLS.items():
         assert {(d, s, r) for s, r, _ in protocols if s != "none"} == {x for x in cells if x[0] == d}
-    with pytest.raises(ValueError, match="the sweep has no dataset 'nope'"):
+    with pytest.raises(ValueError, match=r"the sweep has no dataset\(s\) \['nope'\]"):
         grids.tuning_grid(datasets=["nope"])
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..scoring import SCORES
 from .pipeline import prepare
+from .stats import where
 from .store import instances_path, read_record
 
 __all__ = ["norm_diagnostic", "spearman_by_rule"]
@@ -26,8 +27,7 @@ def norm_diagnostic(records: pd.DataFrame, *, dataset: str = "cowley2023-v4", sp
     Columns: method, instance, image, norm, score, encoding_auc. ``records``:
     :func:`vna.study.store.load_records` rows of one configuration per method (one grid's), ValueError
     otherwise."""
-    sel = records[(records["dataset"] == dataset) & (records["split"] == split)
-                  & (records["test_responses"] == test_responses) & (records["seed"] == seed)]
+    sel = where(records, dataset=dataset, split=split, test_responses=test_responses, seed=seed)
     if sel.empty:
         raise ValueError(f"no records of {dataset} {split}/{test_responses} seed {seed}")
     test = prepare(read_record(sel["path"].iloc[0]).config, data_dir=data_dir).test

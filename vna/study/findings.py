@@ -13,7 +13,7 @@ import pandas as pd
 from ..methods import METHODS
 from ..names import METHOD_NAMES, METHOD_SHORT, protocol_label
 from .sessions import MEAN_PROTOCOL
-from .stats import REFEREE_CLAIMS, SCORE_RULES, pick, signed, verdict_text
+from .stats import REFEREE_CLAIMS, SCORE_RULES, pick, signed, verdict_text, where
 from .tables import paper_average_check
 
 __all__ = ["HEADLINE_CELL", "SESSIONS_UNIT", "KEY_COMPARISONS", "FINDING_TITLES", "claim_paragraph",
@@ -26,6 +26,8 @@ __all__ = ["HEADLINE_CELL", "SESSIONS_UNIT", "KEY_COMPARISONS", "FINDING_TITLES"
 HEADLINE_CELL = ("cowley2023-v4", "images", "trials")
 #: The unit whose sessions the paragraphs and the figure show (seven V4 sessions of two animals).
 SESSIONS_UNIT = "cowley2023-v4"
+#: Its cell the paragraphs and the figure read: held-out images on trial means, the protocol every session has.
+SESSIONS_CELL = dict(unit=SESSIONS_UNIT, **dict(zip(("split", "responses", "test_responses"), MEAN_PROTOCOL)))
 #: The comparison each claim's paragraph quotes: the one the claim turns on (C1: VNA against the runner-up's
 #: average; C2: VNA against direct encoding on encoding, where the scoring rules disagree; C3: its own test).
 KEY_COMPARISONS = {"C1": ("vna", "direct_encoder", "average", "auc"),
@@ -91,11 +93,9 @@ def claim_paragraph(report, claim: str) -> str:
     dataset, split, test = HEADLINE_CELL
     text = []
     ref = report.referee
-    cell = ref[(ref["dataset"] == dataset) & (ref["split"] == split) & (ref["test_responses"] == test)
-               & (ref["task"] == task) & (ref["scale"] == scale)] if len(ref) else ref
+    cell = where(ref, dataset=dataset, split=split, test_responses=test, task=task, scale=scale) if len(ref) else ref
     wide = report.verdict_table
-    verdicts = (wide[(wide["claim"] == claim) & (wide["dataset"] == dataset) & (wide["split"] == split)
-                     & (wide["test_responses"] == test)] if len(wide) else wide)
+    verdicts = where(wide, claim=claim, dataset=dataset, split=split, test_responses=test) if len(wide) else wide
     shown, n_seeds = [], None
     for rule in rules:
         row, sign = pick(cell[cell["score"] == rule], a, b) if len(cell) else (None, 1.0)
@@ -117,11 +117,8 @@ def _sessions_sentence(report, claim: str, rules: list[str]) -> str:
     if across is None or across.empty or ver is None or ver.empty:
         return "No sessions grid in these records yet."
     a, b, task, scale = KEY_COMPARISONS[claim]
-    split, responses, test = MEAN_PROTOCOL
-    sel = across[(across["unit"] == SESSIONS_UNIT) & (across["split"] == split) & (across["responses"] == responses)
-                 & (across["test_responses"] == test) & (across["task"] == task) & (across["scale"] == scale)]
-    vs = ver[(ver["unit"] == SESSIONS_UNIT) & (ver["split"] == split) & (ver["responses"] == responses)
-             & (ver["test_responses"] == test) & (ver["claim"] == claim)]
+    sel = where(across, **SESSIONS_CELL, task=task, scale=scale)
+    vs = where(ver, **SESSIONS_CELL, claim=claim)
     shown, n_sessions, n_animals = [], 0, 0
     for rule in rules:
         row, sign = pick(sel[sel["score"] == rule], a, b)
@@ -134,7 +131,8 @@ def _sessions_sentence(report, claim: str, rules: list[str]) -> str:
     if not shown:
         return f"No sessions of {SESSIONS_UNIT} in these records yet."
     return (f"Sessions as the unit ({n_sessions} {SESSIONS_UNIT} sessions of {n_animals} animals, "
-            f"{protocol_label(split, test)}, trained on trial means; t-interval over sessions): "
+            f"{protocol_label(SESSIONS_CELL['split'], SESSIONS_CELL['test_responses'])}, trained on trial means; "
+            "t-interval over sessions): "
             f"{_name(a, b, task, scale)} is " + "; ".join(shown) + ".")
 
 
@@ -200,20 +198,15 @@ def figure_data(report) -> pd.DataFrame:
             rows.append({"baseline": r.baseline, "kind": "cell", "label": f"{r.dataset}, "
                          f"{protocol_label(r.split, r.test_responses)}", "score": r.score, "mean": r.mean_diff,
                          "low": r.ci_low, "high": r.ci_high})
-    split, responses, test = MEAN_PROTOCOL
     per, across = report.session_per, report.session_across
     if per is not None and len(per):
-        p = per[(per["unit"] == SESSIONS_UNIT) & (per["split"] == split) & (per["responses"] == responses)
-                & (per["test_responses"] == test) & (per["task"] == "average") & (per["scale"] == "logit")]
-        p = p.sort_values(["animal", "session"], na_position="last")
+        p = where(per, **SESSIONS_CELL, task="average", scale="logit").sort_values(["animal", "session"],
+                                                                                  na_position="last")
         for r in p.itertuples():
             animal = f" ({r.animal})" if isinstance(r.animal, str) and r.animal else ""
             rows.append({"baseline": r.baseline, "kind": "session", "label": f"{SESSIONS_UNIT} session {r.session}"
                          f"{animal}", "score": r.score, "mean": r.mean_diff, "low": r.seed_low, "high": r.seed_high})
-        a = across[(across["unit"] == SESSIONS_UNIT) & (across["split"] == split)
-                   & (across["responses"] == responses) & (across["test_responses"] == test)
-                   & (across["task"] == "average") & (across["scale"] == "logit")]
-        for r in a.itertuples():
+        for r in where(across, **SESSIONS_CELL, task="average", scale="logit").itertuples():
             rows.append({"baseline": r.baseline, "kind": "sessions", "label": f"{SESSIONS_UNIT}, over "
                          f"{r.n_sessions} sessions", "score": r.score, "mean": r.mean_diff, "low": r.ci_low,
                          "high": r.ci_high})

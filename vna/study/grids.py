@@ -96,13 +96,9 @@ def study_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
                threads: int = 1, **overrides) -> list[RunConfig]:
     """The reproduction study's runs (module docstring), optionally restricted to some datasets, methods and
     seeds, shrunk by ``quick``, or with ``overrides`` (then they are no longer the published study)."""
-    datasets = list(STUDY_PROTOCOLS) if datasets is None else list(datasets)
-    unknown = [d for d in datasets if d not in STUDY_PROTOCOLS]
-    if unknown:
-        raise ValueError(f"the study has no dataset(s) {unknown}; its datasets: {', '.join(STUDY_PROTOCOLS)}")
     _check_methods(methods)
     configs = []
-    for d in datasets:
+    for d in known_datasets(datasets, STUDY_PROTOCOLS, "the study"):
         configs += _protocol_configs(d, STUDY_PROTOCOLS[d], methods, seeds, quick, device, threads, overrides)
     return configs
 
@@ -220,6 +216,15 @@ def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[i
     return _protocol_configs(f"folder:{folder}", protocols, methods, seeds, quick, device, threads, overrides)
 
 
+def known_datasets(datasets: Sequence[str] | None, known, grid: str) -> list[str]:
+    """``datasets`` (every one of ``known`` when None), or a ValueError naming those ``grid`` does not have."""
+    datasets = list(known) if datasets is None else list(datasets)
+    unknown = [d for d in datasets if d not in known]
+    if unknown:
+        raise ValueError(f"{grid} has no dataset(s) {unknown}; its datasets: {', '.join(known)}")
+    return datasets
+
+
 def _check_methods(methods: Sequence[str]) -> None:
     bad = [m for m in methods if m not in ALL_METHODS]
     if bad:
@@ -256,9 +261,7 @@ def tuning_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] | 
     methods = list(METHODS if methods is None else methods)
     _check_methods(methods)
     configs = []
-    for d in (list(STUDY_PROTOCOLS) if datasets is None else list(datasets)):
-        if d not in STUDY_PROTOCOLS:
-            raise ValueError(f"the sweep has no dataset {d!r}; its datasets: {', '.join(STUDY_PROTOCOLS)}")
+    for d in known_datasets(datasets, STUDY_PROTOCOLS, "the sweep"):
         for (split, responses), m, s, setting in itertools.product(tuning_protocols(d), methods, seeds,
                                                                     TUNING_SETTINGS):
             fields = {**STUDY_TRAINING, **dict(zip(TUNED_FIELDS, setting)), **overrides}

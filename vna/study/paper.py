@@ -40,7 +40,7 @@ from ..data.paper._common import SOURCES_ENV
 from ..data.paper.fixtures import FIXTURE_ASSET_ID, FixtureServer, quick_sources as _sources_doc, write_quick_store
 from ..methods import METHODS
 from .config import RunConfig
-from .grids import _ALL_FOUR, STUDY_SEEDS, _check_methods, _protocol_configs, protocols_for
+from .grids import _ALL_FOUR, STUDY_SEEDS, _check_methods, _protocol_configs, known_datasets, protocols_for
 from .store import load_records
 from .tables import format_table, select_groups, summarize
 
@@ -71,14 +71,10 @@ def paper_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
                seeds: Sequence[int] = STUDY_SEEDS, *, quick: bool = False, device: str = "auto", threads: int = 1,
                **overrides) -> list[RunConfig]:
     """The paper grid's runs (module docstring); chang2021-face only when its folder is complete."""
-    datasets = list(PAPER_DATASETS) if datasets is None else list(datasets)
-    unknown = [d for d in datasets if d not in PAPER_DATASETS]
-    if unknown:
-        raise ValueError(f"the paper grid has no dataset(s) {unknown}; its datasets: {', '.join(PAPER_DATASETS)}")
     _check_methods(methods)
     extra = overrides.pop("dataset_options", {})
     configs = []
-    for d in datasets:
+    for d in known_datasets(datasets, PAPER_DATASETS, "the paper grid"):
         if d == "chang2021-face" and not chang_available():
             continue
         options = {**(QUICK_OPTIONS if quick else PAPER_OPTIONS)[d], **extra}

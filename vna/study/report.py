@@ -66,6 +66,7 @@ from .stats import (
     rule_rows,
     verdict_text,
     verdicts_by_score,
+    where,
 )
 
 __all__ = ["Report", "build_report", "with_referee", "referee_markdown", "results_csv_table", "to_markdown", "write_csv",
@@ -225,10 +226,9 @@ def sessions_table(across: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame
         return pd.DataFrame(columns=cols)
     rows = []
     for score, ver in verdicts.groupby("score", sort=False):
-        acr = across[(across["score"] == score) & (across["scale"] == "auc") & (across["task"] == "average")]
+        acr = where(across, score=score, scale="auc", task="average")
         for keys, v in ver.groupby(["unit", "split", "responses", "test_responses"], sort=True):
-            a = acr[(acr["unit"] == keys[0]) & (acr["split"] == keys[1]) & (acr["responses"] == keys[2])
-                    & (acr["test_responses"] == keys[3])]
+            a = where(acr, **dict(zip(["unit", "split", "responses", "test_responses"], keys)))
             n = int(v["n_sessions"].max())
             if n < 2:
                 continue

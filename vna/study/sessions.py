@@ -25,7 +25,6 @@ comparison cannot be tested over sessions when it cannot be tested in one of the
 """
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path
@@ -39,17 +38,17 @@ from ..data.user import from_folder
 from ..methods import METHODS
 from ..names import METHOD_SHORT
 from .config import RunConfig
-from .grids import STUDY_PROTOCOLS, _check_methods, _protocol_configs, protocols_for
+from .grids import STUDY_PROTOCOLS, _check_methods, _protocol_configs, known_datasets, protocols_for
 from .store import load_records, read_record
 from .stats import (
     LEVEL, REFEREE_CLAIMS, TASK_COLUMNS, available_scores, combine_verdicts, comparison_verdict, corrected_t_interval,
-    logit, records_grid_step, rule_rows, untestable, verdict_text,
+    logit, records_grid_step, rule_rows, untestable, verdict_text, where,
 )
 
 __all__ = [
     "SESSION_SEEDS", "MEAN_PROTOCOL", "session_units", "sessions_grid", "folders_grid", "add_sessions",
     "per_session", "method_table", "across_sessions", "two_level_bootstrap",
-    "two_level_exact", "session_verdicts", "holds_wording", "summary_text", "grid_summary",
+    "session_verdicts", "holds_wording", "summary_text", "grid_summary",
 ]
 
 SESSION_SEEDS = (0, 1, 2)
@@ -98,12 +97,7 @@ def sessions_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] 
     restricted to some datasets, sessions (``"190925"``, ``"region2"``) or protocols."""
     _check_methods(methods)
     units = session_units()
-    if datasets is not None:
-        unknown = sorted(set(datasets) - set(units["dataset"]))
-        if unknown:
-            raise ValueError(f"the sessions grid has no dataset(s) {unknown}; its datasets: "
-                             f"{', '.join(units['dataset'].unique())}")
-        units = units[units["dataset"].isin(list(datasets))]
+    units = units[units["dataset"].isin(known_datasets(datasets, units["dataset"].unique(), "the sessions grid"))]
     if sessions is not None:
         unknown = sorted(set(map(str, sessions)) - set(units["session"]))
         if unknown:
@@ -273,27 +267,6 @@ def _groups(animals: Sequence) -> list[np.ndarray]:
     return [np.flatnonzero(np.array(labels) == lab) for lab in order]
 
 
-def two_level_exact(values: Sequence[float], animals: Sequence) -> dict[float, float]:
-    """The exact distribution ``{mean: probability}`` of :func:`two_level_bootstrap`'s statistic, by
-    enumerating every equally likely draw (tiny tables only: it grows as ``A^A * prod n_a^n_a``)."""
-    values = np.asarray(values, dtype=float)
-    groups = _groups(animals)
-    within = []  # per animal: {sum of a draw: probability}
-    for idx in groups:
-        dist: dict[float, float] = {}
-        for draw in itertools.product(values[idx], repeat=len(idx)):
-            dist[float(sum(draw))] = dist.get(float(sum(draw)), 0.0) + len(idx) ** -len(idx)
-        within.append(dist)
-    out: dict[float, float] = {}
-    p_animals = len(groups) ** -len(groups)
-    for picked in itertools.product(range(len(groups)), repeat=len(groups)):
-        n = sum(len(groups[a]) for a in picked)
-        for parts in itertools.product(*(within[a].items() for a in picked)):
-            mean = round(sum(s for s, _ in parts) / n, 12)
-            out[mean] = out.get(mean, 0.0) + p_animals * float(np.prod([p for _, p in parts]))
-    return dict(sorted(out.items()))
-
-
 def across_sessions(per: pd.DataFrame, level: float = LEVEL, n_boot: int = 4000, seed: int = 0) -> pd.DataFrame:
     """Per unit (dataset) × protocol × baseline × task × scale, over sessions: mean of the session differences,
     its t-interval (sessions as the unit: separate recordings, so no correction), the sign count (sessions with a
@@ -367,8 +340,7 @@ def session_verdicts(per: pd.DataFrame, across: pd.DataFrame | None = None,
     per = per[per["split"].isin(list(splits))]
     rows = []
     for keys, g in per.groupby(["unit", *_PROTO], sort=True):
-        acr = across[(across["unit"] == keys[0]) & (across["split"] == keys[1]) & (across["responses"] == keys[2])
-                     & (across["test_responses"] == keys[3])]
+        acr = where(across, **dict(zip(["unit", *_PROTO], keys)))
         sessions = list(dict.fromkeys(g["session"]))
         animals = dict(zip(g["session"], g["animal"]))
         for claim, spec in REFEREE_CLAIMS.items():
@@ -376,7 +348,7 @@ def session_verdicts(per: pd.DataFrame, across: pd.DataFrame | None = None,
             parts, evidence, ok = [], [], True
             for a, b, task, scale in spec["tests"]:
                 sign, base, meth = (1.0, b, a) if a == "vna" else (-1.0, a, b)
-                hit = g[(g["method"] == meth) & (g["baseline"] == base) & (g["task"] == task) & (g["scale"] == scale)]
+                hit = where(g, method=meth, baseline=base, task=task, scale=scale)
                 if hit.empty:
                     ok = False
                     evidence.append(f"{a} - {b} {task}: no records")

@@ -38,7 +38,7 @@ from .store import instances_path
 __all__ = [
     "LEVEL", "TASK_COLUMNS", "VERDICTS", "verdict", "combine_verdicts", "verdict_text", "untestable",
     "auc_grid_step", "margin_in_auc", "EQUIVALENCE_MARGIN", "EQUIVALENT_TEXT", "comparison_verdict",
-    "records_grid_step", "pick",
+    "records_grid_step", "where", "pick",
     "SCORE_RULES", "C3_LOGIT_MARGIN", "CLOSE_THRESHOLD", "REFEREE_CLAIMS", "PAPER_DIFFERENCES",
     "rule_rows", "available_scores", "logit", "corrected_t_interval", "image_resample_means", "image_bootstrap",
     "instance_images", "independent_cells", "referee_comparisons", "referee_verdicts",
@@ -385,13 +385,19 @@ def records_grid_step(records: pd.DataFrame, task: str) -> float:
     return max(steps) if steps else math.nan
 
 
-def pick(frame: pd.DataFrame, a: str, b: str, **where) -> tuple[pd.Series | None, float]:
-    """The row of ``a - b`` in a comparisons frame (columns method, baseline) matching ``where`` -- or that of
-    ``b - a``, with sign -1 -- or ``(None, 1)``."""
+def where(frame: pd.DataFrame, **values) -> pd.DataFrame:
+    """The rows of ``frame`` whose columns hold ``values`` (``column=value``)."""
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in values.items():
+        mask &= (frame[column] == value).to_numpy()
+    return frame[mask]
+
+
+def pick(frame: pd.DataFrame, a: str, b: str, **values) -> tuple[pd.Series | None, float]:
+    """The row of ``a - b`` in a comparisons frame (columns method, baseline) matching ``values`` (:func:`where`)
+    -- or that of ``b - a``, with sign -1 -- or ``(None, 1)``."""
     for m, base, sign in ((a, b, 1.0), (b, a, -1.0)):
-        hit = frame[(frame["method"] == m) & (frame["baseline"] == base)]
-        for k, v in where.items():
-            hit = hit[hit[k] == v]
+        hit = where(frame, method=m, baseline=base, **values)
         if len(hit):
             return hit.iloc[0], sign
     return None, 1.0
