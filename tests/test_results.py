@@ -287,7 +287,7 @@ def test_study_grid_definition():
     assert all(c.epochs <= 2 and c.dataset_options["n_images"] < 300 for c in quick)
     with pytest.raises(ValueError, match="has no dataset"):
         study_grid(["nope"])
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match="RunConfig.method must be one of .*; got 'nope'"):  # RunConfig's check
         study_grid(["simulated"], ["nope"])
 
 

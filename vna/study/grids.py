@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..data.preprocess import _py, _round_half_up
 from ..data.user import from_folder
-from ..methods import ALL_METHODS, METHODS
+from ..methods import METHODS
 from ..names import RESPONSE_LABELS, SPLIT_LABELS
 from .config import RunConfig
 from .store import published_dir
@@ -96,7 +96,6 @@ def study_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
                threads: int = 1, **overrides) -> list[RunConfig]:
     """The reproduction study's runs (module docstring), optionally restricted to some datasets, methods and
     seeds, shrunk by ``quick``, or with ``overrides`` (then they are no longer the published study)."""
-    _check_methods(methods)
     configs = []
     for d in known_datasets(datasets, STUDY_PROTOCOLS, "the study"):
         configs += _protocol_configs(d, STUDY_PROTOCOLS[d], methods, seeds, quick, device, threads, overrides)
@@ -201,7 +200,6 @@ def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[i
     """The study's grid on a recording folder (:func:`vna.data.from_folder` layout): the protocols it
     supports × methods × seeds. Records are keyed by the folder's content, not its path. ``log`` gets two
     lines: the recording's shape, and the protocols run and those skipped with the reason."""
-    _check_methods(methods)
     seeds = check_seeds(seeds)
     recording = from_folder(folder, **overrides.get("dataset_options", {}))
     training = {**STUDY_TRAINING, **{k: v for k, v in overrides.items() if k in STUDY_TRAINING}}
@@ -223,12 +221,6 @@ def known_datasets(datasets: Sequence[str] | None, known, grid: str) -> list[str
     if unknown:
         raise ValueError(f"{grid} has no dataset(s) {unknown}; its datasets: {', '.join(known)}")
     return datasets
-
-
-def _check_methods(methods: Sequence[str]) -> None:
-    bad = [m for m in methods if m not in ALL_METHODS]
-    if bad:
-        raise ValueError(f"unknown method(s) {bad}; known: {', '.join(ALL_METHODS)}")
 
 
 # ------------------------------------------------------------------------------------- the validation sweep
@@ -259,7 +251,6 @@ def tuning_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] | 
     trainings × methods × seeds, trained as the study trains (``STUDY_TRAINING``); the test responses are the
     training ones (the choice reads the validation part only: :mod:`vna.study.tuning`)."""
     methods = list(METHODS if methods is None else methods)
-    _check_methods(methods)
     configs = []
     for d in known_datasets(datasets, STUDY_PROTOCOLS, "the sweep"):
         for (split, responses), m, s, setting in itertools.product(tuning_protocols(d), methods, seeds,

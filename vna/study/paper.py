@@ -40,7 +40,7 @@ from ..data.paper._common import SOURCES_ENV
 from ..data.paper.fixtures import FIXTURE_ASSET_ID, FixtureServer, quick_sources as _sources_doc, write_quick_store
 from ..methods import METHODS
 from .config import RunConfig
-from .grids import _ALL_FOUR, STUDY_SEEDS, _check_methods, _protocol_configs, known_datasets, protocols_for
+from .grids import _ALL_FOUR, STUDY_SEEDS, _protocol_configs, known_datasets, protocols_for
 from .store import load_records
 from .tables import format_table, select_groups, summarize
 
@@ -71,7 +71,6 @@ def paper_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
                seeds: Sequence[int] = STUDY_SEEDS, *, quick: bool = False, device: str = "auto", threads: int = 1,
                **overrides) -> list[RunConfig]:
     """The paper grid's runs (module docstring); chang2021-face only when its folder is complete."""
-    _check_methods(methods)
     extra = overrides.pop("dataset_options", {})
     configs = []
     for d in known_datasets(datasets, PAPER_DATASETS, "the paper grid"):

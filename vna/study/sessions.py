@@ -38,7 +38,7 @@ from ..data.user import from_folder
 from ..methods import METHODS
 from ..names import METHOD_SHORT
 from .config import RunConfig
-from .grids import STUDY_PROTOCOLS, _check_methods, _protocol_configs, known_datasets, protocols_for
+from .grids import STUDY_PROTOCOLS, _protocol_configs, known_datasets, protocols_for
 from .store import load_records, read_record
 from .stats import (
     LEVEL, REFEREE_CLAIMS, TASK_COLUMNS, available_scores, combine_verdicts, comparison_verdict, corrected_t_interval,
@@ -95,7 +95,6 @@ def sessions_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] 
                   device: str = "auto", threads: int = 1, **overrides) -> list[RunConfig]:
     """Every session × the protocols it supports × methods × seeds (module docstring), optionally
     restricted to some datasets, sessions (``"190925"``, ``"region2"``) or protocols."""
-    _check_methods(methods)
     units = session_units()
     units = units[units["dataset"].isin(known_datasets(datasets, units["dataset"].unique(), "the sessions grid"))]
     if sessions is not None:
@@ -117,7 +116,6 @@ def folders_grid(folders: Sequence[str], methods: Sequence[str] = METHODS, seeds
                  *, quick: bool = False, device: str = "auto", threads: int = 1, **overrides) -> list[RunConfig]:
     """Each recording folder as a session (``python -m vna reproduce --folder A --folder B``): the protocols
     it supports (plus :data:`MEAN_PROTOCOL`, shared by all) × methods × seeds."""
-    _check_methods(methods)
     configs = []
     for folder in folders:
         path = str(Path(folder).expanduser().resolve())
