@@ -41,6 +41,7 @@ from ..data.paper.fixtures import FIXTURE_ASSET_ID, FixtureServer, quick_sources
 from ..methods import METHODS
 from .config import RunConfig
 from .grids import _ALL_FOUR, STUDY_SEEDS, _protocol_configs, known_datasets, protocols_for
+from .pipeline import environment
 from .store import load_records
 from .tables import format_table, select_groups, summarize
 
@@ -287,20 +288,13 @@ def quick_sources(drop_after: dict[str, int] | None = None) -> Iterator[dict]:
     """Serve the format-true fixtures on 127.0.0.1 and point the loaders at them (``$VNA_PAPER_SOURCES``)
     with a fresh data folder (``$VNA_DATA_DIR``), both in a temporary folder removed afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="vna-paper-quick-"))
-    old = {k: os.environ.get(k) for k in (SOURCES_ENV, "VNA_DATA_DIR")}
     try:
         store = write_quick_store(tmp / "store")
-        with FixtureServer(tmp / "store", drop_after=drop_after) as server:
+        with FixtureServer(tmp / "store", drop_after=drop_after) as server, \
+                environment(**{SOURCES_ENV: tmp / "sources.json", "VNA_DATA_DIR": tmp / "cache"}):
             (tmp / "sources.json").write_text(json.dumps(_sources_doc(server.url, store)))
-            os.environ[SOURCES_ENV] = str(tmp / "sources.json")
-            os.environ["VNA_DATA_DIR"] = str(tmp / "cache")
             yield {"server": server, "store": store, "cache": tmp / "cache", "folder": tmp}
     finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -32,20 +32,19 @@ __all__ = ["run", "run_shared", "prepare", "check_presplit", "load_recording", "
 
 
 @contextlib.contextmanager
-def _data_dir(path: str | os.PathLike | None) -> Iterator[None]:
-    """Point ``VNA_DATA_DIR`` at ``path`` for the duration (no change when ``None``)."""
-    if path is None:
-        yield
-        return
-    old = os.environ.get("VNA_DATA_DIR")
-    os.environ["VNA_DATA_DIR"] = str(Path(path).expanduser())
+def environment(**values: str | os.PathLike | None) -> Iterator[None]:
+    """Set the environment variables ``values`` for the duration (``None``: leave one as it is), then restore
+    them."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items() if v is not None})
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("VNA_DATA_DIR", None)
-        else:
-            os.environ["VNA_DATA_DIR"] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextlib.contextmanager
@@ -63,7 +62,7 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def load_recording(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None) -> Recording:
     """The recording ``cfg.dataset`` names, with ``cfg.dataset_options``."""
-    with _data_dir(data_dir):
+    with environment(VNA_DATA_DIR=None if data_dir is None else Path(data_dir).expanduser()):
         return load(cfg.dataset, **cfg.dataset_options)
 
 

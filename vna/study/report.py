@@ -48,7 +48,8 @@ from .record import METRICS
 from .registry import get_grid, grid_names
 from .sessions import across_sessions, add_sessions, per_session, session_verdicts, sessions_grid
 from .store import StoreError, _atomic_write_text, check_manifest, is_published, load_records
-from .tables import PAPER_STAND_INS, PAPER_TABLE1, format_table, paper_rows, select_groups, summarize
+from .tables import (PAPER_STAND_INS, PAPER_TABLE1, format_table, mean_ci_text, paper_rows, select_groups,
+                     summarize)
 from .stats import (
     C3_LOGIT_MARGIN,
     CLOSE_THRESHOLD,
@@ -492,19 +493,12 @@ def control_markdown(report: Report) -> str:
         parts += ["No records of the filter grid yet: `python -m vna reproduce --grid filter --publish`.\n"]
     else:
         rows = [{"score": r["score"], "dataset": r["dataset"], "method": METHOD_SHORT[r["method"]],
-                 "no filter: avg AUC": _pm(r["mean_auc"], r["mean_auc_ci"]),
-                 "0.8 filter: avg AUC": _pm(r["mean_auc_filtered"], r["mean_auc_ci_filtered"]),
+                 "no filter: avg AUC": mean_ci_text(r["mean_auc"], r["mean_auc_ci"], 3),
+                 "0.8 filter: avg AUC": mean_ci_text(r["mean_auc_filtered"], r["mean_auc_ci_filtered"], 3),
                  "0.8 filter: enc / dec": _pair(r["encoding_auc_filtered"], r["decoding_auc_filtered"]),
                  "change": r["change"]} for _, r in f.iterrows()]
         parts += [_md(pd.DataFrame(rows), "+.3f")]
     return "\n".join(parts)
-
-
-def _pm(mean, ci, digits: int = 3) -> str:
-    mean, ci = float(mean), float(ci) if ci is not None else math.nan
-    if not math.isfinite(mean):
-        return "n/a"
-    return f"{mean:.{digits}f}" + (f" ± {ci:.{digits}f}" if math.isfinite(ci) else "")
 
 
 def _pair(a, b, digits: int = 3) -> str:

@@ -18,7 +18,7 @@ from .config import RunConfig
 from .record import METRICS
 
 __all__ = ["PAPER_TABLE1", "PAPER_STAND_INS", "paper_rows", "summarize", "select_groups", "format_table",
-           "paper_average_check"]
+           "mean_ci_text", "paper_average_check"]
 
 #: Table 1 of the paper (AUC; encoding, decoding and the paper's "average" column, as printed).
 PAPER_TABLE1 = pd.DataFrame(
@@ -126,12 +126,13 @@ def select_groups(summary: pd.DataFrame, grid: Iterable[RunConfig] | None = None
     return out, notes
 
 
-def _fmt(mean: float, ci: float, digits: int = 4) -> str:
+def mean_ci_text(mean, ci, digits: int = 4) -> str:
+    """``0.8200 ± 0.0187``: a seed mean and its interval's half-width (the mean alone without one, "n/a" without a
+    mean)."""
+    mean, ci = float(mean), math.nan if ci is None else float(ci)
     if not math.isfinite(mean):
         return "n/a"
-    if not math.isfinite(ci):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {ci:.{digits}f}"
+    return f"{mean:.{digits}f}" + (f" ± {ci:.{digits}f}" if math.isfinite(ci) else "")
 
 
 def format_table(table: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
@@ -143,9 +144,9 @@ def format_table(table: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
             "method": METHOD_NAMES.get(r["method"], r["method"]),
             "protocol": protocol_label(r["split"], r["test_responses"]),
             "seeds": int(r["n_seeds"]),
-            "encoding AUC": _fmt(r["encoding_auc"], r["encoding_auc_ci"]),
-            "decoding AUC": _fmt(r["decoding_auc"], r["decoding_auc_ci"]),
-            "average AUC": _fmt(r["mean_auc"], r["mean_auc_ci"]),
+            "encoding AUC": mean_ci_text(r["encoding_auc"], r["encoding_auc_ci"]),
+            "decoding AUC": mean_ci_text(r["decoding_auc"], r["decoding_auc_ci"]),
+            "average AUC": mean_ci_text(r["mean_auc"], r["mean_auc_ci"]),
         }
         paper = paper_rows(r["dataset"])
         if with_paper and r["method"] in paper.index:
