@@ -27,7 +27,8 @@ HEADLINE_CELL = ("cowley2023-v4", "images", "trials")
 #: The unit whose sessions the paragraphs and the figure show (seven V4 sessions of two animals).
 SESSIONS_UNIT = "cowley2023-v4"
 #: Its cell the paragraphs and the figure read: held-out images on trial means, the protocol every session has.
-SESSIONS_CELL = dict(unit=SESSIONS_UNIT, **dict(zip(("split", "responses", "test_responses"), MEAN_PROTOCOL)))
+SESSIONS_CELL = {"unit": SESSIONS_UNIT, "split": MEAN_PROTOCOL[0], "responses": MEAN_PROTOCOL[1],
+                 "test_responses": MEAN_PROTOCOL[2]}
 #: The comparison each claim's paragraph quotes: the one the claim turns on (C1: VNA against the runner-up's
 #: average; C2: VNA against direct encoding on encoding, where the scoring rules disagree; C3: its own test).
 KEY_COMPARISONS = {"C1": ("vna", "direct_encoder", "average", "auc"),
