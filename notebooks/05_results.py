@@ -61,9 +61,10 @@ from vna.study.grids import (BEFORE_TUNING, BEFORE_TUNING_DIR, STUDY_TRAINING, T
                              TUNING_WEIGHT_DECAY, before_tuning_grid, study_grid)
 from vna.chapters.notebook import positive_int, records_folder, show_path
 from vna.study.report import CONTROL_TOLERANCE, build_report, differences_by_score, format_by_score, scores_note
-from vna.study.results import (
-    PAPER_STAND_INS, PAPER_TABLE1, format_table, load_histories, load_records, paper_average_check, protocol_label,
-    published_dir, select_groups, summarize,
+from vna.names import protocol_label
+from vna.study.store import load_histories, load_records, published_dir
+from vna.study.tables import (
+    PAPER_STAND_INS, PAPER_TABLE1, format_table, paper_average_check, select_groups, summarize,
 )
 from vna.study.stats import (
     C3_LOGIT_MARGIN, CLOSE_THRESHOLD, EQUIVALENCE_MARGIN, EQUIVALENT_TEXT, REFEREE_CLAIMS, logit, margin_in_auc,

@@ -56,8 +56,8 @@ from vna.chapters import figures, plots
 from vna.study import analyses, findings
 from vna.study.grids import read_tuned, study_grid, tuned_fields
 from vna.chapters.notebook import show_path, simulated_fallback
-from vna.study.results import load_records, published_dir, runs_dir
-from vna.study.stats import available_scores, score_columns
+from vna.study.store import load_records, published_dir, runs_dir
+from vna.study.stats import available_scores, rule_rows
 from vna.study.runner import run_grid
 
 if data_dir:
@@ -94,7 +94,8 @@ if quick:
           "these are smoke-test numbers, not results")
 else:
     results_path = Path(results_dir) if results_dir else published_dir()
-records = load_records(results_path)
+scored = load_records(results_path, score=None)  # every scoring rule a record carries (column score)
+records = scored[scored["score"] == "paper"]  # one row per record
 parts = {name: analyses.grid_records(records, g) for name, g in grids.items()}
 study = analyses.grid_records(records, study_grid()) if not quick else records.iloc[:0]
 display(Markdown(
@@ -106,7 +107,7 @@ if not quick:  # provenance: the CPU and the scoring rules behind each analysis'
     for name, part in parts.items():
         if part.empty:
             continue
-        with_rules = int(part["mean_auc_cosine"].notna().sum())
+        with_rules = int(part["key"].isin(scored.loc[scored["score"] == "cosine", "key"]).sum())
         rules = ("every scoring rule" if with_rules == len(part) else "the paper's rule only" if with_rules == 0
                  else f"every rule in {with_rules} of {len(part)}")
         old, cpus = int(part["cpu"].isna().sum()), sorted(set(part["cpu"].dropna()))
@@ -139,12 +140,14 @@ def held_out(df: pd.DataFrame, test: str = "trials") -> pd.DataFrame:
     return df[df["test_responses"] == test]
 
 
-RULES = available_scores(records) if len(records) else ["paper"]
+RULES = available_scores(scored) if len(scored) else ["paper"]
 
 
-def average(rule: str) -> str:
-    """The records' average-AUC column under a scoring rule."""
-    return score_columns(rule)["average"]
+def under(frame: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """The records of ``frame`` (paper-rule rows, with the analysis's own columns) under a scoring rule."""
+    own = ["key", *[c for c in frame.columns if c not in scored.columns]]
+    rows = rule_rows(scored, rule)
+    return rows[rows["key"].isin(set(frame["key"]))].merge(frame[own], on="key", how="left")
 
 
 def rule_words(rule: str) -> str:
@@ -268,8 +271,8 @@ if not missing("trials-fixed-pairs"):
 
 # %% tags=["hide-input"]
 if not parts["noise"].empty or not parts["trials"].empty:
-    answers = analyses.variability_answers(parts["noise"], parts["trials"], parts["trials-fixed-pairs"],
-                                           scores=RULES)
+    answers = analyses.variability_answers(*(analyses.grid_records(scored, grids[name])
+                                             for name in ("noise", "trials", "trials-fixed-pairs")), scores=RULES)
     grid = answers.assign(baseline=answers["baseline"].map(figures.SHORT),
                           cell=[f"{a:+.3f} ({w})" for a, w in zip(answers["did"], answers["answer"])])
     display(grid.pivot_table(index=["analysis", "dataset", "baseline"], columns="score", values="cell",
@@ -324,8 +327,8 @@ if not missing("size"):
                                            for r in g.itertuples()))
     per_rule = []
     for rule in RULES[1:]:  # the other rules, in one line each: every method's change from the least to the most
-        parts_rule = [analyses.paired_change(frame, col, sorted(set(frame[col]))[0], sorted(set(frame[col]))[-1],
-                                             metric=average(rule)).assign(axis=axis)
+        parts_rule = [analyses.paired_change(under(frame, rule), col, sorted(set(frame[col]))[0],
+                                             sorted(set(frame[col]))[-1]).assign(axis=axis)
                       for axis, frame, col in (("training images", img, "train_image_fraction"),
                                                ("neurons", neu, "neuron_fraction")) if len(set(frame[col])) > 1]
         if parts_rule:
@@ -373,7 +376,7 @@ if not missing("distractors"):
             f"{top1.loc[m, lo_k]:.2f} to {top1.loc[m, hi_k]:.3f} ({figures.SHORT[m]})" for m in top1.index)
         + ": AUCs are comparable across papers whatever their K; top-k numbers only at the same K. "
         + " ".join(f"Under {rule_words(rule)} the spread of decoding AUC over K is at most "
-                   f"{analyses.sweep_table(ds, 'K', score_columns(rule)['decoding']).groupby('method')['mean'].agg(lambda v: v.max() - v.min()).max():.3f}."
+                   f"{analyses.sweep_table(under(ds, rule), 'K', 'decoding_auc').groupby('method')['mean'].agg(lambda v: v.max() - v.min()).max():.3f}."
                    for rule in RULES[1:])))
 
 # %% [markdown]
@@ -401,17 +404,18 @@ if not missing("linear"):
     template = template[template["split"] == "trials"]
     # the template is scored like the other methods, under every rule its records carry: by -Euclidean distance
     # under the paper's rule (as direct encoding), by cosine under the cosine rule
-    ref_rules = [r for r in available_scores(template) if not len(study) or r in available_scores(study)] \
+    template, deep_rules = (scored[scored["key"].isin(f["key"])] for f in (template, study))
+    ref_rules = [r for r in available_scores(template) if not len(study) or r in available_scores(deep_rules)] \
         if len(template) else []
     ref_rows = []
     for rule in ref_rules:
-        col = score_columns(rule)["average"]
-        ref = template.groupby("dataset")[col].mean()
+        ref = rule_rows(template, rule).groupby("dataset")["mean_auc"].mean()
         for dataset, reference in ref.items():
-            deep = study[(study["dataset"] == dataset) & (study["split"] == "trials")
-                         & (study["test_responses"] == "trials")]
+            deep = rule_rows(deep_rules, rule)
+            deep = deep[(deep["dataset"] == dataset) & (deep["split"] == "trials")
+                        & (deep["test_responses"] == "trials")]
             for m, g in deep.groupby("method"):
-                auc = g[col].mean()
+                auc = g["mean_auc"].mean()
                 ref_rows.append({"rule": rule, "dataset": dataset, "method": figures.SHORT[m], "average AUC": auc,
                                  "trial template": reference,
                                  "share of the above-chance range": analyses.above_chance_fraction(auc, reference)})
@@ -462,8 +466,8 @@ if not missing("linear"):
     pool = pd.concat([lin, study]) if len(study) else lin
     pool = pool[(pool["split"] != "none") & (pool["test_responses"] == "trials")]
     said = []
-    for rule in [r for r in RULES if r in available_scores(pool)]:
-        lt = pool.groupby(["dataset", "split", "method"])[average(rule)].agg(["mean", "std", "count"]).round(4)
+    for rule in [r for r in RULES if r in available_scores(scored[scored["key"].isin(set(pool["key"]))])]:
+        lt = under(pool, rule).groupby(["dataset", "split", "method"])["mean_auc"].agg(["mean", "std", "count"]).round(4)
         wide = lt["mean"].unstack("method")
         wide.columns = [figures.SHORT.get(c, c) for c in wide.columns]
         if rule == "paper":
@@ -506,8 +510,8 @@ if not missing("settings"):
     temp = temp.assign(learn_temperature=temp["learn_temperature"].astype(bool))
     # learned - fixed, paired by seed, corrected resampled t-interval (seeds re-split one recording)
     temp_diff = []
-    for rule in [r for r in RULES if r in available_scores(temp)]:
-        change = analyses.paired_change(temp, "learn_temperature", False, True, metric=average(rule))
+    for rule in [r for r in RULES if r in available_scores(scored[scored["key"].isin(set(temp["key"]))])]:
+        change = analyses.paired_change(under(temp, rule), "learn_temperature", False, True)
         temp_diff += [f"`{r.dataset}` {ci(r.change, r.ci_low, r.ci_high)} ({rule_words(rule)})"
                       for r in change.itertuples()]
     span = sweep.groupby(["setting", "dataset"])["mean"].agg(lambda v: v.max() - v.min())

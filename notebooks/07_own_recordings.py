@@ -48,7 +48,9 @@ from vna.data.user import folder_hash
 from vna.study.grids import check_seeds, folder_grid, protocols_for
 from vna.chapters.notebook import load_or_simulated, show_path
 from vna.study.pipeline import prepare, run
-from vna.study.results import format_table, load_records, protocol_label, runs_dir, select_groups, summarize
+from vna.names import protocol_label
+from vna.study.store import load_records, runs_dir
+from vna.study.tables import format_table, select_groups, summarize
 from vna.study.runner import run_grid
 
 # %% tags=["parameters"]
@@ -355,12 +357,12 @@ fig = plots.plot_results(table.assign(dataset=folder_path.name + (" (QUICK: not 
 
 # %%
 cfg = next(c for c in grid if c.method == "vna" and c.split == grid[0].split)
-out = run(cfg, recording=rec, progress=False)
+out = run(cfg, recording=rec, progress=False)  # its record, with the model, the pairs and S in memory
 recorded = records[records["key"] == cfg.key()].iloc[0]
 print(f"VNA, {protocol_label(cfg.split, cfg.eval_responses)}, seed {cfg.seed}: encoding AUC "
-      f"{out.metrics['encoding_auc']:.4f} (record {recorded['encoding_auc']:.4f}), decoding AUC "
-      f"{out.metrics['decoding_auc']:.4f} (record {recorded['decoding_auc']:.4f})")
-fig = plots.plot_score_matrix(out.scores, out.test.match, label, "vna")
+      f"{out.metrics['paper']['encoding_auc']:.4f} (record {recorded['encoding_auc']:.4f}), decoding AUC "
+      f"{out.metrics['paper']['decoding_auc']:.4f} (record {recorded['decoding_auc']:.4f})")
+fig = plots.plot_score_matrix(out.scores, out.parts.test.match, label, "vna")
 
 # %% [markdown]
 # ## With your own recording

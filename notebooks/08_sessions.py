@@ -59,14 +59,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from vna.chapters import plots
 from vna.chapters.notebook import show_path
 from vna.data import load, split_half_reliability
 from vna.data.registry import sessions as list_sessions
+from vna.names import METHOD_NAMES
 from vna.study import sessions as S
-from vna.study.results import load_records, published_dir, runs_dir
 from vna.study.runner import run_grid
-from vna.study.stats import verdict_text
+from vna.study.stats import available_scores, verdict_text
+from vna.study.store import load_records, published_dir, runs_dir
 
 if data_dir:
     os.environ["VNA_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
@@ -98,19 +98,20 @@ else:
 if results_path is None or not results_path.is_dir():
     raise FileNotFoundError("no results folder: pass results_dir= (a folder of records made by python -m vna "
                             "reproduce), or run this chapter from a checkout of the repository")
-records = S.add_sessions(load_records(results_path), grid)
-per_unit = records.groupby("unit")["session"].nunique() if len(records) else pd.Series(dtype=int)
+records = S.add_sessions(load_records(results_path, score=None), grid)  # every scoring rule: column score
+runs = records[records["score"] == "paper"]  # one row per run
+per_unit = runs.groupby("unit")["session"].nunique() if len(runs) else pd.Series(dtype=int)
 have = bool((per_unit >= 2).any())
 RUN = "python -m vna reproduce --grid sessions --publish --jobs 2"
 if not have:
     display(Markdown(
-        f"**The sessions grid has not been run yet**: `{show_path(results_path)}` holds {len(records)} of its "
+        f"**The sessions grid has not been run yet**: `{show_path(results_path)}` holds {len(runs)} of its "
         f"{len(grid)} runs ({', '.join(f'{u}: {n} session' for u, n in per_unit.items()) or 'no session'}; the "
         "default sessions' runs are the study's, which the grid shares), and an across-session comparison needs "
         f"at least two sessions of one dataset. Run it with\n\n`{RUN}`\n\n(under an hour on a 2-core CPU; "
         "`--device cuda` on a GPU), then render this chapter again."))
 else:
-    display(Markdown(f"Read from `{show_path(results_path)}/`: {len(records)} of the grid's {len(grid)} runs, "
+    display(Markdown(f"Read from `{show_path(results_path)}/`: {len(runs)} of the grid's {len(grid)} runs, "
                      f"{records['session'].nunique()} sessions. Nothing was trained to render this page"
                      + (" (except the quick smoke runs above)." if quick else ".")))
 
@@ -148,12 +149,6 @@ display(table[["dataset", "session", "animal", "neurons", "images", "repeats_per
 ANIMAL_COLORS = {"WE": "tab:purple", "PE": "tab:orange"}
 
 
-def rules_present(df: pd.DataFrame) -> list[str]:
-    extra = sorted({c[len("encoding_auc_"):] for c in df.columns if c.startswith("encoding_auc_")
-                    and f"decoding_auc_{c[len('encoding_auc_'):]}" in df.columns})
-    return ["paper"] + [r for r in extra if df[f"encoding_auc_{r}"].notna().any()]
-
-
 def forest(per: pd.DataFrame, across: pd.DataFrame, title: str) -> plt.Figure:
     per = per[(per["task"] == "average") & (per["scale"] == "auc")]
     across = across[across["scale"] == "auc"]
@@ -185,7 +180,7 @@ def forest(per: pd.DataFrame, across: pd.DataFrame, title: str) -> plt.Figure:
                 y += 1.5
         ax.axvline(0, color="0.3", lw=0.8, ls="--")
         ax.set_yticks(ticks, labels, fontsize=8)
-        ax.set_xlabel(f"VNA − {plots.METHOD_LABELS.get(b, b)} (average AUC)")
+        ax.set_xlabel(f"VNA − {METHOD_NAMES[b]} (average AUC)")
     axes[0][0].invert_yaxis()  # shared: once for all panels
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=a) for a, c in ANIMAL_COLORS.items()]
     axes[0][-1].legend(handles=handles, title="animal", fontsize=8, loc="lower right")
@@ -197,7 +192,7 @@ def forest(per: pd.DataFrame, across: pd.DataFrame, title: str) -> plt.Figure:
 results = {}
 if have:
     held = records[records["split"].isin(["images", "trials"])]
-    for rule in rules_present(records):
+    for rule in available_scores(records):
         per = S.per_session(held, score=rule)
         across = S.across_sessions(per, n_boot=500 if quick else int(bootstrap))
         results[rule] = (per, across)

@@ -37,7 +37,7 @@ from IPython.display import Markdown, display
 
 from vna.methods import METHODS
 from vna.study import paper
-from vna.study.results import runs_dir
+from vna.study.store import runs_dir
 from vna.study.runner import run_grid
 
 # %% tags=["parameters"]

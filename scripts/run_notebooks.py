@@ -20,7 +20,7 @@ default, so the numbers do not change); the slowest ones start first (the last r
 
 The data folder follows vna's one rule (``vna.data.data_dir``: ``$VNA_DATA_DIR``, else ``shared/data`` beside the
 repository, else ``~/.cache/vna``) and is passed on to the kernels. The method
-notebooks (02-04) save their run records to the untracked runs folder (``vna.study.results.runs_dir()``:
+notebooks (02-04) save their run records to the untracked runs folder (``vna.study.store.runs_dir()``:
 ``$VNA_RUNS_DIR``, else ``_build/runs``) unless ``-p results_dir`` says otherwise, so building the book never
 adds files to ``results/``.
 

@@ -144,14 +144,13 @@ def test_analysis_grids_are_keyed_by_their_settings():
 
 def test_linear_methods_run_through_the_pipeline_and_records():
     from vna.study.pipeline import run
-    from vna.study.results import record_from_output
 
     cfg = RunConfig(dataset="simulated", method="ridge_encoder", split="trials", val_fraction=0.1,
                     dataset_options={"n_images": 40, "n_trials": 3, "n_neurons": 12})
-    out = run(cfg, progress=False)
-    rec = record_from_output(cfg, out)
-    assert rec["history"][0]["alpha"] > 0 and rec["best_epoch"] == 1
-    assert 0.5 < rec["metrics"]["decoding_auc"] <= 1 and len(rec["_instances"]["encoding"]) == out.test.n_responses
+    rec = run(cfg, progress=False)
+    assert rec.history[0]["alpha"] > 0 and rec.best_epoch == 1
+    assert 0.5 < rec.metrics["paper"]["decoding_auc"] <= 1
+    assert len(rec.instances["encoding_auc"]) == rec.parts.test.n_responses
 
 
 def test_trial_template_with_held_out_validation_images_skips_validation():
@@ -163,4 +162,4 @@ def test_trial_template_with_held_out_validation_images_skips_validation():
                     test_responses="mean", val_fraction=0.1,
                     dataset_options={"n_images": 30, "n_trials": 1, "n_neurons": 8})
     out = run(cfg, progress=False)
-    assert "val_mean_auc" not in out.history[0] and out.metrics["decoding_auc"] == 1.0
+    assert "val_mean_auc" not in out.history[0] and out.metrics["paper"]["decoding_auc"] == 1.0

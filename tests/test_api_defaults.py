@@ -13,7 +13,7 @@ import inspect
 import pytest
 
 from vna import RunConfig, evaluation, losses, methods, metrics, models, train
-from vna.study import pipeline, results
+from vna.study import pipeline, record, store, tables
 from vna.data import preprocess
 
 CFG = RunConfig()
@@ -56,13 +56,13 @@ DEFAULTS = {
     evaluation.evaluate_scores: {"n_distractors": CFG.n_distractors, "seed": CFG.seed},
     pipeline.run: {"data_dir": None, "progress": True, "data": None, "recording": None},
     pipeline.prepare: {"data_dir": None, "recording": None},
-    results.save_record: {"overwrite": False, "publish": False},
-    results.check_results_dir: {"publish": False},
-    results.run_or_load: {"data_dir": None, "progress": True, "source": "grid", "force": False, "publish": False},
-    results.summarize: {"level": 0.95},
-    results.select_groups: {"grid": None},
-    results.format_table: {"with_paper": True},
-    results.resolved_device: {"cfg_device": CFG.device},
+    store.save_record: {"overwrite": False, "publish": False},
+    store.check_results_dir: {"publish": False},
+    store.load_records: {"score": "paper", "strict": False, "findings": None},
+    tables.summarize: {"level": 0.95},
+    tables.select_groups: {"grid": None},
+    tables.format_table: {"with_paper": True},
+    record.resolved_device: {"cfg_device": CFG.device},
 }
 
 

@@ -23,13 +23,14 @@ from vna.data import PairedData, Recording
 from vna.data.cache import MissingDataFile, fetch
 from vna.losses import contrastive_loss
 from vna.metrics import discriminative_auc, top_k_accuracy
-from vna.study.results import PublishedResultsError, make_record, read_record, save_record
+from vna.study.record import RunRecord
+from vna.study.store import PublishedResultsError, read_record, save_record
 from vna.methods import load
 from vna.chapters.notebook import records_folder
 import vna.data.cache
 import vna.data.download
 import vna.study.pipeline
-import vna.study.results
+import vna.study.store
 import vna.study.runner
 from vna.train import CollapsedEmbeddingError, NonFiniteLossError, fit
 
@@ -82,10 +83,12 @@ def _text_file(tmp: Path) -> Path:
     return p
 
 
+HALF = {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}
+
+
 def _truncated_record(tmp: Path) -> Path:
     cfg = RunConfig()
-    rec = make_record(cfg, {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}, seconds=1, device="cpu")
-    path = save_record(rec, tmp / "store")
+    path = save_record(RunRecord(cfg, {"paper": HALF}, 1, "cpu"), tmp / "store")
     path.write_text(path.read_text()[:30])
     return path
 
@@ -262,16 +265,16 @@ def _disk_full_record(store: Path):
     import errno
     from unittest import mock
 
-    rec = make_record(RunConfig(), {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}, seconds=1, device="cpu",
-                      per_instance={"encoding": np.full(3, .5), "decoding": np.full(3, .5)})
-    real = vna.study.results._atomic_write
+    rec = RunRecord(RunConfig(), {"paper": HALF}, 1, "cpu",
+                    instances={"encoding_auc": np.full(3, .5), "decoding_auc": np.full(3, .5)})
+    real = vna.study.store._atomic_write
 
     def full(path, data):
         if path.suffix == ".json":
             raise OSError(errno.ENOSPC, "No space left on device")
         real(path, data)
 
-    with mock.patch.object(vna.study.results, "_atomic_write", full):
+    with mock.patch.object(vna.study.store, "_atomic_write", full):
         return save_record(rec, store)
 
 
@@ -367,8 +370,7 @@ CASES = [
     ("record-truncated", lambda t: (lambda p: lambda: read_record(p))(_truncated_record(t)), ValueError,
      r"store/simulated/vna-\w+\.json is not a readable results record"),
     ("record-into-published", lambda t: (lambda pub: lambda: save_record(
-        make_record(RunConfig(), {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}, seconds=1, device="cpu"),
-        pub))(_published(t)), PublishedResultsError, r"pub is the published result grid"),
+        RunRecord(RunConfig(), {"paper": HALF}, 1, "cpu"), pub))(_published(t)), PublishedResultsError, r"pub is the published result grid"),
     # -- issue 21: inputs that were accepted silently or failed late
     ("arrays-constant-uint8-images", lambda t: lambda: vna.data.from_arrays(np.zeros((3, 8, 8), np.uint8),
                                                                            np.random.rand(3, 2, 4)), ValueError,
@@ -393,9 +395,9 @@ CASES = [
      r"only 2 training pairs are left beside 20 validation pairs; lower val_fraction"),
     ("collapse-default-lr", lambda t: lambda: _collapse(), CollapsedEmbeddingError, r"lr=0\.001 is not high"),
     ("collapse-high-lr", lambda t: lambda: _collapse(lr=0.1), CollapsedEmbeddingError, r"try a lower learning rate \(lr=0\.1"),
-    ("results-dir-empty", lambda t: lambda: vna.study.results.check_results_dir(""), ValueError,
+    ("results-dir-empty", lambda t: lambda: vna.study.store.check_results_dir(""), ValueError,
      r"the results folder is empty"),
-    ("results-dir-read-only", lambda t: lambda: vna.study.results.check_results_dir("/sys/vna-results/x"),
+    ("results-dir-read-only", lambda t: lambda: vna.study.store.check_results_dir("/sys/vna-results/x"),
      PermissionError, r"/sys/vna-results/x is not writable \(its nearest existing parent /sys\)"),
     ("grid-mps-on-linux", lambda t: lambda: _grid(t, RunConfig(device="mps")), ValueError,
      r"device 'mps' is not available here"),
@@ -582,7 +584,7 @@ def _notes_and_runs_inside(tmp: Path) -> str:
 def _manifest_with_leftover(tmp: Path) -> str:
     pub = _published(tmp)
     (pub / ".MANIFEST.k2j3h4_x.tmp").write_text("half a manifest")
-    vna.study.results.write_manifest(pub)
+    vna.study.store.write_manifest(pub)
     return "listed: " + ", ".join(line.split("  ", 1)[1] for line in (pub / "MANIFEST").read_text().splitlines())
 
 

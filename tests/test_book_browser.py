@@ -211,7 +211,7 @@ def test_results_table_one_row_per_dataset_and_method(browser, site):
         where = source.get_attribute("data-path")
         assert where is None or not Path(where).is_absolute(), f"the page names an absolute path: {where}"
         if where is not None and source.get_attribute("data-trained") == "false":
-            from vna.study.results import load_records
+            from vna.study.store import load_records
 
             folder = _records_folder(where)
             if folder.is_dir():  # the book was built on this machine: compare with the records it read

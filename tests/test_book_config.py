@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from book_toc import toc_files
-from vna.study.results import PAPER_TABLE1, paper_average_check
+from vna.study.tables import PAPER_TABLE1, paper_average_check
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())

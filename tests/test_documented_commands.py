@@ -374,7 +374,7 @@ def test_release_then_a_reader_installs_it_and_prints_the_published_tables(tmp_p
         words = [w.replace("https://github.com", base) for w in words[:-1]] + [released["sha256"]]
         shown = _run(words, cwd=elsewhere, env=env, timeout=900).stdout
         assert shown == clone_report
-    probe = ("import vna, vna.study.results as r; from importlib import metadata as m; "
+    probe = ("import vna, vna.study.store as r; from importlib import metadata as m; "
              f"print(vna.__file__, r.published_dir(), any(f.name == 'LICENSE' for f in m.distribution({DISTRIBUTION!r}).files))")
     where = _run([str(py), "-c", probe], cwd=elsewhere, env=env).stdout.split()
     assert Path(where[0]).is_relative_to(tmp_path / "venv") and where[1] == "None"  # installed, not the clone

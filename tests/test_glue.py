@@ -75,10 +75,10 @@ def test_pipeline_uses_the_configs_n_distractors():
     from vna.study.pipeline import run
 
     out = run(_tiny(method="direct_encoder", n_distractors=2, seed=3), progress=False)
-    S, match = out.scores, out.test.match
-    assert out.metrics["decoding_top1"] == top_k_accuracy(S, match, "decoding", 1, n_distractors=2, seed=3)[1]
-    assert out.metrics["decoding_top1"] != top_k_accuracy(S, match, "decoding", 1)[1]
-    assert out.metrics["encoding_auc"] == pytest.approx(discriminative_auc(S, match, "encoding", 2, seed=3).mean)
+    S, match, m = out.scores, out.parts.test.match, out.metrics["paper"]
+    assert m["decoding_top1"] == top_k_accuracy(S, match, "decoding", 1, n_distractors=2, seed=3)[1]
+    assert m["decoding_top1"] != top_k_accuracy(S, match, "decoding", 1)[1]
+    assert m["encoding_auc"] == pytest.approx(discriminative_auc(S, match, "encoding", 2, seed=3).mean)
 
 
 def test_pipeline_uses_the_configs_zscore():
@@ -166,7 +166,7 @@ def test_presplit_data_are_used_when_they_match_and_refused_when_not():
     parts = prepare(cfg)
     assert run(cfg, data=parts, progress=False).metrics == run(cfg, progress=False).metrics
     with_val = _tiny(method="direct_encoder", epochs=1, val_fraction=0.2)
-    assert run(with_val, data=prepare(with_val), progress=False).val is not None
+    assert run(with_val, data=prepare(with_val), progress=False).parts.val is not None
     with pytest.raises(ValueError, match="prepared with val_fraction=0.0 but the config says val_fraction=0.2"):
         run(with_val, data=parts, progress=False)
     # pairs built by hand carry no preprocessing record: the validation part is still checked
@@ -198,7 +198,7 @@ def test_pipeline_reads_the_data_folder_it_is_given_and_shows_progress_when_aske
     cfg = RunConfig(dataset="antolik2016-v1", method="direct_encoder", split="trials", responses="mean",
                     epochs=1, device="cpu")
     out = run(cfg, data_dir=real, progress=True)  # ... but the run is pointed at the real one
-    assert out.test.n_images == 50
+    assert out.parts.test.n_images == 50
     assert "DirectEncoder" in capsys.readouterr().err  # the progress bar
     run(cfg, data_dir=real, progress=False)
     assert "DirectEncoder" not in capsys.readouterr().err
@@ -254,8 +254,8 @@ def test_shared_training_outputs_carry_the_model_times_and_device():
     cfgs = [_tiny(method="direct_encoder", epochs=3), _tiny(method="direct_encoder", epochs=3, test_responses="mean")]
     first, second = run_shared(cfgs, progress=False)
     assert first.model is second.model and isinstance(first.model, vna.DirectEncoder)
-    assert vna.evaluate(first.model, first.test, device="cpu")["encoding_auc"] == pytest.approx(
-        first.metrics["encoding_auc"])
+    assert vna.evaluate(first.model, first.parts.test, device="cpu")["encoding_auc"] == pytest.approx(
+        first.metrics["paper"]["encoding_auc"])
     assert first.device == second.device == "cpu"
     assert first.train_seconds == second.train_seconds > 0
     assert (first.shared_training, second.shared_training) == (False, True)
@@ -325,6 +325,7 @@ def test_in_sample_scores_of_the_direct_decoder_sit_above_held_out_ones():
     cfg = _tiny(method="direct_decoder", epochs=8, seed=1)
     inside = run(cfg.replace(split="none"), progress=False)
     held = run(cfg.replace(split="images"), progress=False)
-    assert torch.equal(inside.test.responses, inside.train.responses)
+    assert torch.equal(inside.parts.test.responses, inside.parts.train.responses)
+    inside, held = inside.metrics["paper"], held.metrics["paper"]
     for task in ("encoding_auc", "decoding_auc"):
-        assert inside.metrics[task] >= held.metrics[task] + 0.05, (task, inside.metrics, held.metrics)
+        assert inside[task] >= held[task] + 0.05, (task, inside, held)

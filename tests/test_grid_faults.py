@@ -17,10 +17,11 @@ from vna.cli import main
 from vna.data import to_folder
 from vna.data.simulated import load_simulated
 from vna.data.user import folder_hash
-from vna.study import results, runner
+from vna.study import store, runner
 from vna.study.config import RunConfig
+from vna.study.record import RunRecord
 from vna.study.grids import folder_grid, study_grid
-from vna.study.results import load_records, read_record
+from vna.study.store import load_records
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,27 +65,27 @@ def test_a_folder_edited_while_its_grid_trains_keeps_each_record_under_what_it_r
     saved = load_records(out_dir, findings=(found := []))
     assert found == [] and len(saved) == 2  # they verify although the folder now holds other content
     assert {Path(p).parent.name for p in saved["path"]} == {f"folder-{old}"}
-    assert {read_record(p)["sizes"]["neurons"] for p in saved["path"]} == {12}
+    assert set(saved["neurons"]) == {12}
 
     assert main(args) == 0  # the rerun: keyed by the new content, nothing of the old counts as done
     out = capsys.readouterr().out
     assert "6 run(s) now, 0 already" in out, out
     records = load_records(out_dir)
     mine = records[[Path(p).parent.name == f"folder-{new}" for p in records["path"]]]
-    assert len(mine) == 6 and {read_record(p)["sizes"]["neurons"] for p in mine["path"]} == {11}
+    assert len(mine) == 6 and set(mine["neurons"]) == {11}
     assert main(["report", "--results-dir", str(out_dir), "--grid", "none", "--strict", "--bootstrap", "20"]) == 0
 
 
 def test_a_record_carries_the_content_its_run_read(tmp_path):
     folder = _folder(tmp_path, n_trials=2)
     cfg = RunConfig(dataset=f"folder:{folder}", method="direct_encoder", epochs=1)
-    out = pipeline.run(cfg, progress=False)
+    record = pipeline.run(cfg, progress=False)
+    content = record.config.folder_content()
     np.save(folder / "responses.npy", np.random.default_rng(2).random((30, 2, 12)))  # edited after the run
-    record = results.record_from_output(cfg, out)
-    assert record["content_hash"] == out.content != folder_hash(folder)
-    path = results.save_record(record, tmp_path / "runs")
-    assert path.parent.name == f"folder-{out.content}" and results.verify_record(path) == []
-    assert not results.is_done(cfg, tmp_path / "runs")  # the folder's content now has no record
+    assert record.to_json()["content_hash"] == content != folder_hash(folder)
+    path = store.save_record(record, tmp_path / "runs")
+    assert path.parent.name == f"folder-{content}" and store.verify_record(path) == []
+    assert not store.is_done(cfg, tmp_path / "runs")  # the folder's content now has no record
 
 
 # ------------------------------------------------------------------------- 4: a runs folder inside the folder
@@ -156,7 +157,7 @@ def test_chapter_07_runs_on_a_two_trial_recording(tmp_path):
 def test_a_full_disk_stops_the_grid_at_once_counts_what_was_saved_and_leaves_no_orphan(tmp_path, monkeypatch, capsys):
     """The second record of the first training cannot be written (ENOSPC): its per-instance file is removed, the
     first record counts as saved, and the grid stops instead of training every other run first."""
-    real_write, writes = results._atomic_write, []
+    real_write, writes = store._atomic_write, []
 
     def fill_up(path, data):
         if path.suffix == ".json":
@@ -165,7 +166,7 @@ def test_a_full_disk_stops_the_grid_at_once_counts_what_was_saved_and_leaves_no_
                 raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real_write(path, data)
 
-    monkeypatch.setattr(results, "_atomic_write", fill_up)
+    monkeypatch.setattr(store, "_atomic_write", fill_up)
     trained = []
     real_run_shared = pipeline.run_shared
     monkeypatch.setattr(pipeline, "run_shared", lambda *a, **k: trained.append(1) or real_run_shared(*a, **k))
@@ -194,18 +195,18 @@ def test_a_grid_that_cannot_fit_on_the_disk_is_refused_before_training(tmp_path,
 
 def test_save_record_leaves_no_per_instance_file_without_its_record(tmp_path, monkeypatch):
     cfg = RunConfig()
-    rec = results.make_record(cfg, {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}, seconds=1, device="cpu",
-                              per_instance={"encoding": np.full(3, .5), "decoding": np.full(3, .5)})
-    real_write = results._atomic_write
+    rec = RunRecord(cfg, {"paper": {"encoding_auc": .5, "decoding_auc": .5, "mean_auc": .5}}, 1, "cpu",
+                    instances={"encoding_auc": np.full(3, .5), "decoding_auc": np.full(3, .5)})
+    real_write = store._atomic_write
 
     def full(path, data):
         if path.suffix == ".json":
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(path, data)
 
-    monkeypatch.setattr(results, "_atomic_write", full)
+    monkeypatch.setattr(store, "_atomic_write", full)
     with pytest.raises(OSError, match="No space left"):
-        results.save_record(rec, tmp_path / "runs")
+        store.save_record(rec, tmp_path / "runs")
     assert [p for p in (tmp_path / "runs").rglob("*") if p.is_file()] == []
 
 
@@ -218,10 +219,10 @@ def test_a_leftover_manifest_temporary_file_is_never_listed(tmp_path):
     (root / "simulated" / "vna-abc.json").write_text("{}")
     (root / ".MANIFEST.k2j3h4_x.tmp").write_text("half a manifest")  # an interrupted write_manifest
     (root / "simulated" / ".vna-abc.json.q1w2e3r4.tmp").write_text("{")  # an interrupted record
-    results.write_manifest(root)
+    store.write_manifest(root)
     listed = [line.split("  ", 1)[1] for line in (root / "MANIFEST").read_text().splitlines()]
     assert listed == ["PUBLISHED", "simulated/vna-abc.json"]
-    assert results.check_manifest(root) == []
+    assert store.check_manifest(root) == []
 
 
 # --------------------------------------------------------------------------- 6: report --strict, empty folder

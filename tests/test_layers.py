@@ -89,7 +89,9 @@ def test_the_layers_are_where_the_readme_says():
     assert {"vna.models", "vna.losses", "vna.metrics", "vna.train", "vna.evaluation", "vna.linear",
             "vna.methods"} <= {m for m in MODULES if _layer(m) == "paper"}
     assert {"vna.study.config", "vna.study.grids", "vna.study.analyses", "vna.study.pipeline", "vna.study.runner",
-            "vna.study.results", "vna.study.stats", "vna.study.report", "vna.study.registry"} <= set(MODULES)
+            "vna.study.record", "vna.study.store", "vna.study.tables", "vna.study.stats", "vna.study.report",
+            "vna.study.registry"} <= set(MODULES)
+    assert "vna.names" in {m for m in MODULES if _layer(m) == "paper"}  # every layer names things from it
     assert {"vna.chapters.notebook", "vna.chapters.plots", "vna.chapters.figures"} <= set(MODULES)
 
 
@@ -135,8 +137,8 @@ def test_every_local_import_of_a_vna_module_says_why():
 def test_the_test_sees_a_planted_upward_import(tmp_path, monkeypatch):
     """The checks are not vacuous: a paper module importing the study is caught."""
     fake = {**MODULES, "vna.planted": tmp_path / "planted.py"}
-    (tmp_path / "planted.py").write_text("from .study.results import load_records\n")
+    (tmp_path / "planted.py").write_text("from .study.store import load_records\n")
     monkeypatch.setitem(globals(), "MODULES", fake)
     targets = [t for t, _, _ in _imports("vna.planted")]
-    assert "vna.study.results" in targets and _layer("vna.planted") == "paper"
-    assert _layer("vna.study.results") in FORBIDDEN["paper"]
+    assert "vna.study.store" in targets and _layer("vna.planted") == "paper"
+    assert _layer("vna.study.store") in FORBIDDEN["paper"]

@@ -13,7 +13,7 @@ from vna.data import from_arrays, from_folder, to_folder
 from vna.data.simulated import load_simulated
 from vna.data.user import folder_hash
 from vna.study.pipeline import prepare, run
-from vna.study.results import load_records, record_path
+from vna.study.store import load_records, record_path
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +73,11 @@ def test_run_on_a_recording_applies_the_configs_preprocessing():
     cfg = RunConfig(dataset="simulated", split="trials", grey=False, image_size=32, epochs=1, batch_size=16,
                     responses="mean", test_responses="trials", latent_dim=8)
     out = run(cfg, recording=rec, progress=False)
-    assert tuple(out.train.images.shape[1:]) == (3, 32, 32)  # grey=False, image_size=32
-    assert out.train.meta["split"] == "trials" and out.train.meta["part_responses"] == "mean"
-    assert out.test.meta["part_responses"] == "trials"
-    assert set(np.asarray(out.test.meta["image_ids"])) <= set(np.asarray(out.train.meta["image_ids"]))
-    assert out.train.n_responses == rec.n_images  # one trial-mean pair per image
+    assert tuple(out.parts.train.images.shape[1:]) == (3, 32, 32)  # grey=False, image_size=32
+    assert out.parts.train.meta["split"] == "trials" and out.parts.train.meta["part_responses"] == "mean"
+    assert out.parts.test.meta["part_responses"] == "trials"
+    assert set(np.asarray(out.parts.test.meta["image_ids"])) <= set(np.asarray(out.parts.train.meta["image_ids"]))
+    assert out.parts.train.n_responses == rec.n_images  # one trial-mean pair per image
     grey = prepare(cfg.replace(split="images", grey=True, image_size=64), recording=rec)
     assert tuple(grey.train.images.shape[1:]) == (1, 64, 64)
     assert not set(np.asarray(grey.test.meta["image_ids"])) & set(np.asarray(grey.train.meta["image_ids"]))

@@ -75,8 +75,8 @@ def test_the_package_cites_no_design_file_and_no_issue():
 
 
 @pytest.mark.parametrize("target, module, ok", [
-    ("vna.study.results.load_records", "vna.chapters.notebook", True),
-    ("vna.results.load_records", "vna.chapters.notebook", False),  # a module that moved
+    ("vna.study.store.load_records", "vna.chapters.notebook", True),
+    ("vna.store.load_records", "vna.chapters.notebook", False),  # a module that moved
     ("~vna.data.preprocess.\n    split_half_reliability", "vna.data.simulated", False),  # split over two lines
     ("fit", "vna.train", True),
     ("close", "vna.cuda_graph", True),  # a method of the module's class

@@ -19,7 +19,7 @@ from vna.data.cache import CorruptDataFile, MissingDataFile
 from vna.data.download import DownloadRefused, download, part_path
 from vna.data.paper.fixtures import FIXTURE_ASSET_ID, FixtureServer, write_chang_folder, write_quick_store
 from vna.study import paper
-from vna.study.results import load_records
+from vna.study.store import load_records
 from vna.study.runner import run_grid
 
 REPO = Path(__file__).resolve().parents[1]

@@ -135,7 +135,7 @@ def _table(datasets=("simulated", "cowley2023-v4"), protocols=(("images", "trial
 
 
 def test_results_figure_has_one_panel_per_task_on_the_same_rows():
-    from vna.study.results import PAPER_STAND_INS, PAPER_TABLE1
+    from vna.study.tables import PAPER_STAND_INS, PAPER_TABLE1
 
     fig = plots.plot_results(_table(), PAPER_TABLE1, PAPER_STAND_INS)[0].figure
     assert len(fig.axes) == 2  # encoding beside decoding, sharing the rows
@@ -157,7 +157,7 @@ def test_results_figure_has_one_panel_per_task_on_the_same_rows():
         assert len(crosses) == 6  # the paper's values only where ours stands in for one (cowley2023-v4)
         assert ax.get_xlim()[1] >= 1.0
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend[:3] == ["VNA", "Direct Encoding", "Direct Decoding"]
+    assert legend[:3] == ["Visual-Neural Alignment", "Direct Encoding", "Direct Decoding"]  # vna.names
 
 
 def test_results_figure_without_protocol_columns_and_with_a_missing_method():

@@ -23,7 +23,8 @@ from scipy import stats as sps
 from book_toc import built_book
 from vna.study import findings
 from vna.study.config import RunConfig
-from vna.study.results import PAPER_TABLE1, load_records, published_dir, read_record
+from vna.study.store import load_records, published_dir, read_record
+from vna.study.tables import PAPER_TABLE1
 from vna.study.stats import EQUIVALENCE_MARGIN
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,20 +126,21 @@ def study(published):
     from vna.study.analyses import grid_records
     from vna.study.grids import study_grid
 
-    return grid_records(load_records(published), study_grid())
+    return grid_records(load_records(published, score=None), study_grid())  # every rule: column score
 
 
 @pytest.mark.slow
 def test_the_first_page_paragraphs_equal_the_records(published, report, study):
     rec = load_records(published)
-    cell = study[(study["dataset"] == "cowley2023-v4") & (study["split"] == "images")
-                 & (study["test_responses"] == "trials")]
-    sizes = read_record(cell["path"].iloc[0])["sizes"]
+    cells = study[(study["dataset"] == "cowley2023-v4") & (study["split"] == "images")
+                  & (study["test_responses"] == "trials")]
+    sizes = read_record(cells["path"].iloc[0]).sizes
     ratio = sizes["test_images"] / sizes["train_images"]
     paragraphs = report.what_we_found
-    for rule, suffix in (("paper", ""), ("cosine", "_cosine"), ("centred", "_centred")):
-        vna = cell[cell["method"] == "vna"].set_index("seed")[f"mean_auc{suffix}"].sort_index()
-        de = cell[cell["method"] == "direct_encoder"].set_index("seed")[f"mean_auc{suffix}"].sort_index()
+    for rule in ("paper", "cosine", "centred"):
+        cell = cells[cells["score"] == rule]
+        vna = cell[cell["method"] == "vna"].set_index("seed")["mean_auc"].sort_index()
+        de = cell[cell["method"] == "direct_encoder"].set_index("seed")["mean_auc"].sort_index()
         assert len(vna) == len(de) == 5
         shown = _fmt(*_hand_interval((vna - de).to_numpy(), ratio))
         _, lo, hi = _hand_interval((_logit(vna) - _logit(de)).to_numpy(), ratio)
@@ -154,7 +156,7 @@ def test_the_first_page_paragraphs_equal_the_records(published, report, study):
     ses = grid_records(rec, sessions_grid())
     ses = ses[(ses["dataset"] == "cowley2023-v4") & (ses["split"] == "images") & (ses["responses"] == "mean")
               & (ses["test_responses"] == "mean")]
-    options = [str(read_record(p)["config"]["dataset_options"]) for p in ses["path"]]
+    options = [str(read_record(p).config.dataset_options) for p in ses["path"]]
     ses = ses.assign(session=options)
     means = ses.pivot_table(index="session", columns="method", values="mean_auc", aggfunc="mean")
     d = (means["vna"] - means["direct_encoder"]).to_numpy()
@@ -168,21 +170,20 @@ def test_the_limitations_sentences_equal_the_records(published, report, study):
     from vna.study.controls import filter_grid
 
     vna = study[(study["dataset"] == "cowley2023-v4") & (study["method"] == "vna")
-                & (study["test_responses"] == "trials")]
+                & (study["test_responses"] == "trials") & (study["score"] == "paper")]
     shift = vna[vna["split"] == "trials"]["mean_auc"].mean() - vna[vna["split"] == "images"]["mean_auc"].mean()
     assert f"rises by {shift:.3f} from held-out images" in findings.protocol_spread(report.table)["sentence"]
     # the reliability filter: filtered minus unfiltered seed means, every rule, held-out images with single trials
-    filt = grid_records(load_records(published), filter_grid())
+    filt = grid_records(load_records(published, score=None), filter_grid())
     base = study[(study["split"] == "images") & (study["test_responses"] == "trials")]
-    drops = []
-    for suffix in ("", "_cosine", "_centred"):
-        on = filt.groupby(["dataset", "method"])[f"mean_auc{suffix}"].mean()
-        off = base.groupby(["dataset", "method"])[f"mean_auc{suffix}"].mean()
-        drops += list((on - off.reindex(on.index)).dropna())
-    sentence = findings.filter_sentence(report.filtered, filt, study)
+    on = filt.groupby(["score", "dataset", "method"])["mean_auc"].mean()
+    off = base.groupby(["score", "dataset", "method"])["mean_auc"].mean()
+    drops = list((on - off.reindex(on.index)).dropna())
+    paper = lambda f: f[f["score"] == "paper"]  # noqa: E731 - one row per record
+    sentence = findings.filter_sentence(report.filtered, paper(filt), paper(study))
     assert f"in {sum(d < 0 for d in drops)} of {len(drops)} rows" in sentence
     assert f"by at most {-min(drops):.3f}" in sentence
-    kept = [read_record(p)["sizes"]["neurons"] for p in filt[filt["dataset"] == "cowley2023-v4"]["path"]]
+    kept = [read_record(p).sizes["neurons"] for p in paper(filt)[paper(filt)["dataset"] == "cowley2023-v4"]["path"]]
     assert f"{min(kept)}-{max(kept)} of 50 cowley2023-v4 neurons" in sentence
     # the paper's Table 1: its printed average against the mean of its two columns, straight from the table
     p = PAPER_TABLE1.assign(mean=lambda t: (t["encoding_auc"] + t["decoding_auc"]) / 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from vna.study.controls import control_grid
@@ -18,7 +19,8 @@ from vna.study.registry import GRIDS
 from vna.study.sessions import sessions_grid
 from vna.study.grids import STUDY_SEEDS, study_grid
 from vna.study.report import README_END, README_START, build_report, readme_markdown
-from vna.study.results import PUBLISHED_MARKER, load_records, published_dir, read_instances, signature
+from vna.scoring import SCORES
+from vna.study.store import PUBLISHED_MARKER, load_records, published_dir, read_instances
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,6 +30,18 @@ def records():
     folder = published_dir()
     assert folder is not None and (folder / PUBLISHED_MARKER).is_file(), "results/ must carry the PUBLISHED marker"
     return load_records(folder)
+
+
+@pytest.fixture(scope="module")
+def scored():
+    """The published records under every scoring rule each carries (one row per record and rule)."""
+    return load_records(published_dir(), score=None)
+
+
+def _every_rule(scored: pd.DataFrame, rows: pd.DataFrame) -> bool:
+    """Whether every record of ``rows`` carries every scoring rule."""
+    per = scored[scored["key"].isin(rows["key"])].groupby("key")["score"].nunique()
+    return len(per) == len(rows) and bool((per == len(SCORES)).all())
 
 
 def _all_grids():
@@ -40,16 +54,16 @@ def _all_grids():
     return configs
 
 
-def test_the_sessions_grid_is_complete(records):
+def test_the_sessions_grid_is_complete(records, scored):
     have = set(zip(records["signature"], records["seed"]))
-    missing = [c for c in sessions_grid() if (signature(c), c.seed) not in have]
+    missing = [c for c in sessions_grid() if (c.signature(), c.seed) not in have]
     assert not missing, f"{len(missing)} sessions run(s) have no record, e.g. {missing[:2]}"
-    new = records[records["signature"].isin({signature(c) for c in sessions_grid()}) & records["commit"].notna()]
-    assert len(new) >= 135 and new["mean_auc_cosine"].notna().all()  # the sessions' own runs carry every rule
+    new = records[records["signature"].isin({c.signature() for c in sessions_grid()}) & records["commit"].notna()]
+    assert len(new) >= 135 and _every_rule(scored, new)  # the sessions' own runs carry every rule
 
 
 def test_no_record_was_made_with_another_definition_of_a_grid(records):
-    wanted = {signature(c) for c in _all_grids()}
+    wanted = {c.signature() for c in _all_grids()}
     stale = records[~records["signature"].isin(wanted)]
     assert stale.empty, f"{len(stale)} stale record(s), e.g. {stale['path'].head(3).tolist()}"
     assert set(records["threads"]) == {1} and set(records["device_kind"]) <= {"cpu", "cuda"}
@@ -57,9 +71,9 @@ def test_no_record_was_made_with_another_definition_of_a_grid(records):
 
 def test_the_study_grid_is_complete_with_five_seeds(records):
     have = set(zip(records["signature"], records["seed"]))
-    missing = [c for c in study_grid() if (signature(c), c.seed) not in have]
+    missing = [c for c in study_grid() if (c.signature(), c.seed) not in have]
     assert not missing, f"{len(missing)} study run(s) have no record, e.g. {missing[:2]}"
-    study = records[records["signature"].isin({signature(c) for c in study_grid()})]
+    study = records[records["signature"].isin({c.signature() for c in study_grid()})]
     seeds = study.groupby("signature")["seed"].apply(lambda s: sorted(set(s)))
     assert all(list(s) == list(STUDY_SEEDS) for s in seeds)
 
@@ -79,57 +93,56 @@ def test_readme_shows_the_published_numbers():
     assert block.strip() == expected.strip(), "README.md is stale: run `python -m vna report --readme README.md`"
 
 
-def test_the_published_trial_template_cosine_aucs_equal_numpy(records):
+def test_the_published_trial_template_cosine_aucs_equal_numpy(scored):
     """cowley2023-v4, held-out trials, single trials, seed 0 (the linear grid's trial template): the published
     record's cosine AUCs equal a numpy computation from the prepared pairs within 1e-9 (issue 22)."""
     from test_scoring import template_cosine_aucs
 
     cfg = next(c for c in GRIDS["linear"][0]() if c.method == "trial_template" and c.dataset == "cowley2023-v4"
                and c.split == "trials" and c.eval_responses == "trials" and c.seed == 0)
-    row = records[records["signature"] == signature(cfg)]
-    row = row[row["seed"] == 0].iloc[0]
+    row = scored[(scored["signature"] == cfg.signature()) & (scored["seed"] == 0) & (scored["score"] == "cosine")]
     parts = prepare(cfg)
     direct = template_cosine_aucs(parts.train, parts.test)
-    assert row["encoding_auc_cosine"] == pytest.approx(direct["encoding"], abs=1e-9)
-    assert row["decoding_auc_cosine"] == pytest.approx(direct["decoding"], abs=1e-9)
+    assert row["encoding_auc"].iloc[0] == pytest.approx(direct["encoding"], abs=1e-9)
+    assert row["decoding_auc"].iloc[0] == pytest.approx(direct["decoding"], abs=1e-9)
 
 
-def test_the_shuffled_pairing_control_sits_at_chance_on_every_dataset(records):
+def test_the_shuffled_pairing_control_sits_at_chance_on_every_dataset(scored):
     """Trained on permuted image-response pairs (--grid control), every dataset's mean AUC over its 3 methods x 5
     seeds sits at chance under every scoring rule and task: within 0.02 of 0.5, or, where the test set is too small
     for that bar, within 3 standard errors of the runs' mean (allen-2p-ns118 tests 18 images per run: its SE is
     ~0.014, and its cosine decoding mean is 0.4795). Nothing leaks (issue 22)."""
     grid = control_grid()
-    wanted = {(signature(c), c.seed) for c in grid}
-    ctl = records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]]
-    assert len(ctl) == len(grid), f"{len(grid) - len(ctl)} control run(s) have no record"
-    cols = [f"{task}_auc{suffix}" for task in ("encoding", "decoding") for suffix in ("", "_cosine", "_centred")]
+    wanted = {(c.signature(), c.seed) for c in grid}
+    ctl = scored[[(s, seed) in wanted for s, seed in zip(scored["signature"], scored["seed"])]]
+    assert len(ctl) == len(SCORES) * len(grid), "a control run has no record, or not every rule"
+    cols = ["encoding_auc", "decoding_auc"]
     assert ctl[cols].notna().all().all()
-    for dataset, g in ctl.groupby("dataset"):
+    for (dataset, rule), g in ctl.groupby(["dataset", "score"]):
         for col in cols:
             se = g[col].std(ddof=1) / len(g) ** 0.5
-            assert abs(g[col].mean() - 0.5) <= max(0.02, 3 * se), (dataset, col, round(g[col].mean(), 4), round(se, 4))
+            assert abs(g[col].mean() - 0.5) <= max(0.02, 3 * se), (dataset, rule, col, round(g[col].mean(), 4),
+                                                                    round(se, 4))
     near = ctl[ctl["dataset"] != "allen-2p-ns118"]
-    assert (near.groupby("dataset")[cols].mean() - 0.5).abs().max().max() <= 0.02  # the 0.02 bar on the other three
+    assert (near.groupby(["dataset", "score"])[cols].mean() - 0.5).abs().max().max() <= 0.02  # the 0.02 bar
 
 
-def test_the_study_records_carry_every_scoring_rule_and_their_provenance(records):
+def test_the_study_records_carry_every_scoring_rule_and_their_provenance(records, scored):
     """The study grid was rerun in one go (issue 22): every record holds every rule's AUCs, the code's commit and
     the CPU that made it, and all of them came from one commit and one kind of CPU (deep models' numbers move in
     the third digit from one instruction set to another)."""
-    study = records[records["signature"].isin({signature(c) for c in study_grid()})]
+    study = records[records["signature"].isin({c.signature() for c in study_grid()})]
     assert len(study) == len(study_grid())
-    cols = [f"{task}_auc_{rule}" for task in ("encoding", "decoding", "mean") for rule in ("cosine", "centred")]
-    assert study[cols].notna().all().all()
+    assert _every_rule(scored, study) and scored.loc[scored["key"].isin(study["key"]), "mean_auc"].notna().all()
     assert study["commit"].notna().all() and study["commit"].nunique() == 1
     cpus = set(study["cpu"])  # load_records' versions.cpu (None where a record does not name it)
     assert len(cpus) == 1 and None not in cpus, cpus
 
 
-def test_the_reliability_filter_grid_is_complete(records):
+def test_the_reliability_filter_grid_is_complete(records, scored):
     """One row per dataset with Huang et al.'s 0.8 filter on (--grid filter, issue 22 item 8), every rule."""
     grid = GRIDS["filter"][0]()
-    wanted = {(signature(c), c.seed) for c in grid}
+    wanted = {(c.signature(), c.seed) for c in grid}
     got = records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]]
     assert len(got) == len(grid), f"{len(grid) - len(got)} filter run(s) have no record"
-    assert got["mean_auc_cosine"].notna().all() and got["mean_auc_centred"].notna().all()
+    assert _every_rule(scored, got)

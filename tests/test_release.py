@@ -24,7 +24,7 @@ from vna.data.registry import DATASETS
 from vna.study.registry import GRIDS
 from vna.study.release import export_records, read_records_file, rebuild_store, records_source
 from vna.study.report import build_report, to_markdown
-from vna.study.results import StoreError, load_records
+from vna.study.store import StoreError, load_records
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())

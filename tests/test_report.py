@@ -7,14 +7,16 @@ import pandas as pd
 import pytest
 
 from vna.cli import main
-from vna.study import results
+from vna.study import store
+from vna.study.record import RunRecord, instance_column
 from vna.study.config import RunConfig
 from vna.study.controls import control_grid, filter_grid
 from vna.study.grids import STUDY_TRAINING
 from vna.study.report import (
-    CONTROL_TOLERANCE, CSV_FILES, OLD_RECORDS_NOTE, build_report, control_table, readme_markdown, rule_view,
-    to_markdown, write_csv,
+    CONTROL_TOLERANCE, CSV_FILES, OLD_RECORDS_NOTE, build_report, control_table, readme_markdown, to_markdown,
+    write_csv,
 )
+from vna.study.stats import rule_rows
 
 N_IMAGES, PER_IMAGE = 20, 2  # 40 test instances per run, two responses per test image
 #: dataset -> method -> rule -> (encoding, decoding): under "paper" DE's encoding lags VNA's by 0.15; under
@@ -39,11 +41,10 @@ def _save(cfg: RunConfig, folder, aucs: dict, rng, rules: bool = True) -> None:
         m["mean_auc"] = 0.5 * (m["encoding_auc"] + m["decoding_auc"])
         per[rule], metrics[rule] = inst, m
     sizes = {"train_images": 80, "test_images": N_IMAGES, "train_responses": 160, "test_responses": N_IMAGES * PER_IMAGE}
-    rec = results.make_record(
-        cfg, metrics["paper"], seconds=1, device="cpu", sizes=sizes, per_instance=per["paper"],
-        metrics_by_score=metrics if rules else None, per_instance_by_score=per if rules else None,
-        instance_images=np.repeat(np.arange(N_IMAGES), PER_IMAGE))
-    results.save_record(rec, folder)
+    inst = {instance_column(task, rule): v for rule, p in per.items() for task, v in p.items()}
+    rec = RunRecord(cfg, metrics, 1, "cpu", sizes=sizes,
+                    instances={**inst, "image": np.repeat(np.arange(N_IMAGES), PER_IMAGE)})
+    store.save_record(rec, folder)
 
 
 def _folder(tmp_path, rules: bool = True, seeds=(0, 1, 2, 3, 4)):
@@ -111,8 +112,9 @@ def test_records_without_the_rules_say_so(tmp_path):
     assert OLD_RECORDS_NOTE in text and OLD_RECORDS_NOTE in block
     assert "## Results under the cosine rule" not in text
     assert "No records of the control grid yet" in text and "No records of the filter grid yet" in text
-    with pytest.raises(ValueError, match="cosine"):
-        rule_view(report.records.drop(columns=["encoding_auc_cosine"]), "cosine")
+    assert rule_rows(report.scored, "cosine").empty  # no row under a rule the records do not carry
+    with pytest.raises(ValueError, match="'cosin'"):
+        rule_rows(report.scored, "cosin")
 
 
 def test_the_control_table_flags_rows_away_from_chance(tmp_path):
@@ -135,8 +137,8 @@ def test_the_control_table_flags_rows_away_from_chance(tmp_path):
     assert f"within {CONTROL_TOLERANCE} of 0.5" in section and "3 row(s) outside the tolerance" in section
     # the flag's edge: a mean exactly at the tolerance passes, just beyond fails
     rec = pd.DataFrame([{"dataset": "d", "method": "vna", "split": "trials", "test_responses": "trials", "seed": s,
-                         "encoding_auc": 0.5 + CONTROL_TOLERANCE, "decoding_auc": 0.5, "mean_auc": 0.51}
-                        for s in range(2)])
+                         "score": "paper", "encoding_auc": 0.5 + CONTROL_TOLERANCE, "decoding_auc": 0.5,
+                         "mean_auc": 0.51} for s in range(2)])
     assert list(control_table(rec)["within"]) == ["yes"]
     assert list(control_table(rec.assign(decoding_auc=0.5 - CONTROL_TOLERANCE - 1e-6))["within"]) == ["no"]
     # the control's records stay out of the study's table

@@ -1,4 +1,4 @@
-"""The results store (vna.study.results), the grid runner (vna.study.runner) and the `reproduce` command (issue "Trust")."""
+"""The results store (vna.study.store, vna.study.record, vna.study.tables), the grid runner (vna.study.runner) and the `reproduce` command (issue "Trust")."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vna.study import results, runner
+from vna.study import record, store, tables, runner
 from vna.cli import main
 from vna.study.config import RunConfig
 from vna.study.grids import STUDY_PROTOCOLS, quick_config, study_grid
@@ -18,12 +18,12 @@ METRICS = {"encoding_auc": 0.8, "decoding_auc": 0.9, "mean_auc": 0.85, "encoding
            "encoding_top5": 0.3, "decoding_top1": 0.2, "decoding_top5": 0.5}
 
 
-def _record(cfg: RunConfig, n_instances: int = 6, **metrics) -> dict:
+def _record(cfg: RunConfig, n_instances: int = 6, **metrics) -> record.RunRecord:
     m = dict(METRICS, **metrics)
     m["mean_auc"] = 0.5 * (m["encoding_auc"] + m["decoding_auc"])
-    inst = {"encoding": np.full(n_instances, m["encoding_auc"]), "decoding": np.full(n_instances, m["decoding_auc"])}
-    return results.make_record(cfg, m, seconds=1.5, device="cpu", history=[{"epoch": 1, "loss": 2.0}],
-                               per_instance=inst)
+    inst = {"encoding_auc": np.full(n_instances, m["encoding_auc"]),
+            "decoding_auc": np.full(n_instances, m["decoding_auc"])}
+    return record.RunRecord(cfg, {"paper": m}, 1.5, "cpu", history=[{"epoch": 1, "loss": 2.0}], instances=inst)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -33,28 +33,30 @@ def _files(folder: Path) -> dict[str, bytes]:
 def _published(tmp_path: Path) -> Path:
     pub = tmp_path / "published"
     pub.mkdir()
-    (pub / results.PUBLISHED_MARKER).write_text("published grid\n")
+    (pub / store.PUBLISHED_MARKER).write_text("published grid\n")
     return pub
 
 
 # ------------------------------------------------------------------------------------------------ records
 def test_record_path_roundtrip_and_instances(tmp_path):
     cfg = RunConfig(dataset="simulated", method="vna", seed=3)
-    path = results.save_record(_record(cfg), tmp_path)
+    path = store.save_record(_record(cfg), tmp_path)
     assert path == tmp_path / "simulated" / f"vna-{cfg.key()}.json"
-    rec = results.read_record(path)
+    rec = json.loads(path.read_text())
     assert rec["config"] == cfg.replace(device="cpu").to_dict()  # "auto" is stored as the kind that ran it
-    assert rec["seed"] == 3 and rec["metrics"]["decoding_auc"] == 0.9 and "_instances" not in rec
+    assert rec["seed"] == 3 and rec["metrics"]["decoding_auc"] == 0.9 and "instances" not in rec
+    assert (rec["key"], rec["group"]) == (cfg.key(), cfg.group_key())  # the config's, derived when written
+    assert store.read_record(path).to_json() == rec  # read back as it was written
     assert rec["threads"] == 1 and rec["device_kind"] == "cpu" and rec["protocol"] == "images/trials"
     assert set(rec["versions"]) == {"python", "torch", "numpy", "vna", "cpu", "cpu_capability"}
     assert rec["simulated"] is True
-    inst = results.read_instances(path)
+    inst = store.read_instances(path)
     np.testing.assert_array_equal(inst["decoding"], 0.9)  # full precision on disk (issue 21)
-    csv = results.instances_path(path)
+    csv = store.instances_path(path)
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, csv.name])
-    assert results.is_done(cfg, tmp_path)
+    assert store.is_done(cfg, tmp_path)
     csv.unlink()  # a record without its per-instance AUCs is not done
-    assert not results.is_done(cfg, tmp_path)
+    assert not store.is_done(cfg, tmp_path)
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
@@ -63,29 +65,29 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(results.os, "replace", boom)
+    monkeypatch.setattr(store.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        results.save_record(_record(cfg), tmp_path)
+        store.save_record(_record(cfg), tmp_path)
     folder = tmp_path / "simulated"
-    assert not results.record_path(cfg, tmp_path).exists()
+    assert not store.record_path(cfg, tmp_path).exists()
     assert list(folder.iterdir()) == []  # the temporary file was removed
-    assert not results.is_done(cfg, tmp_path)
+    assert not store.is_done(cfg, tmp_path)
 
 
 def test_existing_record_is_kept_unless_overwrite(tmp_path):
     cfg = RunConfig(dataset="simulated")
-    results.save_record(_record(cfg, encoding_auc=0.7), tmp_path)
-    results.save_record(_record(cfg, encoding_auc=0.6), tmp_path)
-    assert results.read_record(results.record_path(cfg, tmp_path))["metrics"]["encoding_auc"] == 0.7
-    results.save_record(_record(cfg, encoding_auc=0.6), tmp_path, overwrite=True)
-    assert results.read_record(results.record_path(cfg, tmp_path))["metrics"]["encoding_auc"] == 0.6
+    store.save_record(_record(cfg, encoding_auc=0.7), tmp_path)
+    store.save_record(_record(cfg, encoding_auc=0.6), tmp_path)
+    assert store.read_record(store.record_path(cfg, tmp_path)).metrics["paper"]["encoding_auc"] == 0.7
+    store.save_record(_record(cfg, encoding_auc=0.6), tmp_path, overwrite=True)
+    assert store.read_record(store.record_path(cfg, tmp_path)).metrics["paper"]["encoding_auc"] == 0.6
 
 
 def test_other_parameters_add_records(tmp_path):
     a, b = RunConfig(dataset="simulated", epochs=5), RunConfig(dataset="simulated", epochs=6)
-    results.save_record(_record(a), tmp_path)
-    results.save_record(_record(b), tmp_path)
-    df = results.load_records(tmp_path)
+    store.save_record(_record(a), tmp_path)
+    store.save_record(_record(b), tmp_path)
+    df = store.load_records(tmp_path)
     assert sorted(df["epochs"]) == [5, 6]
     assert df["key"].nunique() == 2
 
@@ -94,7 +96,7 @@ def test_key_covers_what_changes_the_numbers(tmp_path):
     """Threads and device kind change CPU/GPU results, so they change the record; evaluation-only fields
     leave the training key alone; an optional field at its default leaves every key alone."""
     cfg = RunConfig(dataset="simulated")
-    assert results.record_path(cfg.replace(threads=2), tmp_path) != results.record_path(cfg, tmp_path)
+    assert store.record_path(cfg.replace(threads=2), tmp_path) != store.record_path(cfg, tmp_path)
     assert cfg.replace(device="cuda").key() != cfg.replace(device="cpu").key()
     assert cfg.replace(device="auto").key() == cfg.replace(device="cpu").key()  # no GPU here
     assert cfg.replace(test_responses="mean").key() != cfg.key()
@@ -108,49 +110,44 @@ def test_key_covers_what_changes_the_numbers(tmp_path):
 
 def test_truncated_record_is_not_done_and_named(tmp_path):
     cfg = RunConfig(dataset="simulated")
-    path = results.save_record(_record(cfg), tmp_path)
+    path = store.save_record(_record(cfg), tmp_path)
     path.write_text(path.read_text()[:40])
-    assert not results.is_done(cfg, tmp_path)
+    assert not store.is_done(cfg, tmp_path)
     found = []
-    assert results.load_records(tmp_path, findings=found).empty  # left out, named (issue 21) ...
+    assert store.load_records(tmp_path, findings=found).empty  # left out, named (issue 21) ...
     assert len(found) == 1 and found[0].path == str(path) and "not a readable results record" in str(found[0])
-    with pytest.raises(results.StoreError, match=path.name):  # ... and an error with strict
-        results.load_records(tmp_path, strict=True)
+    with pytest.raises(store.StoreError, match=path.name):  # ... and an error with strict
+        store.load_records(tmp_path, strict=True)
 
 
 def test_old_schema_is_named(tmp_path):
     cfg = RunConfig(dataset="simulated")
-    path = results.save_record(_record(cfg), tmp_path)
+    path = store.save_record(_record(cfg), tmp_path)
     rec = json.loads(path.read_text())
     rec["schema"] = 1
     path.write_text(json.dumps(rec))
     with pytest.raises(ValueError, match="schema 1"):
-        results.read_record(path)
+        store.read_record(path)
 
 
-def test_record_key_must_match_config(tmp_path):
-    rec = _record(RunConfig())
-    rec["key"] = "0" * 12
-    with pytest.raises(ValueError, match="does not match"):
-        results.save_record(rec, tmp_path)
-
-
-def test_make_record_requires_metrics():
+def test_a_record_checks_what_it_is_made_of():
     with pytest.raises(ValueError, match="decoding_auc"):
-        results.make_record(RunConfig(), {"encoding_auc": 0.5, "mean_auc": 0.5}, seconds=1, device="cpu")
+        record.RunRecord(RunConfig(), {"paper": {"encoding_auc": 0.5, "mean_auc": 0.5}}, 1, "cpu")
+    with pytest.raises(ValueError, match="RunConfig; got dict"):
+        record.RunRecord(RunConfig().to_dict(), {"paper": METRICS}, 1, "cpu")
 
 
 # ------------------------------------------------------------------------------------------ published grid
 def test_published_folder_refuses_writes_unless_publish(tmp_path):
     pub = _published(tmp_path)
     cfg = RunConfig(dataset="simulated")
-    with pytest.raises(results.PublishedResultsError, match="published result grid"):
-        results.save_record(_record(cfg), pub)
+    with pytest.raises(store.PublishedResultsError, match="published result grid"):
+        store.save_record(_record(cfg), pub)
     assert _files(pub) == {"PUBLISHED": b"published grid\n"}
-    results.save_record(_record(cfg), pub, publish=True)
-    assert results.is_done(cfg, pub)
-    assert results.is_published(results.published_dir())  # the repository's results/ is marked
-    assert results.runs_dir() != results.published_dir()
+    store.save_record(_record(cfg), pub, publish=True)
+    assert store.is_done(cfg, pub)
+    assert store.is_published(store.published_dir())  # the repository's results/ is marked
+    assert store.runs_dir() != store.published_dir()
 
 
 def test_side_run_leaves_the_published_table_unchanged(tmp_path, monkeypatch, capsys):
@@ -159,8 +156,8 @@ def test_side_run_leaves_the_published_table_unchanged(tmp_path, monkeypatch, ca
     pub = _published(tmp_path)
     grid = study_grid(["simulated"], ["vna"], seeds=[0, 1, 2], quick=True)
     for k, c in enumerate(grid):
-        results.save_record(_record(c, encoding_auc=0.5 + 0.01 * k), pub, publish=True)
-    table0 = results.main_table(results.summarize(results.load_records(pub)), grid)
+        store.save_record(_record(c, encoding_auc=0.5 + 0.01 * k), pub, publish=True)
+    table0 = tables.select_groups(tables.summarize(store.load_records(pub)), grid)[0]
     before = _files(pub)
     runs = tmp_path / "runs"
     monkeypatch.setenv("VNA_RUNS_DIR", str(runs))
@@ -175,7 +172,7 @@ def test_side_run_leaves_the_published_table_unchanged(tmp_path, monkeypatch, ca
     from vna.chapters.notebook import default_results_dir
 
     assert default_results_dir() == runs  # the notebooks' default is the runs folder too
-    table1 = results.main_table(results.summarize(results.load_records(pub)), grid)
+    table1 = tables.select_groups(tables.summarize(store.load_records(pub)), grid)[0]
     assert table1.equals(table0)
 
 
@@ -183,7 +180,7 @@ def test_check_results_dir_before_training(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(NotADirectoryError, match="is a file"):
-        results.check_results_dir(blocker / "sub")
+        store.check_results_dir(blocker / "sub")
 
 
 # ------------------------------------------------------------------------------------------------ tables
@@ -191,9 +188,9 @@ def test_summary_matches_hand_computation(tmp_path):
     enc = [0.8, 0.9, 1.0]
     dec = [0.70, 0.74, 0.72]
     for s, (e, d) in enumerate(zip(enc, dec)):
-        results.save_record(_record(RunConfig(dataset="simulated", seed=s), encoding_auc=e, decoding_auc=d), tmp_path)
-    results.save_record(_record(RunConfig(dataset="simulated", method="direct_encoder", seed=0)), tmp_path)
-    summary = results.summarize(results.load_records(tmp_path))
+        store.save_record(_record(RunConfig(dataset="simulated", seed=s), encoding_auc=e, decoding_auc=d), tmp_path)
+    store.save_record(_record(RunConfig(dataset="simulated", method="direct_encoder", seed=0)), tmp_path)
+    summary = tables.summarize(store.load_records(tmp_path))
     row = summary[summary["method"] == "vna"].iloc[0]
     # mean 0.9, sd 0.1, t(0.975, df=2) = 4.302652729911275 -> half-width 4.3027 * 0.1 / sqrt(3)
     assert row["encoding_auc"] == pytest.approx(0.9)
@@ -210,20 +207,20 @@ def test_summary_matches_hand_computation(tmp_path):
 
 def test_tables_never_mix_groups_and_say_which_they_chose(tmp_path):
     for s in range(3):
-        results.save_record(_record(RunConfig(dataset="simulated", seed=s, epochs=50)), tmp_path)
-    results.save_record(_record(RunConfig(dataset="simulated", seed=0, epochs=6), encoding_auc=0.1), tmp_path)
-    results.save_record(_record(RunConfig(dataset="simulated", method="direct_decoder")), tmp_path)
-    summary = results.summarize(results.load_records(tmp_path))
+        store.save_record(_record(RunConfig(dataset="simulated", seed=s, epochs=50)), tmp_path)
+    store.save_record(_record(RunConfig(dataset="simulated", seed=0, epochs=6), encoding_auc=0.1), tmp_path)
+    store.save_record(_record(RunConfig(dataset="simulated", method="direct_decoder")), tmp_path)
+    summary = tables.summarize(store.load_records(tmp_path))
     assert len(summary) == 3  # two vna groups and one direct_decoder group
-    table, notes = results.select_groups(summary)
+    table, notes = tables.select_groups(summary)
     assert list(table["method"]) == ["vna", "direct_decoder"]
     assert table.iloc[0]["epochs"] == 50 and table.iloc[0]["n_seeds"] == 3
     assert len(notes) == 1 and "3 seeds, the most" in notes[0]
     # the grid definition names the group: its runs are shown even with fewer seeds
     grid = [RunConfig(dataset="simulated", seed=0, epochs=6)]
-    table, notes = results.select_groups(summary, grid)
+    table, notes = tables.select_groups(summary, grid)
     assert list(table["epochs"]) == [6] and notes == []
-    shown = results.format_table(results.main_table(summary))
+    shown = tables.format_table(tables.select_groups(summary)[0])
     assert shown.iloc[0]["encoding AUC"].startswith("0.8000 ± ")
     assert shown.iloc[1]["encoding AUC"] == "0.8000"  # one seed: no interval
 
@@ -234,22 +231,22 @@ def test_tie_is_broken_by_key_not_by_date(tmp_path):
     for order in ([first, second], [second, first]):  # whichever is written last (newest)
         folder = tmp_path / str(order[0].epochs)
         for c in order:
-            results.save_record(_record(c), folder)
-        table, notes = results.select_groups(results.summarize(results.load_records(folder)))
+            store.save_record(_record(c), folder)
+        table, notes = tables.select_groups(tables.summarize(store.load_records(folder)))
         assert table.iloc[0]["group"] == first.group_key() and len(notes) == 1
 
 
 def test_format_table_shows_paper_values_for_stand_ins(tmp_path):
-    results.save_record(_record(RunConfig(dataset="cowley2023-v4", method="vna")), tmp_path)
-    table = results.main_table(results.summarize(results.load_records(tmp_path)))
-    shown = results.format_table(table)
+    store.save_record(_record(RunConfig(dataset="cowley2023-v4", method="vna")), tmp_path)
+    table = tables.select_groups(tables.summarize(store.load_records(tmp_path)))[0]
+    shown = tables.format_table(table)
     assert shown.iloc[0]["paper (stand-in for)"] == "Macaque-synthetic"
     assert shown.iloc[0]["paper enc / dec / avg"] == "0.9762 / 0.9771 / 0.9765"
     assert shown.iloc[0]["protocol"] == "held-out images, single trials"
 
 
 def test_paper_average_check():
-    t = results.paper_average_check()
+    t = tables.paper_average_check()
     assert len(t) == 9
     consistent = t[t["consistent"]]
     assert list(zip(consistent["paper_dataset"], consistent["method"])) == [("Mouse-movie", "vna")]
@@ -264,15 +261,15 @@ def test_paper_average_check():
     assert weights[("Macaque-face", "vna")] == 0.798 and weights[("Macaque-face", "direct_encoder")] == 0.594
     assert weights[("Mouse-movie", "vna")] == 0.5 and weights[("Macaque-synthetic", "vna")] == 0.667
     # "consistent" is |difference| within tol (plus float slack): a trailing-5 rounding passes at 5e-5
-    assert list(results.paper_average_check(tol=0.00025)["consistent"]).count(True) == 4  # 0, -0.00015, -0.00025 x2
-    assert list(results.paper_average_check(tol=0.0002)["consistent"]).count(True) == 2
-    assert list(results.paper_average_check(tol=0.0)["consistent"]).count(True) == 1
+    assert list(tables.paper_average_check(tol=0.00025)["consistent"]).count(True) == 4  # 0, -0.00015, -0.00025 x2
+    assert list(tables.paper_average_check(tol=0.0002)["consistent"]).count(True) == 2
+    assert list(tables.paper_average_check(tol=0.0)["consistent"]).count(True) == 1
 
 
 def test_load_records_empty(tmp_path):
-    df = results.load_records(tmp_path)
+    df = store.load_records(tmp_path)
     assert df.empty and "encoding_auc" in df.columns
-    assert results.summarize(df).empty
+    assert tables.summarize(df).empty
 
 
 # ------------------------------------------------------------------------------------------------ grids
@@ -290,7 +287,7 @@ def test_study_grid_definition():
     assert all(c.epochs <= 2 and c.dataset_options["n_images"] < 300 for c in quick)
     with pytest.raises(ValueError, match="has no dataset"):
         study_grid(["nope"])
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match="RunConfig.method must be one of .*; got 'nope'"):  # RunConfig's check
         study_grid(["simulated"], ["nope"])
 
 
@@ -388,7 +385,7 @@ def test_jobs_runs_side_by_side_into_one_folder(tmp_path):
     grid = [c for c in grid if c.split == "images"]  # 2 trainings, 4 records
     report = runner.run_grid(grid, tmp_path, jobs=2, progress=False, log=lambda s: None)
     assert report.ok and report.ran == 4
-    assert all(results.is_done(c, tmp_path) for c in grid)
+    assert all(store.is_done(c, tmp_path) for c in grid)
 
 
 def test_reproduce_argument_errors_are_one_line(tmp_path, capsys):
@@ -422,13 +419,13 @@ def test_datasets_command_says_where_it_looked(capsys):
 def test_a_record_made_before_a_field_existed_still_matches_its_grid(tmp_path):
     """Fields added later are left out of keys at their default; the grid signature must agree."""
     cfg = RunConfig(dataset="simulated", seed=2)
-    path = results.save_record(_record(cfg), tmp_path)
+    path = store.save_record(_record(cfg), tmp_path)
     rec = json.loads(path.read_text())
     del rec["config"]["precision"], rec["config"]["neuron_fraction"]  # as written before those fields existed
     path.write_text(json.dumps(rec))
-    df = results.load_records(tmp_path)
-    assert df["signature"].iloc[0] == results.signature(cfg)
-    table, _ = results.select_groups(results.summarize(df), [cfg])
+    df = store.load_records(tmp_path)
+    assert df["signature"].iloc[0] == cfg.signature()
+    table, _ = tables.select_groups(tables.summarize(df), [cfg])
     assert len(table) == 1
 
 
@@ -436,14 +433,14 @@ def test_a_record_made_before_the_layout_was_a_setting_reads_as_contiguous(tmp_p
     """Records written before ``memory_format`` existed were trained in the contiguous layout: they keep their
     key and read back as that layout, not as today's channels-last default."""
     cfg = RunConfig(dataset="simulated", seed=2, memory_format="contiguous")
-    path = results.save_record(_record(cfg), tmp_path)
+    path = store.save_record(_record(cfg), tmp_path)
     rec = json.loads(path.read_text())
     del rec["config"]["memory_format"]
     path.write_text(json.dumps(rec))
     assert RunConfig.from_dict(rec["config"]).memory_format == "contiguous"
     assert RunConfig.from_dict(rec["config"]).key() == cfg.key() != RunConfig(dataset="simulated", seed=2).key()
-    df = results.load_records(tmp_path)
-    assert df["signature"].iloc[0] == results.signature(cfg)
+    df = store.load_records(tmp_path)
+    assert df["signature"].iloc[0] == cfg.signature()
 
 
 def test_the_layout_is_in_the_key_of_the_trained_methods_only():
@@ -467,50 +464,33 @@ def test_slurm_needs_an_explicit_device_and_keeps_logs_out_of_the_published_grid
     assert runner.submitit_log_dir(tmp_path / "mine") == tmp_path / "mine" / ".submitit"
 
 
-def test_run_or_load_runs_once_then_reads_the_record(tmp_path):
-    cfg = RunConfig(dataset="simulated", method="direct_encoder", epochs=1, batch_size=32,
-                    dataset_options={"n_images": 30, "n_trials": 2, "n_neurons": 6})
-    rec, out = results.run_or_load(cfg, tmp_path, progress=False, source="test")
-    assert out is not None and rec["source"] == "test" and "_instances" not in rec
-    assert results.is_done(cfg, tmp_path) and rec["sizes"]["test_responses"] == out.test.n_responses
-    again, out2 = results.run_or_load(cfg, tmp_path, progress=False)
-    assert out2 is None and again["metrics"] == rec["metrics"]  # read back, not rerun
-    forced, out3 = results.run_or_load(cfg, tmp_path, progress=False, force=True)
-    assert out3 is not None and forced["metrics"] == rec["metrics"]  # same seed, same numbers on the CPU
-    pub = _published(tmp_path)
-    with pytest.raises(results.PublishedResultsError):
-        results.run_or_load(cfg, pub, progress=False)
-    published, _ = results.run_or_load(cfg, pub, progress=False, publish=True)  # on purpose
-    assert results.is_done(cfg, pub) and published["metrics"] == rec["metrics"]
-
-
 def test_load_histories_one_training_per_shared_task(tmp_path):
     cfg = RunConfig(dataset="simulated", seed=1)
     for test in ("trials", "mean"):  # two records of one training
         rec = _record(cfg.replace(test_responses=test))
-        rec["history"] = [{"epoch": 1, "loss": 2.0, "val_mean_auc": 0.6}, {"epoch": 2, "loss": 1.5, "val_mean_auc": 0.7}]
-        rec["best_epoch"] = 2
-        results.save_record(rec, tmp_path)
-    h = results.load_histories(results.load_records(tmp_path))
+        rec.history = [{"epoch": 1, "loss": 2.0, "val_mean_auc": 0.6}, {"epoch": 2, "loss": 1.5, "val_mean_auc": 0.7}]
+        rec.best_epoch = 2
+        store.save_record(rec, tmp_path)
+    h = store.load_histories(store.load_records(tmp_path))
     assert len(h) == 2 and list(h["epoch"]) == [1, 2] and set(h["best_epoch"]) == {2}
     assert list(h["val_mean_auc"]) == [0.6, 0.7] and set(h["seed"]) == {1} and set(h["method"]) == {"vna"}
-    assert results.group_key(cfg.to_dict()) == cfg.group_key() == results.group_key(cfg.replace(seed=9).to_dict())
+    assert cfg.group_key() == cfg.replace(seed=9).group_key() != cfg.replace(epochs=9).group_key()
 
 
 def test_runs_folder_default_and_table_columns(monkeypatch):
     monkeypatch.delenv("VNA_RUNS_DIR", raising=False)
-    assert results.runs_dir() == results.published_dir().parent / "_build" / "runs"
-    summary = results.summarize(pd.DataFrame())
+    assert store.runs_dir() == store.published_dir().parent / "_build" / "runs"
+    summary = tables.summarize(pd.DataFrame())
     row = {"dataset": "simulated", "method": "vna", "split": "images", "test_responses": "trials", "n_seeds": 1,
            "encoding_auc": float("nan"), "encoding_auc_ci": float("nan"), "decoding_auc": 0.7,
            "decoding_auc_ci": float("nan"), "mean_auc": 0.7, "mean_auc_ci": 0.01}
-    shown = results.format_table(pd.DataFrame([row]))
+    shown = tables.format_table(pd.DataFrame([row]))
     assert list(shown.columns) == ["dataset", "method", "protocol", "seeds", "encoding AUC", "decoding AUC",
                                    "average AUC", "paper (stand-in for)", "paper enc / dec / avg"]
     r = shown.iloc[0]
     assert (r["encoding AUC"], r["decoding AUC"], r["average AUC"]) == ("n/a", "0.7000", "0.7000 ± 0.0100")
     assert (r["paper (stand-in for)"], r["paper enc / dec / avg"]) == ("—", "—") and r["seeds"] == 1
-    assert list(results.format_table(pd.DataFrame([row]), with_paper=False).columns)[-1] == "average AUC"
+    assert list(tables.format_table(pd.DataFrame([row]), with_paper=False).columns)[-1] == "average AUC"
     assert summary.empty
 
 
@@ -518,26 +498,28 @@ def test_runs_folder_default_and_table_columns(monkeypatch):
 def test_record_fields_and_the_loaded_columns(tmp_path):
     """What a record stores and what load_records reads back from it, column by column."""
     cfg = RunConfig(dataset="cowley2023-v4", method="vna", seed=2, threads=2)
-    rec = results.make_record(cfg, METRICS, seconds=3.0, device="cpu", simulated=True,
-                              history=[{"epoch": np.int64(1), "loss": np.float32(2.5), "note": "x"}],
-                              per_instance={"encoding": [0.7, 0.9], "decoding": [0.9, 0.9]})
-    assert rec["training_key"] == cfg.replace(device="cpu").training_key() and rec["shared_training"] is False
-    assert rec["simulated"] is True  # told so, whatever the dataset's name
-    assert rec["history"] == [{"epoch": 1.0, "loss": 2.5, "note": "x"}]
-    assert type(rec["history"][0]["loss"]) is float and type(rec["history"][0]["epoch"]) is float
-    rec["source"] = "side"
-    path = results.save_record(rec, tmp_path)
+    rec = record.RunRecord(cfg, {"paper": METRICS}, 3.0, "cpu", simulated=True,
+                           history=[{"epoch": np.int64(1), "loss": np.float32(2.5), "note": "x"}],
+                           instances={"encoding_auc": [0.7, 0.9], "decoding_auc": [0.9, 0.9]})
+    data = rec.to_json()
+    assert data["training_key"] == cfg.replace(device="cpu").training_key() and data["shared_training"] is False
+    assert data["simulated"] is True  # told so, whatever the dataset's name
+    assert data["history"] == [{"epoch": 1.0, "loss": 2.5, "note": "x"}]
+    assert type(data["history"][0]["loss"]) is float and type(data["history"][0]["epoch"]) is float
+    rec.source = "side"
+    path = store.save_record(rec, tmp_path)
     assert path.stat().st_mode & 0o777 == 0o644  # readable by the group that shares the grid
-    row = results.load_records(tmp_path).iloc[0]
+    row = store.load_records(tmp_path).iloc[0]
     assert (row["seconds"], row["device"], row["threads"], row["source"], row["simulated"]) == (3.0, "cpu", 2,
                                                                                                  "side", True)
 
 
-def test_record_from_a_plain_output(tmp_path):
-    """record_from_output takes any object with the run's parts (e.g. a user's own loop's output)."""
+def test_the_record_of_a_run_in_view(tmp_path):
+    """RunRecord.from_run records any trained model's evaluation (e.g. a user's own loop's)."""
     from types import SimpleNamespace
 
     from vna.data import PairedData
+    from vna.data.preprocess import PairedParts
     import torch
 
     def part(n, simulated=False):
@@ -545,21 +527,23 @@ def test_record_from_a_plain_output(tmp_path):
                           {"simulated": simulated})
 
     cfg = RunConfig(dataset="cowley2023-v4", method="direct_encoder")
-    plain = SimpleNamespace(train=part(6), test=part(4, simulated=True), metrics=METRICS, seconds=2.0, history=[])
-    rec = results.record_from_output(cfg, plain)
-    assert rec["source"] == "grid" and rec["shared_training"] is False and rec["train_seconds"] == 2.0
-    assert rec["simulated"] is True and rec["sizes"]["test_images"] == 4 and "val_images" not in rec["sizes"]
-    full = SimpleNamespace(**vars(plain), val=part(3), train_seconds=1.5, shared_training=True)
-    rec = results.record_from_output(cfg, full)
-    assert rec["sizes"]["val_images"] == 3 and rec["train_seconds"] == 1.5 and rec["shared_training"] is True
-    ran_on = SimpleNamespace(**vars(plain), device="cpu")  # the device the run used, not the config's wish
-    assert results.record_from_output(cfg.replace(device="cuda"), ran_on)["device"] == "cpu"
+    evs = {"paper": SimpleNamespace(metrics=METRICS, per_instance={}, scores=None)}
+    rec = record.RunRecord.from_run(cfg, evs, PairedParts(part(6), part(4, simulated=True), None), [], seconds=2.0,
+                                    device="cpu")
+    assert rec.source == "grid" and rec.shared_training is False and rec.train_seconds == 2.0
+    assert rec.simulated is True and rec.sizes["test_images"] == 4 and "val_images" not in rec.sizes
+    rec = record.RunRecord.from_run(cfg, evs, PairedParts(part(6), part(4), part(3)), [], seconds=2.0, device="cpu",
+                                    train_seconds=1.5, shared_training=True)
+    assert rec.sizes["val_images"] == 3 and rec.train_seconds == 1.5 and rec.shared_training is True
+    assert rec.instances is None  # no per-instance AUCs given, none written
+    ran_on = record.RunRecord.from_run(cfg.replace(device="cuda"), evs, rec.parts, [], seconds=1.0, device="cpu")
+    assert ran_on.device == "cpu"  # the device the run used, not the config's wish
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the CPU-only answer")
 def test_resolved_device_on_a_machine_without_a_gpu():
-    assert results.resolved_device() == results.resolved_device("auto") == "cpu"
-    assert results.published_dir().name == "results" and results.published_dir().is_dir()
+    assert record.resolved_device() == record.resolved_device("auto") == "cpu"
+    assert store.published_dir().name == "results" and store.published_dir().is_dir()
 
 
 def test_histories_skip_only_the_repeated_training(tmp_path):
@@ -567,21 +551,21 @@ def test_histories_skip_only_the_repeated_training(tmp_path):
         cfg = RunConfig(dataset="simulated", seed=seed)
         for test in ("trials", "mean"):
             rec = _record(cfg.replace(test_responses=test))
-            rec["history"] = [{"epoch": 1, "loss": float(seed)}]
-            results.save_record(rec, tmp_path)
-    h = results.load_histories(results.load_records(tmp_path).sort_values("seed"))
+            rec.history = [{"epoch": 1, "loss": float(seed)}]
+            store.save_record(rec, tmp_path)
+    h = store.load_histories(store.load_records(tmp_path).sort_values("seed"))
     assert sorted(h["seed"]) == [1, 2] and {"split", "test_responses"} <= set(h.columns)
 
 
 def test_summary_and_table_columns_hold_when_a_metric_is_missing_or_nothing_matches(tmp_path):
     for s in range(2):
-        results.save_record(_record(RunConfig(dataset="simulated", seed=s), encoding_auc=float("nan")), tmp_path)
-    results.save_record(_record(RunConfig(dataset="simulated", seed=0, epochs=9)), tmp_path)
-    summary = results.summarize(results.load_records(tmp_path))
-    assert list(summary.columns) == list(results.summarize(pd.DataFrame()).columns)
+        store.save_record(_record(RunConfig(dataset="simulated", seed=s), encoding_auc=float("nan")), tmp_path)
+    store.save_record(_record(RunConfig(dataset="simulated", seed=0, epochs=9)), tmp_path)
+    summary = tables.summarize(store.load_records(tmp_path))
+    assert list(summary.columns) == list(tables.summarize(pd.DataFrame()).columns)
     assert "responses" in summary.columns and summary["encoding_auc"].isna().sum() == 1
-    table, notes = results.select_groups(summary)
+    table, notes = tables.select_groups(summary)
     assert "index" not in table.columns and len(notes) == 1
     assert f"not {RunConfig(dataset='simulated', epochs=9).group_key()} (1 seeds)" in notes[0]
-    nothing, _ = results.select_groups(summary, [RunConfig(dataset="simulated", epochs=99)])
+    nothing, _ = tables.select_groups(summary, [RunConfig(dataset="simulated", epochs=99)])
     assert nothing.empty and list(nothing.columns) == list(summary.columns)

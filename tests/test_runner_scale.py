@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vna.study import results, runner
+from vna.study import store, runner
 from vna.study.grids import study_grid
 
 
@@ -26,7 +26,7 @@ def test_submitit_local_executor_runs_two_tiny_runs_into_one_folder(tmp_path):
                              slurm={"time_min": 5})
     assert report.ok, (report.failed, lines)
     assert report.ran == 2 and report.already == 0 and len(lines) == 2
-    assert all(results.is_done(c, tmp_path) for c in grid)
+    assert all(store.is_done(c, tmp_path) for c in grid)
     records = sorted((tmp_path / "simulated").glob("vna-*.json"))
     assert len(records) == 2
     seeds = sorted(json.loads(p.read_text())["config"]["seed"] for p in records)

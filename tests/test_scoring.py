@@ -11,7 +11,8 @@ from vna.evaluation import evaluate, evaluate_rules, evaluate_scores
 from vna.metrics import discriminative_auc
 from vna.scoring import SCORES, centre_columns, check_scores, cosine_matrix, rule_matrices
 from vna.study import pipeline
-from vna.study.results import load_records, make_record, read_instances, record_from_output, save_record
+from vna.study.record import RunRecord
+from vna.study.store import load_records, read_instances, save_record
 from vna.train import fit
 
 
@@ -84,13 +85,13 @@ def test_trial_template_cosine_aucs_on_cowley_equal_numpy_directly(tmp_path):
     of the template rule (mean training response per image vs each test response) within 1e-9."""
     cfg = RunConfig(dataset="cowley2023-v4", method="trial_template", split="trials", seed=0, val_fraction=0.1)
     out = pipeline.run(cfg, progress=False)
-    save_record(record_from_output(cfg, out), tmp_path)
-    rec = load_records(tmp_path).iloc[0]
-    direct = template_cosine_aucs(out.train, out.test)
+    save_record(out, tmp_path)
+    rec = load_records(tmp_path, score="cosine").iloc[0]
+    direct = template_cosine_aucs(out.parts.train, out.parts.test)
     for task in ("encoding", "decoding"):
-        assert rec[f"{task}_auc_cosine"] == pytest.approx(direct[task], abs=1e-9)
-        assert read_instances(rec["path"])[task].shape == (out.test.n_responses,)
-    assert rec["encoding_auc_cosine"] > rec["encoding_auc"]  # the Euclidean template ranks by norm
+        assert rec[f"{task}_auc"] == pytest.approx(direct[task], abs=1e-9)
+        assert read_instances(rec["path"])[task].shape == (out.parts.test.n_responses,)
+    assert rec["encoding_auc"] > load_records(tmp_path).iloc[0]["encoding_auc"]  # the Euclidean template: by norm
 
 
 def template_cosine_aucs(tr, te) -> dict[str, float]:
@@ -121,8 +122,8 @@ def template_cosine_aucs(tr, te) -> dict[str, float]:
 def test_records_carry_every_rule_and_their_instances(tmp_path):
     cfg, _ = _small_simulated()
     out = pipeline.run(cfg.replace(device="cpu"), progress=False)
-    assert list(out.by_score) == list(SCORES)
-    path = save_record(record_from_output(cfg.replace(device="cpu"), out), tmp_path)
+    assert list(out.metrics) == list(SCORES)
+    path = save_record(out, tmp_path)
     import json
 
     rec = json.loads(path.read_text())
@@ -132,19 +133,21 @@ def test_records_carry_every_rule_and_their_instances(tmp_path):
     assert header == ["encoding_auc", "decoding_auc", "encoding_auc_cosine", "decoding_auc_cosine",
                       "encoding_auc_centred", "decoding_auc_centred", "image"]
     images = pd.read_csv(path.with_suffix(".instances.csv"))["image"].to_numpy()
-    assert np.array_equal(images, out.test.match.numpy())  # the test image of each instance
-    row = load_records(tmp_path, strict=True).iloc[0]
-    assert row["mean_auc_cosine"] == pytest.approx(rec["metrics_by_score"]["cosine"]["mean_auc"])
+    assert np.array_equal(images, out.parts.test.match.numpy())  # the test image of each instance
+    rows = load_records(tmp_path, score=None, strict=True).set_index("score")
+    assert list(rows.index) == list(SCORES)  # one row per rule, in long form
+    assert rows.loc["cosine", "mean_auc"] == pytest.approx(rec["metrics_by_score"]["cosine"]["mean_auc"])
 
 
-def test_a_record_made_before_the_rules_reads_with_nan_rule_columns(tmp_path):
+def test_a_record_made_before_the_rules_reads_as_the_papers_rule_only(tmp_path):
     cfg, _ = _small_simulated()
     m = {"encoding_auc": 0.6, "decoding_auc": 0.7, "mean_auc": 0.65, "encoding_top1": 0.1, "encoding_top5": 0.3,
          "decoding_top1": 0.1, "decoding_top5": 0.3}
-    save_record(make_record(cfg, m, seconds=1, device="cpu",
-                            per_instance={"encoding": np.full(4, 0.6), "decoding": np.full(4, 0.7)}), tmp_path)
-    row = load_records(tmp_path).iloc[0]
-    assert row["mean_auc"] == 0.65 and np.isnan(row["mean_auc_cosine"])
+    save_record(RunRecord(cfg, {"paper": m}, 1, "cpu",
+                          instances={"encoding_auc": np.full(4, 0.6), "decoding_auc": np.full(4, 0.7)}), tmp_path)
+    rows = load_records(tmp_path, score=None)
+    assert list(rows["score"]) == ["paper"] and rows["mean_auc"].iloc[0] == 0.65
+    assert load_records(tmp_path, score="cosine").empty
 
 
 def test_shuffled_pairs_keep_counts_break_pairing_and_leave_the_test_true():

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from vna.study import results, stats
+from vna.study import store, stats
 from vna.cli import main
 from vna.study.config import RunConfig
+from vna.study.record import RunRecord
 from vna.study.report import CSV_FILES, build_report, to_markdown, write_csv
 
 
@@ -110,11 +111,11 @@ def _folder(tmp_path, seeds=(0, 1, 2, 3, 4)):
                 cfg = RunConfig(dataset=dataset, method=method, seed=s, epochs=3)
                 noise = 0.004 * rng.standard_normal(2) if dataset == "cowley2023-v4" else 0.02 * rng.standard_normal(2)
                 e, d = enc + noise[0], dec + noise[1]
-                inst = {"encoding": np.clip(e + 0.05 * rng.standard_normal(40), 0, 1),
-                        "decoding": np.clip(d + 0.05 * rng.standard_normal(40), 0, 1)}
-                m = {"encoding_auc": float(inst["encoding"].mean()), "decoding_auc": float(inst["decoding"].mean())}
+                inst = {"encoding_auc": np.clip(e + 0.05 * rng.standard_normal(40), 0, 1),
+                        "decoding_auc": np.clip(d + 0.05 * rng.standard_normal(40), 0, 1)}
+                m = {k: float(v.mean()) for k, v in inst.items()}
                 m["mean_auc"] = (m["encoding_auc"] + m["decoding_auc"]) / 2
-                results.save_record(results.make_record(cfg, m, seconds=1, device="cpu", per_instance=inst), tmp_path)
+                store.save_record(RunRecord(cfg, {"paper": m}, 1, "cpu", instances=inst), tmp_path)
                 grid.append(cfg)
     return grid
 
@@ -171,9 +172,8 @@ def test_the_verdict_table_holds_equivalent_where_the_interval_lies_inside_the_m
                 d = base + spread * wobble.get(method, [0.003 * rng.standard_normal()] * 5)[(s + 2) % 5]
                 m = {"encoding_auc": e, "decoding_auc": d, "mean_auc": (e + d) / 2}
                 sizes = {"train_images": 500, "test_images": 100, "train_responses": 500, "test_responses": 100}
-                inst = {"encoding": np.full(100, e), "decoding": np.full(100, d)}
-                results.save_record(results.make_record(cfg, m, seconds=1, device="cpu", sizes=sizes,
-                                                        per_instance=inst), tmp_path)
+                inst = {"encoding_auc": np.full(100, e), "decoding_auc": np.full(100, d)}
+                store.save_record(RunRecord(cfg, {"paper": m}, 1, "cpu", sizes=sizes, instances=inst), tmp_path)
                 grid.append(cfg)
     report = build_report(tmp_path, grid, n_boot=20)
     write_csv(report, tmp_path / "csv")
@@ -198,8 +198,8 @@ def test_a_method_at_the_same_auc_in_every_seed_cannot_be_tested(tmp_path):
         for s in range(3):
             cfg = RunConfig(dataset="antolik2016-v1", method=method, seed=s, epochs=3)
             m = {"encoding_auc": enc[s], "decoding_auc": 0.6 + 0.01 * s, "mean_auc": (enc[s] + 0.6 + 0.01 * s) / 2}
-            inst = {"encoding": np.full(10, enc[s]), "decoding": np.full(10, 0.6 + 0.01 * s)}
-            results.save_record(results.make_record(cfg, m, seconds=1, device="cpu", per_instance=inst), tmp_path)
+            inst = {"encoding_auc": np.full(10, enc[s]), "decoding_auc": np.full(10, 0.6 + 0.01 * s)}
+            store.save_record(RunRecord(cfg, {"paper": m}, 1, "cpu", instances=inst), tmp_path)
             grid.append(cfg)
     report = build_report(tmp_path, grid, n_boot=20)
     v = report.referee_verdicts.set_index("claim")
@@ -232,9 +232,8 @@ def test_report_includes_the_analyses_tables(tmp_path):
     cfgs = [c for c in linear_grid(["simulated"], ["ridge_encoder"], [0, 1]) if c.split == "trials"]
     for k, cfg in enumerate(cfgs):
         m = {"encoding_auc": 0.6 + 0.01 * k, "decoding_auc": 0.7, "mean_auc": 0.65 + 0.005 * k}
-        results.save_record(results.make_record(cfg, m, seconds=1, device="cpu",
-                                                per_instance={"encoding": np.full(4, 0.6), "decoding": np.full(4, 0.7)}),
-                            tmp_path)
+        inst = {"encoding_auc": np.full(4, 0.6), "decoding_auc": np.full(4, 0.7)}
+        store.save_record(RunRecord(cfg, {"paper": m}, 1, "cpu", instances=inst), tmp_path)
     report = build_report(tmp_path, [], n_boot=10, analyses=True)
     lin = report.analyses["linear"]
     assert set(lin["split"]) == {"trials"} and set(lin["n_seeds"]) == {2}

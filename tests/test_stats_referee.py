@@ -11,8 +11,9 @@ from scipy import integrate
 from scipy import stats as sps
 
 from vna.data.simulated import load_simulated
-from vna.study import analyses, results, stats
+from vna.study import analyses, store, tables, stats
 from vna.study.config import RunConfig
+from vna.study.record import RunRecord
 
 
 def test_corrected_t_interval_equals_a_hand_computation():
@@ -77,12 +78,11 @@ def test_logit_margin_on_planted_numbers():
     assert stats.C3_LOGIT_MARGIN == pytest.approx(math.log(1.25))
 
 
-def test_score_columns():
-    assert stats.score_columns()["encoding"] == "encoding_auc"
-    assert stats.score_columns("cosine") == {"encoding": "encoding_auc_cosine", "decoding": "decoding_auc_cosine",
-                                             "average": "mean_auc_cosine"}
+def test_rule_rows():
+    rec = pd.DataFrame({"score": ["paper", "cosine", "paper"], "x": [1, 2, 3]})
+    assert list(stats.rule_rows(rec, "paper")["x"]) == [1, 3] and list(stats.rule_rows(rec, "cosine")["x"]) == [2]
     with pytest.raises(ValueError, match="score must be one of"):
-        stats.score_columns("euclid")
+        stats.rule_rows(rec, "euclid")
 
 
 # ------------------------------------------------------------------------- planted records under two rules
@@ -100,16 +100,16 @@ def _records(tmp_path, datasets=("cowley2023-v4", "simulated")):
                     cfg = RunConfig(dataset=dataset, method=method, seed=s, epochs=3, split=split,
                                     test_responses=test)
                     e, d = enc + 0.003 * rng.standard_normal(), dec + 0.003 * rng.standard_normal()
-                    inst = {"encoding": np.full(6, e), "decoding": np.full(6, d)}
+                    inst = {"encoding_auc": np.full(6, e), "decoding_auc": np.full(6, d)}
                     m = {"encoding_auc": e, "decoding_auc": d, "mean_auc": (e + d) / 2}
-                    results.save_record(results.make_record(cfg, m, seconds=1, device="cpu", per_instance=inst),
-                                        tmp_path)
-    rec = results.load_records(tmp_path)
-    for task, k in (("encoding", 0), ("decoding", 1)):  # the cosine rule, planted: every method ties
-        rec[f"{task}_auc_cosine"] = [COSINE[m][k] + (WOBBLE[s] if m == "vna" else 0.3 * WOBBLE[(s + 2) % 5])
-                                     for m, s in zip(rec["method"], rec["seed"])]
-    rec["mean_auc_cosine"] = (rec["encoding_auc_cosine"] + rec["decoding_auc_cosine"]) / 2
-    return rec
+                    store.save_record(RunRecord(cfg, {"paper": m}, 1, "cpu", instances=inst), tmp_path)
+    rec = store.load_records(tmp_path)
+    cosine = rec.assign(score="cosine")  # the cosine rule, planted: every method ties
+    for task, k in (("encoding", 0), ("decoding", 1)):
+        cosine[f"{task}_auc"] = [COSINE[m][k] + (WOBBLE[s] if m == "vna" else 0.3 * WOBBLE[(s + 2) % 5])
+                                 for m, s in zip(rec["method"], rec["seed"])]
+    cosine["mean_auc"] = (cosine["encoding_auc"] + cosine["decoding_auc"]) / 2
+    return pd.concat([rec, cosine], ignore_index=True)
 
 
 def test_independent_cells_merge_the_held_out_trials_trial_means(tmp_path):
@@ -143,19 +143,19 @@ def test_verdict_wording_per_rule_and_depends_on_the_score(tmp_path):
 
 def test_paper_differences_per_stand_in(tmp_path):
     rec = _records(tmp_path, datasets=("cowley2023-v4",))
-    diffs = stats.paper_differences(stats.referee_comparisons(rec, n_boot=20), results.PAPER_TABLE1,
-                                    results.PAPER_STAND_INS)
+    diffs = stats.paper_differences(stats.referee_comparisons(rec, n_boot=20), tables.PAPER_TABLE1,
+                                    tables.PAPER_STAND_INS)
     row = diffs[(diffs["split"] == "images")].set_index("difference")
     # the paper's Macaque-synthetic row: DE's decoding 0.0968 below VNA's; ours planted +0.005
     assert row.loc["DE − VNA decoding", "paper_diff"] == pytest.approx(0.8803 - 0.9771)
     assert row.loc["DE − VNA decoding", "agreement"] == "opposite sign"
     assert row.loc["VNA − DE encoding", "agreement"] == "same sign"  # +0.15 here, +0.1335 there, tight interval
-    mouse = stats._paper_diff(results.PAPER_TABLE1, "Mouse-movie", "vna", "direct_decoder", "decoding")
+    mouse = stats._paper_diff(tables.PAPER_TABLE1, "Mouse-movie", "vna", "direct_decoder", "decoding")
     assert mouse == 0.0  # a tie in the paper (.9973 = .9973)
 
 
 def test_closest_protocol_says_no_protocol_is_close():
-    paper = results.PAPER_TABLE1
+    paper = tables.PAPER_TABLE1
     rows = []
     for dataset, offsets in (("cowley2023-v4", {("images", "trials"): 0.10, ("none", "trials"): 0.001}),
                              ("antolik2016-v1", {("images", "trials"): 0.04, ("trials", "trials"): 0.01,
@@ -241,10 +241,10 @@ def test_likelihood_oracle_beats_a_planted_model_and_the_euclidean_oracle():
 
 def test_likelihood_oracle_is_above_every_published_method_on_the_simulated_cortex():
     """The study's simulated cortex, held-out images, seed 0: the oracle is above every method's record."""
-    pub = results.published_dir()
+    pub = store.published_dir()
     if pub is None:
         pytest.skip("no published results/ (vna is not run from a checkout)")
-    rec = results.load_records(pub)
+    rec = store.load_records(pub)
     sim = rec[(rec["dataset"] == "simulated") & (rec["split"] == "images") & (rec["test_responses"] == "trials")
               & (rec["seed"] == 0) & rec["method"].isin(["vna", "direct_encoder", "direct_decoder"])]
     assert len(sim) >= 3

@@ -18,26 +18,24 @@ import numpy as np
 import pytest
 
 from vna.cli import main
-from vna.study import results, runner
+from vna.study import record, store, tables, runner
 from vna.study.config import RunConfig
 from vna.study.report import build_report
-from vna.study.results import StoreError
+from vna.study.store import StoreError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _record(cfg: RunConfig, enc: float = 0.8, dec: float = 0.9, n: int = 4, **extra) -> dict:
+def _record(cfg: RunConfig, enc: float = 0.8, dec: float = 0.9, n: int = 4, **rules) -> record.RunRecord:
     m = {"encoding_auc": enc, "decoding_auc": dec, "mean_auc": 0.5 * (enc + dec)}
-    rec = results.make_record(cfg, m, seconds=1.0, device="cpu",
-                              per_instance={"encoding": np.full(n, enc), "decoding": np.full(n, dec)})
-    rec.update(extra)
-    return rec
+    return record.RunRecord(cfg, {"paper": m, **rules}, 1.0, "cpu",
+                            instances={"encoding_auc": np.full(n, enc), "decoding_auc": np.full(n, dec)})
 
 
 def _store(tmp_path: Path, seeds=(0, 1), encs=(0.7, 0.8)) -> Path:
     root = tmp_path / "runs"
     for s, e in zip(seeds, encs):
-        results.save_record(_record(RunConfig(dataset="simulated", seed=s), enc=e), root)
+        store.save_record(_record(RunConfig(dataset="simulated", seed=s), enc=e), root)
     return root
 
 
@@ -49,12 +47,12 @@ def _edit(path: Path, fn) -> None:
 
 def _findings(root: Path) -> list:
     found = []
-    results.load_records(root, findings=found)
+    store.load_records(root, findings=found)
     return found
 
 
 def _ci(root: Path) -> float:
-    return float(results.summarize(results.load_records(root, findings=[]))["encoding_auc_ci"].iloc[0])
+    return float(tables.summarize(store.load_records(root, findings=[]))["encoding_auc_ci"].iloc[0])
 
 
 # ------------------------------------------------------------------------------------- verify on read
@@ -62,7 +60,7 @@ def test_a_backup_copy_of_a_folder_is_not_counted(tmp_path):
     root = _store(tmp_path)
     ci = _ci(root)
     shutil.copytree(root / "simulated", root / "simulated.bak")  # cp -r runs/simulated runs/simulated.bak
-    records = results.load_records(root, findings=(found := []))
+    records = store.load_records(root, findings=(found := []))
     assert len(records) == 2 and sorted(records["seed"]) == [0, 1]  # not 4 "seeds"
     assert _ci(root) == ci  # the t-interval does not shrink
     assert len(found) == 2 and all("simulated.bak" in f.path and "a copy of a folder" in f.problem for f in found)
@@ -73,9 +71,9 @@ def test_a_copy_file_with_other_numbers_is_not_counted(tmp_path):
     path = next((root / "simulated").glob("*.json"))
     copy = path.with_name(path.stem + " (copy).json")
     shutil.copy(path, copy)
-    shutil.copy(results.instances_path(path), results.instances_path(copy))
+    shutil.copy(store.instances_path(path), store.instances_path(copy))
     _edit(copy, lambda r: r["metrics"].update(encoding_auc=0.1, mean_auc=0.5))
-    records = results.load_records(root, findings=(found := []))
+    records = store.load_records(root, findings=(found := []))
     assert len(records) == 2 and 0.1 not in set(records["encoding_auc"])
     assert [f.path for f in found] == [str(copy)] and "should be" in found[0].problem
 
@@ -116,7 +114,7 @@ def test_a_damaged_instance_file_is_named(tmp_path, damage, pattern):
     root = _store(tmp_path)
     # the seed-0 record (encoding AUC 0.7, as the damaged files below keep it), whatever its key sorts as
     bad = next(p for p in sorted((root / "simulated").glob("*.json")) if json.loads(p.read_text())["config"]["seed"] == 0)
-    csv = results.instances_path(bad)
+    csv = store.instances_path(bad)
     if damage == "delete":
         csv.unlink()
     elif damage == "out-of-range":
@@ -127,7 +125,7 @@ def test_a_damaged_instance_file_is_named(tmp_path, damage, pattern):
         csv.write_bytes(b"\x00\xff\xfe")
     found = _findings(root)
     assert [f.path for f in found] == [str(bad)] and __import__("re").search(pattern, found[0].problem), found
-    assert len(results.load_records(root, findings=[])) == 1
+    assert len(store.load_records(root, findings=[])) == 1
 
 
 def test_files_outside_the_layout_are_ignored_with_a_note(tmp_path):
@@ -140,7 +138,7 @@ def test_files_outside_the_layout_are_ignored_with_a_note(tmp_path):
     found = _findings(root)
     assert sorted(f.path for f in found) == sorted([str(stray), str(deep)])
     assert all("outside the store's layout" in f.problem for f in found)
-    assert len(results.load_records(root, findings=[])) == 2
+    assert len(store.load_records(root, findings=[])) == 2
 
 
 def test_a_second_record_of_one_key_is_named_not_counted(tmp_path):
@@ -152,13 +150,13 @@ def test_a_second_record_of_one_key_is_named_not_counted(tmp_path):
     rec_dir = to_folder(from_arrays((rng.random((6, 8, 8)) * 255).astype(np.uint8), rng.random((6, 2, 3))),
                         tmp_path / "rec")
     root = tmp_path / "runs"
-    path = results.save_record(_record(RunConfig(dataset=f"folder:{rec_dir}")), root)
+    path = store.save_record(_record(RunConfig(dataset=f"folder:{rec_dir}")), root)
     assert path.parent.name.startswith("folder-")
     shutil.copytree(path.parent, root / f"{path.parent.name}.bak")
-    records = results.load_records(root, findings=(found := []))
+    records = store.load_records(root, findings=(found := []))
     assert len(records) == 1 and len(found) == 1
     assert "a second record of key" in found[0].problem and str(path) in found[0].problem
-    assert [c.__name__ for c in results.RECORD_CHECKS] == ["_check_aucs_in_range", "_check_mean_auc",
+    assert [c.__name__ for c in store.RECORD_CHECKS] == ["_check_aucs_in_range", "_check_mean_auc",
                                                              "_check_instances"]
 
 
@@ -166,16 +164,16 @@ def test_every_scoring_rule_present_is_checked(tmp_path):
     """The AUC checks loop over the paper rule and every rule of metrics_by_score (columns *_<rule>)."""
     root = tmp_path / "runs"
     cfg = RunConfig(dataset="simulated")
-    rec = _record(cfg, metrics_by_score={"cosine": {"encoding_auc": 0.6, "decoding_auc": 0.7, "mean_auc": 0.65}})
-    rec["_instances"] = {"encoding": np.full(4, 0.8), "decoding": np.full(4, 0.9), "encoding_cosine": np.full(4, 0.6),
-                         "decoding_cosine": np.full(4, 0.7)}
-    path = results.save_record(rec, root)
+    rec = _record(cfg, cosine={"encoding_auc": 0.6, "decoding_auc": 0.7, "mean_auc": 0.65})
+    rec.instances = {"encoding_auc": np.full(4, 0.8), "decoding_auc": np.full(4, 0.9),
+                     "encoding_auc_cosine": np.full(4, 0.6), "decoding_auc_cosine": np.full(4, 0.7)}
+    path = store.save_record(rec, root)
     assert _findings(root) == []
     _edit(path, lambda r: r["metrics_by_score"]["cosine"].update(mean_auc=0.9, decoding_auc=1.2))
     problems = {f.problem for f in _findings(root)}
     assert any("decoding_auc (rule 'cosine') = 1.2 lies outside" in p for p in problems), problems
     assert any("column decoding_auc_cosine has mean 0.7" in p for p in problems), problems
-    csv = results.instances_path(path)
+    csv = store.instances_path(path)
     csv.write_text(csv.read_text().replace("decoding_auc_cosine", "decoding_other"))
     assert any("has no column decoding_auc_cosine" in f.problem for f in _findings(root))
 
@@ -183,7 +181,7 @@ def test_every_scoring_rule_present_is_checked(tmp_path):
 def test_instance_tolerance_follows_the_stored_precision(tmp_path):
     root = _store(tmp_path, seeds=(0,), encs=(0.8,))
     path = next((root / "simulated").glob("*.json"))
-    csv = results.instances_path(path)
+    csv = store.instances_path(path)
     assert "0.8," in csv.read_text()  # new files: full precision (repr)
     csv.write_text("encoding_auc,decoding_auc\n" + "0.80000,0.90000\n" * 3 + "0.80001,0.90000\n")  # 5 decimals
     assert _findings(root) == []  # mean off by 2.5e-6 < half a unit of the 5th decimal
@@ -197,10 +195,10 @@ def test_instance_tolerance_follows_the_stored_precision(tmp_path):
 
 def test_the_published_grid_passes_strict():
     """CI runs `python -m vna report --strict` on results/: every published record verifies, MANIFEST matches."""
-    pub = results.published_dir()
-    good, found = results.verify_store(pub)
+    pub = store.published_dir()
+    good, found = store.verify_store(pub)
     assert found == [] and len(good) == len(list(pub.glob("*/*.json")))
-    assert results.check_manifest(pub) == []
+    assert store.check_manifest(pub) == []
     assert main(["report", "--strict", "--bootstrap", "10"]) == 0
 
 
@@ -208,26 +206,26 @@ def test_the_published_grid_passes_strict():
 def test_manifest_names_every_hand_edit(tmp_path, capsys):
     pub = tmp_path / "pub"
     pub.mkdir()
-    (pub / results.PUBLISHED_MARKER).write_text("x")
+    (pub / store.PUBLISHED_MARKER).write_text("x")
     for s in (0, 1):
-        results.save_record(_record(RunConfig(dataset="simulated", seed=s)), pub, publish=True)
-    assert [f.problem for f in results.check_manifest(pub)][0].startswith("missing: the published grid has no")
+        store.save_record(_record(RunConfig(dataset="simulated", seed=s)), pub, publish=True)
+    assert [f.problem for f in store.check_manifest(pub)][0].startswith("missing: the published grid has no")
     capsys.readouterr()
     assert main(["report", "--results-dir", str(pub), "--write-manifest"]) == 2  # needs --publish
     assert not (pub / "MANIFEST").exists()
     assert main(["report", "--results-dir", str(pub), "--write-manifest", "--publish"]) == 0
     lines = (pub / "MANIFEST").read_text().splitlines()
     assert len(lines) == 5 and all(len(ln.split("  ")[0]) == 64 for ln in lines)  # 2 x (json + csv) + PUBLISHED
-    assert results.check_manifest(pub) == []
+    assert store.check_manifest(pub) == []
     rec, csv = sorted((pub / "simulated").glob("*.json"))[0], sorted((pub / "simulated").glob("*.csv"))[1]
     (pub / "README.md").write_text("added")
     csv.write_text(csv.read_text())  # same bytes: not a finding
     rec.write_text(rec.read_text().replace('"seconds": 1.0', '"seconds": 2.0'))
-    (pub / results.PUBLISHED_MARKER).unlink()
-    (pub / results.PUBLISHED_MARKER).write_text("x")
+    (pub / store.PUBLISHED_MARKER).unlink()
+    (pub / store.PUBLISHED_MARKER).write_text("x")
     other = sorted((pub / "simulated").glob("*.json"))[1]
     other.unlink()
-    found = {f.path: f.problem for f in results.check_manifest(pub)}
+    found = {f.path: f.problem for f in store.check_manifest(pub)}
     assert found == {str(pub / "README.md"): "not listed in MANIFEST (added by hand?)",
                      str(rec): "differs from its sha256 in MANIFEST (edited by hand?)",
                      str(other): "listed in MANIFEST but missing (deleted by hand?)"}
@@ -239,17 +237,17 @@ def test_manifest_names_every_hand_edit(tmp_path, capsys):
 def test_publish_writes_the_manifest(tmp_path, monkeypatch):
     pub = tmp_path / "pub"
     pub.mkdir()
-    (pub / results.PUBLISHED_MARKER).write_text("x")
+    (pub / store.PUBLISHED_MARKER).write_text("x")
     from vna.study.grids import study_grid
 
     grid = study_grid(["simulated"], ["vna"], seeds=[0], quick=True)[:1]
     report = runner.run_grid(grid, pub, publish=True, progress=False, log=lambda s: None)
-    assert report.ran == 1 and results.check_manifest(pub) == []
+    assert report.ran == 1 and store.check_manifest(pub) == []
 
 
 # ----------------------------------------------------------------------------------------- provenance
 def test_new_records_store_the_code_commit_and_report_lists_it(tmp_path):
-    results.code_provenance.cache_clear()  # (the value is read once per process: HEAD when the run started)
+    record.code_provenance.cache_clear()  # (the value is read once per process: HEAD when the run started)
     root = _store(tmp_path)
     rec = json.loads(next((root / "simulated").glob("*.json")).read_text())
     head = rec["code"]["commit"]
@@ -270,7 +268,7 @@ def test_a_rerun_removes_stale_temp_and_orphan_instance_files(tmp_path):
     root = tmp_path / "runs"
     grid = study_grid(["simulated"], ["vna"], seeds=[0], quick=True)[:1]
     for c in grid:
-        results.save_record(_record(c), root)
+        store.save_record(_record(c), root)
     folder = next(root.iterdir())
     tmp = folder / ".vna-abc.json.k2j3h4_x.tmp"  # what kill -9 at the rename leaves
     orphan = folder / "vna-0123456789ab.instances.csv"  # an instance file whose record was never written

@@ -5,7 +5,7 @@ epoch's losses and validation AUCs), best epoch and sizes as the record the star
 ``tests/data/fit_records_514d6b5.json`` holds those parts of six small records (three methods x both memory
 formats; three epochs with a validation part) made at 514d6b5 by :func:`stable_records`
 (``python tests/test_train_record.py OUT.json``). Same seed, same numbers -- on the same kind of CPU: another
-instruction set makes PyTorch's CPU kernels sum in another order (vna.study.results.versions), so on a CPU
+instruction set makes PyTorch's CPU kernels sum in another order (vna.study.record.versions), so on a CPU
 other than the fixture's the numbers are compared to rounding drift instead of bit for bit.
 """
 from __future__ import annotations
@@ -35,11 +35,10 @@ def configs():
 def stable_records() -> dict[str, dict]:
     """The parts of each config's record that the code's numbers decide (no timings, dates or versions)."""
     from vna.study.pipeline import run
-    from vna.study.results import record_from_output
 
     out = {}
     for cfg in configs():
-        rec = record_from_output(cfg, run(cfg, progress=False))
+        rec = run(cfg, progress=False).to_json()
         part = {k: rec.get(k) for k in STABLE}
         part["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in rec["history"]]
         out[f"{cfg.method}/{cfg.memory_format}"] = part
@@ -47,7 +46,7 @@ def stable_records() -> dict[str, dict]:
 
 
 def _same_cpu(fixture: dict) -> bool:
-    from vna.study.results import versions
+    from vna.study.record import versions
 
     v = versions()
     return (v["torch"], v["cpu"], v["cpu_capability"]) == (fixture["torch"], fixture["cpu"],
@@ -90,7 +89,7 @@ def test_cpu_run_records_are_identical_to_the_starting_commit():
 
 
 if __name__ == "__main__":  # regenerate the fixture: python tests/test_train_record.py OUT.json COMMIT
-    from vna.study.results import versions
+    from vna.study.record import versions
 
     v = versions()
     doc = {"made_at": sys.argv[2], "torch": v["torch"], "cpu": v["cpu"], "cpu_capability": v["cpu_capability"],

@@ -8,8 +8,9 @@ import pytest
 
 from vna import RunConfig
 from vna.methods import METHODS
-from vna.study import analyses, grids, results, tuning
+from vna.study import analyses, grids, store, tuning
 from vna.study.grids import STUDY_PROTOCOLS, STUDY_TRAINING, study_grid
+from vna.study.record import RunRecord
 
 
 def test_the_sweep_is_the_same_small_grid_for_every_method():
@@ -30,7 +31,7 @@ def test_the_sweep_covers_every_study_dataset_and_its_held_out_trainings():
     cells = {(c.dataset, c.split, c.responses) for c in configs}
     for d, protocols in STUDY_PROTOCOLS.items():
         assert {(d, s, r) for s, r, _ in protocols if s != "none"} == {x for x in cells if x[0] == d}
-    with pytest.raises(ValueError, match="the sweep has no dataset 'nope'"):
+    with pytest.raises(ValueError, match=r"the sweep has no dataset\(s\) \['nope'\]"):
         grids.tuning_grid(datasets=["nope"])
 
 
@@ -46,14 +47,14 @@ def _save_sweep(root, vals: dict, test_auc=0.6) -> None:
             continue
         val = vals.get((c.lr, c.weight_decay, c.batch_size), 0.7)
         m = {"encoding_auc": test_auc, "decoding_auc": test_auc, "mean_auc": test_auc}
-        rec = results.make_record(c, m, seconds=1.0, device="cpu", history=_history(val), best_epoch=3,
-                                  per_instance={"encoding": np.full(4, test_auc), "decoding": np.full(4, test_auc)})
-        results.save_record(rec, root)
+        rec = RunRecord(c, {"paper": m}, 1.0, "cpu", history=_history(val), best_epoch=3,
+                        instances={"encoding_auc": np.full(4, test_auc), "decoding_auc": np.full(4, test_auc)})
+        store.save_record(rec, root)
 
 
 def test_choose_takes_the_best_validation_auc_and_never_reads_the_test_part(tmp_path):
     _save_sweep(tmp_path, {(3e-3, 1e-4, 32): 0.81, (3e-4, 0.0, 128): 0.79})
-    records = results.load_records(tmp_path)
+    records = store.load_records(tmp_path)
     val = tuning.validation_aucs(records)
     assert len(val) == 18 and "mean_auc" not in val.columns and "encoding_auc" not in val.columns
     chosen = tuning.choose(val)
@@ -68,18 +69,17 @@ def test_choose_takes_the_best_validation_auc_and_never_reads_the_test_part(tmp_
 
 def test_a_tie_keeps_the_defaults(tmp_path):
     _save_sweep(tmp_path, {})  # every setting validates at 0.7
-    row = tuning.choose(tuning.validation_aucs(results.load_records(tmp_path))).iloc[0]
+    row = tuning.choose(tuning.validation_aucs(store.load_records(tmp_path))).iloc[0]
     assert (row["lr"], row["weight_decay"], row["batch_size"]) == (1e-3, 0.0, 64)
 
 
 def test_a_record_without_validation_cannot_choose(tmp_path):
     c = RunConfig(dataset="simulated", seed=0)
     m = {"encoding_auc": 0.6, "decoding_auc": 0.6, "mean_auc": 0.6}
-    results.save_record(results.make_record(c, m, seconds=1.0, device="cpu", history=[{"epoch": 1, "loss": 1.0}],
-                                            best_epoch=1, per_instance={"encoding": np.full(2, 0.6),
-                                                                        "decoding": np.full(2, 0.6)}), tmp_path)
+    store.save_record(RunRecord(c, {"paper": m}, 1.0, "cpu", history=[{"epoch": 1, "loss": 1.0}], best_epoch=1,
+                                instances={"encoding_auc": np.full(2, 0.6), "decoding_auc": np.full(2, 0.6)}), tmp_path)
     with pytest.raises(ValueError, match="no validation AUC at its chosen epoch 1"):
-        tuning.validation_aucs(results.load_records(tmp_path))
+        tuning.validation_aucs(store.load_records(tmp_path))
 
 
 def test_write_tuned_needs_the_whole_sweep_and_writes_atomically(tmp_path):
@@ -104,7 +104,7 @@ def test_write_tuned_writes_the_choice_that_read_tuned_reads(tmp_path, monkeypat
 def test_write_tuned_refuses_an_incomplete_sweep_given_as_records(tmp_path):
     _save_sweep(tmp_path, {(3e-4, 1e-4, 128): 0.9})
     with pytest.raises(ValueError, match="is incomplete"):
-        tuning.write_tuned(tmp_path, records=results.load_records(tmp_path))
+        tuning.write_tuned(tmp_path, records=store.load_records(tmp_path))
 
 
 def test_tuned_fields_follow_the_table():
@@ -150,10 +150,9 @@ def test_sweep_records_are_the_sweeps_own(tmp_path):
     _save_sweep(tmp_path, {})
     other = RunConfig(dataset="cowley2023-v4", method="vna", seed=0, **STUDY_TRAINING)  # not a sweep setting
     m = {"encoding_auc": 0.6, "decoding_auc": 0.6, "mean_auc": 0.6}
-    results.save_record(results.make_record(other.replace(lr=5e-4), m, seconds=1.0, device="cpu",
-                                            per_instance={"encoding": np.full(2, 0.6), "decoding": np.full(2, 0.6)}),
-                        tmp_path)
-    records = results.load_records(tmp_path)
+    store.save_record(RunRecord(other.replace(lr=5e-4), {"paper": m}, 1.0, "cpu",
+                                instances={"encoding_auc": np.full(2, 0.6), "decoding_auc": np.full(2, 0.6)}), tmp_path)
+    records = store.load_records(tmp_path)
     assert len(records) == 19 and len(tuning.sweep_records(records)) == 18
 
 

@@ -34,7 +34,7 @@ from .study.sessions import folders_grid, grid_summary
 from .study.registry import GRIDS, get_grid, grid_names
 from .study.release import export_records, records_source
 from .study.report import CSV_FILES, build_report, to_markdown, update_readme, write_csv
-from .study.results import (PublishedResultsError, StoreError, check_results_dir, is_published, published_dir,
+from .study.store import (PublishedResultsError, StoreError, check_results_dir, is_published, published_dir,
                             runs_dir, write_manifest)
 from .study.config import device_kind
 from .study.tuning import write_tuned

@@ -24,20 +24,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..study.results import protocol_label
-from .plots import METHOD_COLORS, _ax, _axes
+from ..names import METHOD_COLORS, METHOD_SHORT, RULE_COLORS, TASK_MARKERS, protocol_label
+from .plots import _ax, _axes
 
-__all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "plot_tuning", "plot_differences_by_score", "plot_findings",
-           "plot_norm_diagnostic", "COLORS", "SHORT", "RULE_COLORS"]
+__all__ = ["plot_forest", "plot_learning_curves", "plot_sweep", "plot_tuning", "plot_differences_by_score",
+           "plot_findings", "plot_norm_diagnostic", "COLORS", "SHORT"]
 
-#: the paper's methods in the method chapters' colours, and the analyses' baselines beside them
-COLORS = {**METHOD_COLORS, "ridge_encoder": "tab:cyan", "ridge_decoder": "tab:pink", "cca": "tab:olive",
-          "trial_template": "0.3"}
-SHORT = {"vna": "VNA", "direct_encoder": "DE", "direct_decoder": "DD", "ridge_encoder": "ridge enc. (linear)",
-         "ridge_decoder": "ridge dec. (linear)", "cca": "CCA (linear)", "trial_template": "trial template"}
-TASK_MARKERS = {"encoding": "o", "decoding": "s", "average": "D"}
-#: one colour per scoring rule (vna.scoring)
-RULE_COLORS = {"paper": "0.15", "cosine": "tab:purple", "centred": "tab:orange"}
+COLORS, SHORT = METHOD_COLORS, METHOD_SHORT  # the names notebooks 05 and 06 use (vna.names)
 
 
 def plot_forest(comparisons: pd.DataFrame, title: str = "", ax=None):
@@ -60,7 +53,7 @@ def plot_forest(comparisons: pd.DataFrame, title: str = "", ax=None):
         for _, r in sel.iterrows():
             yy = y + offsets[r["task"]]
             lo, hi = r["ci_low"], r["ci_high"]
-            color = COLORS.get(k.baseline, "0.4")
+            color = METHOD_COLORS.get(k.baseline, "0.4")
             if np.isfinite(lo) and np.isfinite(hi):
                 ax.plot([lo, hi], [yy, yy], color=color, lw=1.4)
             ax.plot(r["mean_diff"], yy, TASK_MARKERS[r["task"]], color=color, ms=5,
@@ -70,13 +63,13 @@ def plot_forest(comparisons: pd.DataFrame, title: str = "", ax=None):
     ax.axvline(0, color="0.2", lw=1)
     ax.set_yticks(range(len(keys)))
     ax.set_yticklabels([f"{k.dataset}{' (SIM.)' if k.dataset == 'simulated' else ''} · "
-                        f"{protocol_label(k.split, k.test_responses)} · vs {SHORT.get(k.baseline, k.baseline)}"
+                        f"{protocol_label(k.split, k.test_responses)} · vs {METHOD_SHORT.get(k.baseline, k.baseline)}"
                         for k in keys], fontsize=8)
     ax.set_ylim(len(keys) - 0.5, -0.5)
     ax.set_xlabel("VNA − baseline, AUC (mean over seeds, 95 % t-interval); right of 0 favours VNA", fontsize=9)
     handles = [plt.Line2D([], [], marker=TASK_MARKERS[t], ls="", color="0.3", mfc="white" if t == "average" else "0.3",
                           label=t) for t in tasks]
-    handles += [plt.Line2D([], [], color=COLORS[b], lw=2, label=f"vs {SHORT[b]}") for b in ("direct_encoder", "direct_decoder")]
+    handles += [plt.Line2D([], [], color=METHOD_COLORS[b], lw=2, label=f"vs {METHOD_SHORT[b]}") for b in ("direct_encoder", "direct_decoder")]
     ax.legend(handles=handles, fontsize=8, loc="lower right", frameon=True)
     ax.grid(axis="x", color="0.92")
     if title:
@@ -92,17 +85,17 @@ def plot_learning_curves(histories: pd.DataFrame, title: str = "", ax=None) -> n
     if histories.empty:
         raise ValueError("plot_learning_curves got no histories")
     datasets = list(dict.fromkeys(histories["dataset"]))
-    methods = [m for m in COLORS if m in set(histories["method"])]
+    methods = [m for m in METHOD_COLORS if m in set(histories["method"])]
     axes = _axes(ax, (1, len(datasets)), "plot_learning_curves", figsize=(min(4.0 * len(datasets), 12), 3.2))
     for ax, d in zip(axes[0], datasets):
         for m in methods:
             g = histories[(histories.dataset == d) & (histories.method == m)]
             for _, run in g.groupby("seed"):
-                ax.plot(run["epoch"], run["val_mean_auc"], color=COLORS[m], lw=0.6, alpha=0.35)
+                ax.plot(run["epoch"], run["val_mean_auc"], color=METHOD_COLORS[m], lw=0.6, alpha=0.35)
                 best = run[run["epoch"] == run["best_epoch"]]
-                ax.plot(best["epoch"], best["val_mean_auc"], "o", color=COLORS[m], ms=3)
+                ax.plot(best["epoch"], best["val_mean_auc"], "o", color=METHOD_COLORS[m], ms=3)
             mean = g.groupby("epoch")["val_mean_auc"].mean()
-            ax.plot(mean.index, mean.values, color=COLORS[m], lw=2, label=SHORT[m])
+            ax.plot(mean.index, mean.values, color=METHOD_COLORS[m], lw=2, label=METHOD_SHORT[m])
         ax.axhline(0.5, color="0.5", ls=":", lw=1)
         ax.set_title(d + (" (SIMULATED)" if d == "simulated" else ""), fontsize=10)
         ax.set_xlabel("epoch")
@@ -131,9 +124,9 @@ def plot_sweep(table: pd.DataFrame, x: str, y: str = "mean", err: str | None = "
         for key, g in sub.groupby(by, sort=False):
             g = g.sort_values(x)
             e = g[err].to_numpy(dtype=float) if err else None
-            color = COLORS.get(key, None)
+            color = METHOD_COLORS.get(key, None)
             ax.errorbar(g[x], g[y], yerr=None if e is None else np.where(np.isfinite(e), e, 0), marker="o", ms=4,
-                        capsize=2, lw=1.5, color=color, label=SHORT.get(key, str(key)))
+                        capsize=2, lw=1.5, color=color, label=METHOD_SHORT.get(key, str(key)))
         if chance is not None:
             ax.axhline(chance, color="0.5", ls=":", lw=1)
         if zero:
@@ -224,7 +217,7 @@ def plot_differences_by_score(referee: pd.DataFrame, tasks: Sequence[str] = ("en
             if y and keys[y - 1][:3] != k[:3]:
                 ax.axhline(y - 0.5, color="0.8", lw=0.8)
         ax.axvline(0, color="0.2", lw=1)
-        ax.set_title(f"VNA − {SHORT.get(b, b)}", fontsize=10, loc="left")
+        ax.set_title(f"VNA − {METHOD_SHORT.get(b, b)}", fontsize=10, loc="left")
         ax.set_xlabel("paired difference in AUC (seed mean, corrected 95 % t)", fontsize=8)
         ax.grid(axis="x", color="0.92")
     ax0 = axes[0][0]
@@ -268,7 +261,7 @@ def plot_findings(data: pd.DataFrame, margin: float, title: str = "", ax=None) -
                         ms=5 if kind == "sessions" else 3.5)
             if y and rows[y - 1][0] != kind:
                 ax.axhline(y - 0.5, color="0.75", lw=0.8)
-        ax.set_title(f"VNA − {SHORT.get(b, b)}", fontsize=10, loc="left")
+        ax.set_title(f"VNA − {METHOD_SHORT.get(b, b)}", fontsize=10, loc="left")
         ax.set_xlabel("difference in logit(average AUC) (seeds: corrected 95 % t; sessions: 95 % t)", fontsize=8)
         ax.grid(axis="x", color="0.93")
     ax0 = axes[0][0]
@@ -292,7 +285,7 @@ def plot_norm_diagnostic(diag: pd.DataFrame, rho: pd.DataFrame, title: str = "",
     grid of Axes, three to a row, one per method (spare ones are hidden). Returns the axes."""
     if diag.empty:
         raise ValueError("plot_norm_diagnostic got no instances")
-    methods = [m for m in COLORS if m in set(diag["method"])]
+    methods = [m for m in METHOD_COLORS if m in set(diag["method"])]
     rules = [r for r in RULE_COLORS if r in set(diag["score"])]
     missing = [(m, r) for m in methods for r in rules if m not in rho.index or r not in rho.columns]
     if missing:
@@ -309,7 +302,7 @@ def plot_norm_diagnostic(diag: pd.DataFrame, rho: pd.DataFrame, title: str = "",
             ax.scatter(g["norm"], g["encoding_auc"], s=5, alpha=0.35, color=RULE_COLORS[rule],
                        label=f"{rule}: ρ = {rho.loc[m, rule]:+.2f}")
         ax.axhline(0.5, color="0.5", ls=":", lw=1)
-        ax.set_title(SHORT.get(m, m), fontsize=10)
+        ax.set_title(METHOD_SHORT.get(m, m), fontsize=10)
         ax.set_xlabel("‖y‖ of the true response (z-scored)")
         ax.legend(fontsize=7, loc="lower left", markerscale=2)
     for row in axes:

@@ -29,13 +29,14 @@ from ..data.preprocess import PairedParts
 from ..data.registry import DATASETS, load
 from ..evaluation import evaluate_rules
 from ..methods import ALL_METHODS, build_model
-from ..scoring import DEFAULT_SCORE
 from ..study.config import RunConfig
 from ..study.grids import QUICK, STUDY_TRAINING, check_seeds, quick_config
-from ..study.pipeline import RunOutput, _check_presplit, run
-from ..study.results import check_results_dir, record_from_output, resolved_device, runs_dir, save_record
+from ..names import METHOD_NAMES
+from ..study.pipeline import check_presplit, run
+from ..study.record import RunRecord, resolved_device
+from ..study.store import check_results_dir, runs_dir, save_record
 from ..train import resolve_device
-from .plots import METHOD_LABELS, dataset_label
+from .plots import dataset_label
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -144,7 +145,7 @@ def simulated_fallback(name: str, **options) -> str | None:
 
 
 def default_results_dir() -> Path:
-    """Where a chapter saves its runs: the untracked runs folder (:func:`vna.study.results.runs_dir`), never the
+    """Where a chapter saves its runs: the untracked runs folder (:func:`vna.study.store.runs_dir`), never the
     published grid."""
     return runs_dir()
 
@@ -288,12 +289,9 @@ class Chapter:
         cfg = self.cfg
         _check_trained(cfg, model, history, parts)
         evs = evaluate_rules(model, parts.test, cfg.n_distractors, cfg.seed, device=cfg.device)
-        ev = evs[DEFAULT_SCORE]
         seconds = float(sum(h.get("seconds", 0.0) for h in history))  # the training epochs' time
-        out = RunOutput(config=cfg, model=model, history=history, metrics=ev.metrics, train=parts.train,
-                        test=parts.test, scores=ev.scores, seconds=seconds, device=str(resolve_device(cfg.device)),
-                        per_instance=ev.per_instance, val=parts.val, train_seconds=seconds, by_score=evs)
-        return self._save(cfg, out)
+        return self._save(RunRecord.from_run(cfg, evs, parts, history, seconds=seconds, source="notebook",
+                                             device=str(resolve_device(cfg.device)), model=model))
 
     def more_seeds(self, progress: bool = False) -> list[dict[str, float]]:
         """Every seed after the first (``seeds``): the first seed's steps -- ``prepare``, build, ``vna.fit``,
@@ -303,17 +301,18 @@ class Chapter:
             raise ValueError("this chapter has no method to train (data_chapter)")
         metrics = []
         for c in self.configs[1:]:
-            out = run(c, progress=progress)
-            self._save(c, out)
-            metrics.append(out.metrics)
+            record = run(c, progress=progress)
+            record.source = "notebook"
+            self._save(record)
+            metrics.append(record.metrics["paper"])
         return metrics
 
-    def _save(self, cfg, out) -> Path | None:
-        line = f"seed {cfg.seed}: {out.seconds:.0f} s on {out.device}"
+    def _save(self, record: RunRecord) -> Path | None:
+        line = f"seed {record.config.seed}: {record.seconds:.0f} s on {record.device}"
         if self.quick:
             print(f"{line} (quick: not saved)")
             return None
-        path = save_record(record_from_output(cfg, out, source="notebook"), self.results_dir, overwrite=True)
+        path = save_record(record, self.results_dir, overwrite=True)
         print(f"{line}; record -> {show_path(path)}")
         return path
 
@@ -330,7 +329,7 @@ class Chapter:
         from IPython.display import Markdown
 
         m, cfg = metrics, self.cfg
-        name = METHOD_LABELS.get(self.method, self.method)
+        name = METHOD_NAMES.get(self.method, self.method)
         name = name if self.method == "vna" else name.lower()
         return Markdown(
             f"On {self.label}, {name} trained for {cfg.epochs} epoch(s) "
@@ -347,7 +346,7 @@ def _check_trained(cfg: RunConfig, model, history, parts) -> None:
     """Refuse a model, data or training in view whose settings are not ``cfg``'s (what its record will say)."""
     if not isinstance(parts, PairedParts):
         raise ValueError(f"parts must be the PairedParts of prepare(chapter.cfg); got {type(parts).__name__}")
-    _check_presplit(cfg, parts)
+    check_presplit(cfg, parts)
     with torch.random.fork_rng():  # building the reference model must not move the global seed
         expected = build_model(cfg, parts.train.n_neurons).init_kwargs
     got = getattr(model, "init_kwargs", None)

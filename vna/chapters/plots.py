@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..study.results import protocol_label
+from ..names import METHOD_COLORS, METHOD_NAMES, TASK_COLORS, protocol_label
 
 __all__ = [
     "dataset_label",
@@ -35,9 +35,7 @@ __all__ = [
     "plot_results",
 ]
 
-TASK_COLORS = {"encoding": "tab:blue", "decoding": "tab:orange"}
-METHOD_COLORS = {"vna": "tab:green", "direct_encoder": "tab:blue", "direct_decoder": "tab:red"}
-METHOD_LABELS = {"vna": "VNA", "direct_encoder": "Direct Encoding", "direct_decoder": "Direct Decoding"}
+METHOD_LABELS = METHOD_NAMES  # the name notebooks 05 and 08 use (vna.names.METHOD_NAMES)
 
 
 def dataset_label(name: str, simulated: bool | None = None) -> str:
@@ -260,7 +258,7 @@ def plot_history(history, label: str, method: str, ax=None):
         ax.plot(h["epoch"], h["val_loss"], marker="o", ms=3, label="validation loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("contrastive loss (eq. 1)" if method == "vna" else "mean squared error")
-    ax.set_title(f"{METHOD_LABELS.get(method, method)} on {label}: training curve", fontsize=10)
+    ax.set_title(f"{METHOD_NAMES.get(method, method)} on {label}: training curve", fontsize=10)
     if len(h) > 1:
         ax.set_xlim(h["epoch"].min(), h["epoch"].max())
     ax.legend()
@@ -288,7 +286,7 @@ def plot_score_matrix(S, match, label: str, method: str, max_images: int = 30, a
     ax.set_xlabel("test response (grouped by the image that evoked it)")
     ax.set_ylabel("test image")
     score = "cosine similarity" if method == "vna" else "score = -distance"
-    ax.set_title(f"{METHOD_LABELS.get(method, method)} on {label}: score matrix S\n"
+    ax.set_title(f"{METHOD_NAMES.get(method, method)} on {label}: score matrix S\n"
                  f"{len(images)} of {S.shape[0]} test images, their {len(cols)} responses", fontsize=10)
     ax.figure.colorbar(im, ax=ax, label=score)
     ax.figure.tight_layout()
@@ -360,7 +358,7 @@ def plot_roc(curves: Mapping, label: str, method: str, metrics: Mapping[str, flo
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_aspect("equal")
-    ax.set_title(f"{METHOD_LABELS.get(method, method)} on {label}:\nROC averaged over test instances",
+    ax.set_title(f"{METHOD_NAMES.get(method, method)} on {label}:\nROC averaged over test instances",
                  fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     ax.figure.tight_layout()
@@ -383,7 +381,7 @@ def plot_topk(curves: Mapping, label: str, method: str, ax=None):
     ax.set_xlabel("k")
     ax.set_ylabel("top-k accuracy")
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"{METHOD_LABELS.get(method, method)} on {label}: top-k accuracy", fontsize=10)
+    ax.set_title(f"{METHOD_NAMES.get(method, method)} on {label}: top-k accuracy", fontsize=10)
     ax.legend(fontsize=7)
     ax.figure.tight_layout()
     return ax
@@ -431,7 +429,7 @@ def plot_decoding_candidates(test, S, queries: Sequence[int], label: str, method
                 sp.set_linewidth(3 if i == true else 0.5)
         row[0].set_ylabel(f"response {j}", fontsize=8)
     fig = axes.flat[0].figure
-    fig.suptitle(f"{METHOD_LABELS.get(method, method)} on {label}: decoding, candidate images ranked "
+    fig.suptitle(f"{METHOD_NAMES.get(method, method)} on {label}: decoding, candidate images ranked "
                  f"(of {S.shape[0]}; green = true image)", fontsize=10)
     fig.tight_layout()
     return axes
@@ -479,7 +477,7 @@ def plot_encoding_candidates(test, S, queries: Sequence[int], label: str, method
         ax_r.tick_params(axis="x", labelsize=7)
         ax_r.set_title(f"true response {j}: rank {rank} of {int(eligible.sum())} candidates", fontsize=8)
     fig = axes.flat[0].figure
-    fig.suptitle(f"{METHOD_LABELS.get(method, method)} on {label}: encoding, candidate responses ranked",
+    fig.suptitle(f"{METHOD_NAMES.get(method, method)} on {label}: encoding, candidate responses ranked",
                  fontsize=10)
     fig.tight_layout()
     return axes
@@ -510,9 +508,9 @@ def plot_results(table: pd.DataFrame, paper: pd.DataFrame | None = None,
     horizontal bars, one panel per task side by side on the same rows (so a row reads across both tasks),
     with the paper's values (on the dataset ours stands in for) as crosses and chance as a dotted line.
 
-    ``table`` is :func:`vna.study.results.main_table` output (one row per dataset × method, or per dataset ×
+    ``table`` is :func:`vna.study.tables.select_groups` output (one row per dataset × method, or per dataset ×
     method × protocol when it has ``split`` and ``test_responses``); ``paper`` is
-    :data:`vna.study.results.PAPER_TABLE1` and ``stand_ins`` :data:`vna.study.results.PAPER_STAND_INS`. A new
+    :data:`vna.study.tables.PAPER_TABLE1` and ``stand_ins`` :data:`vna.study.tables.PAPER_STAND_INS`. A new
     figure is 8.5 inches wide whatever the number of rows, so that its text stays readable at the book's page
     width; it grows in height with the rows. ``ax``: two Axes (encoding, decoding) sharing their y axis.
     Returns them.
@@ -521,9 +519,9 @@ def plot_results(table: pd.DataFrame, paper: pd.DataFrame | None = None,
         raise ValueError("plot_results got an empty table")
     for col in ("dataset", "method", "encoding_auc", "decoding_auc"):
         if col not in table.columns:
-            raise ValueError(f"plot_results needs a {col!r} column (vna.study.results.main_table output)")
+            raise ValueError(f"plot_results needs a {col!r} column (vna.study.tables.select_groups output)")
     groups = _results_groups(table)
-    methods = [m for m in METHOD_LABELS if m in set(table["method"])]
+    methods = [m for m in METHOD_NAMES if m in set(table["method"])]
     methods += [m for m in dict.fromkeys(table["method"]) if m not in methods]
     n_g, n_m = len(groups), max(len(methods), 1)
     bar = 0.84 / n_m
@@ -557,7 +555,7 @@ def plot_results(table: pd.DataFrame, paper: pd.DataFrame | None = None,
                                 label="paper (on the dataset ours stands in for)")
             lows += [mu - e for mu, e in zip(means, errs)]
             ax.barh(ys, means, bar * 0.92, xerr=errs, capsize=2, color=METHOD_COLORS.get(m, "0.6"),
-                    label=METHOD_LABELS.get(m, m), alpha=0.9, error_kw={"lw": 1})
+                    label=METHOD_NAMES.get(m, m), alpha=0.9, error_kw={"lw": 1})
         ax.axvline(0.5, color="0.35", ls=":", lw=1.2, label="chance (0.5)")
         for gi in range(1, n_g):
             if groups[gi][0] != groups[gi - 1][0]:
@@ -576,7 +574,7 @@ def plot_results(table: pd.DataFrame, paper: pd.DataFrame | None = None,
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(lab, h)
-    order = [METHOD_LABELS.get(m, m) for m in methods]
+    order = [METHOD_NAMES.get(m, m) for m in methods]
     labels = [lab for lab in order if lab in entries] + [lab for lab in entries if lab not in order]
     ncol = min(len(labels), 3)
     fig.legend([entries[lab] for lab in labels], labels, loc="lower center", ncol=ncol, fontsize=10,

@@ -30,8 +30,8 @@ from ..evaluation import evaluate_scores
 from ..methods import LINEAR_METHODS, METHODS
 from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_config, read_tuned, tuned_fields
-from .results import _t_halfwidth, signature
-from .stats import corrected_t_interval, split_ratio
+from .stats import corrected_t_interval
+from .tables import _t_halfwidth
 
 __all__ = [
     "NOISE_STEPS", "NOISE_SIMULATED", "TRIAL_COUNTS", "IMAGE_FRACTIONS", "NEURON_FRACTIONS", "DISTRACTORS",
@@ -180,14 +180,14 @@ def settings_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] 
 
 # --------------------------------------------------------------------------------------------- tables
 def grid_records(records: pd.DataFrame, configs: Sequence[RunConfig]) -> pd.DataFrame:
-    """The rows of ``records`` that belong to ``configs`` (matched by :func:`vna.study.results.signature`),
+    """The rows of ``records`` that belong to ``configs`` (matched by :meth:`RunConfig.signature`),
     with the settings the analyses sweep as columns: ``noise_step``, ``train_trials``,
     ``train_image_fraction``, ``neuron_fraction``, ``n_distractors``, ``batch_size``, ``latent_dim``,
     ``learn_temperature``."""
     by_sig: dict[str, RunConfig] = {}
     for c in configs:
-        by_sig.setdefault(signature(c), c)
-    wanted = {(signature(c), c.seed) for c in configs}  # the grid's own seeds, not every seed of a shared config
+        by_sig.setdefault(c.signature(), c)
+    wanted = {(c.signature(), c.seed) for c in configs}  # the grid's own seeds, not every seed of a shared config
     out = records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]].copy()
     cfgs = [by_sig[s] for s in out["signature"]]
     out["noise_step"] = [next((i for i, st in enumerate(NOISE_STEPS)
@@ -226,7 +226,7 @@ SWEEPS = {"linear": ["split"], "noise": ["noise_step"], "trials": ["train_trials
 
 
 def analysis_tables(records: pd.DataFrame, quick: bool = False) -> dict[str, pd.DataFrame]:
-    """Every analysis's table from ``records`` (:func:`vna.study.results.load_records`): mean average AUC ± 95 %
+    """Every analysis's table from ``records`` (:func:`vna.study.store.load_records`): mean average AUC ± 95 %
     interval over seeds per dataset × method × test responses × swept setting (the distractor table also
     has decoding top-1 and top-5). Analyses without records give empty tables."""
     out = {}
@@ -373,7 +373,7 @@ def above_chance_fraction(auc, reference):
 
 # ---------------------------------------------------------------------------------- answers with intervals
 def _ratios(g: pd.DataFrame) -> float:
-    return float(np.mean([split_ratio(p, s) for p, s in zip(g["path"], g["split"])])) if len(g) else math.nan
+    return float(np.mean(g["test_train_ratio"].to_numpy(dtype=float))) if len(g) else math.nan
 
 
 def paired_did(records: pd.DataFrame, by: str, least: object, most: object, baseline: str,
@@ -413,7 +413,8 @@ def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame, fixed: pd.Dat
     """The answers to "does VNA's advantage grow with trial-to-trial variability?" (the paper's argument; the
     analyses chapter, section 1): :func:`paired_did` of VNA against each baseline from the least to the most
     variable level, single-trial test responses, under each scoring rule in ``scores`` (default: every rule the
-    records carry), on
+    records carry; the frames are :func:`grid_records` of long-form :func:`vna.study.store.load_records` rows,
+    one per record and rule), on
     * ``noise``: the simulated noise levels (:func:`grid_records` of :func:`noise_grid`; first to last step; the
       training pairs are the same at every level);
     * ``trials``: each recording's training trials per image (of :func:`trials_grid`; from all trials to one:
@@ -422,7 +423,7 @@ def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame, fixed: pd.Dat
       from the most repeats to one, the number of training pairs held fixed).
     ``counted``: False for the simulated cortex (shown, never counted). Columns: analysis, score, counted, and
     :func:`paired_did`'s."""
-    from .stats import available_scores, score_columns
+    from .stats import available_scores
 
     frames = [f for f in (noise, trials, fixed) if f is not None and len(f)]
     if scores is None:
@@ -434,14 +435,17 @@ def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame, fixed: pd.Dat
 
     noise, trials, fixed = single(noise), single(trials), single(fixed)
     for score in scores:
-        metric = score_columns(score)["average"]
-        if noise is not None and noise["noise_step"].notna().any():
-            steps = sorted(set(noise["noise_step"].dropna()))
+        def rule(frame):
+            return None if frame is None else frame[frame["score"] == score]
+
+        noise_r, metric = rule(noise), "mean_auc"  # long form: each rule's AUCs in the same columns
+        if noise_r is not None and len(noise_r) and noise_r["noise_step"].notna().any():
+            steps = sorted(set(noise_r["noise_step"].dropna()))
             for b in baselines:
-                parts.append(paired_did(noise, "noise_step", steps[0], steps[-1], b, metric)
+                parts.append(paired_did(noise_r, "noise_step", steps[0], steps[-1], b, metric)
                              .assign(analysis="noise", score=score))
-        for name, frame in (("trials", trials), ("fixed pairs", fixed)):
-            if frame is None:
+        for name, frame in (("trials", rule(trials)), ("fixed pairs", rule(fixed))):
+            if frame is None or frame.empty:
                 continue
             frame = frame.assign(trials_per_image=["all" if pd.isna(n) else int(n) for n in frame["train_trials"]])
             counts = sorted({n for n in frame["trials_per_image"] if n != "all"})

@@ -26,17 +26,16 @@ from ..data.user import folder_hash
 from ..methods import ALL_METHODS, METHODS
 from ..train import MEMORY_FORMATS
 
-__all__ = ["RunConfig", "SPLITS", "PROTOCOL_LABELS",
-           "device_kind", "ConfigError"]
+__all__ = ["RunConfig", "SPLITS", "PREPARE_FIELDS", "FIT_FIELDS", "device_kind", "ConfigError"]
 
 SPLITS = ("images", "trials", "none")
 
-#: How each split is named everywhere (book, report, CSVs): the protocol of the reproduction study.
-PROTOCOL_LABELS = {
-    "images": "held-out images",
-    "trials": "held-out trials",
-    "none": "in-sample (diagnostic)",
-}
+#: The fields each stage of a run takes, under the stage's own argument names: the preprocessing
+#: (:func:`vna.data.preprocess.paired_parts`) and the training (:func:`vna.fit`).
+PREPARE_FIELDS = ("split", "responses", "test_responses", "test_fraction", "seed", "zscore", "image_size", "grey",
+                  "reliability_threshold", "val_fraction", "train_image_fraction", "train_trials", "neuron_fraction")
+FIT_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "device", "patience", "precision",
+              "memory_format")
 
 #: Fields that only change how a trained model is *evaluated*: runs that differ only in these share one
 #: training (:meth:`RunConfig.training_key`).
@@ -232,6 +231,11 @@ class RunConfig:
         """The response kind of the test pairs (``test_responses``, else ``responses``)."""
         return self.test_responses or self.responses
 
+    def arguments(self, fields: tuple[str, ...]) -> dict[str, Any]:
+        """``{field: value}`` of ``fields`` (:data:`PREPARE_FIELDS`, :data:`FIT_FIELDS`), ``test_responses``
+        resolved (:attr:`eval_responses`)."""
+        return {f: self.eval_responses if f == "test_responses" else getattr(self, f) for f in fields}
+
     @property
     def protocol(self) -> str:
         """``"<split>/<test responses>"``, e.g. ``"images/trials"`` (how tables group runs)."""
@@ -302,6 +306,18 @@ class RunConfig:
         """The key without ``seed``: the runs of one configuration over seeds."""
         d = self._keyed()
         d.pop("seed")
+        return _hash(d)
+
+    def signature(self) -> str:
+        """What a grid definition names: the key without ``seed``, ``device`` and ``threads`` (the execution
+        environment), so that one grid matches its records whatever ran them and whenever (a recording folder
+        that is not there any more is named by its path)."""
+        try:
+            d = self._keyed()
+        except FileNotFoundError:
+            d = self.to_dict()
+        for k in ("seed", "device", "threads"):
+            d.pop(k)
         return _hash(d)
 
 

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ..methods import METHODS
 from .config import RunConfig
-from .grids import STUDY_SEEDS, _protocol_configs
+from .grids import STUDY_SEEDS, _protocol_configs, known_datasets
 
 __all__ = ["CONTROL_PROTOCOLS", "FILTER_DATASETS", "RELIABILITY_FILTER", "control_grid", "filter_grid",
            "CONTROL_GRIDS"]
@@ -44,10 +44,7 @@ def control_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] =
                  seeds: Sequence[int] = STUDY_SEEDS, *, quick: bool = False, device: str = "auto", threads: int = 1,
                  **overrides) -> list[RunConfig]:
     """The shuffled-pairing control (module docstring)."""
-    datasets = list(CONTROL_PROTOCOLS) if datasets is None else list(datasets)
-    unknown = [d for d in datasets if d not in CONTROL_PROTOCOLS]
-    if unknown:
-        raise ValueError(f"the control has no dataset(s) {unknown}; its datasets: {', '.join(CONTROL_PROTOCOLS)}")
+    datasets = known_datasets(datasets, CONTROL_PROTOCOLS, "the control")
     return _configs(datasets, CONTROL_PROTOCOLS, methods, seeds, quick, device, threads, shuffle_pairs=True,
                     **overrides)
 
@@ -56,10 +53,7 @@ def filter_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = 
                 seeds: Sequence[int] = STUDY_SEEDS, *, quick: bool = False, device: str = "auto", threads: int = 1,
                 **overrides) -> list[RunConfig]:
     """Held-out images, single trials, with Huang et al.'s 0.8 split-half reliability filter (module docstring)."""
-    datasets = list(FILTER_DATASETS) if datasets is None else list(datasets)
-    unknown = [d for d in datasets if d not in FILTER_DATASETS]
-    if unknown:
-        raise ValueError(f"the filter rows have no dataset(s) {unknown}; their datasets: {', '.join(FILTER_DATASETS)}")
+    datasets = known_datasets(datasets, FILTER_DATASETS, "the filter grid")
     protocols = {d: ("images", "trials", "trials") for d in datasets}
     return _configs(datasets, protocols, methods, seeds, quick, device, threads,
                     reliability_threshold=RELIABILITY_FILTER, **overrides)

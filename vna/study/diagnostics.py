@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..scoring import SCORES
-from .config import RunConfig
 from .pipeline import prepare
-from .results import instances_path, read_record
+from .stats import where
+from .store import instances_path, read_record
 
 __all__ = ["norm_diagnostic", "spearman_by_rule"]
 
@@ -25,14 +25,12 @@ def norm_diagnostic(records: pd.DataFrame, *, dataset: str = "cowley2023-v4", sp
     each method's per-instance encoding AUC under every rule its file holds.
 
     Columns: method, instance, image, norm, score, encoding_auc. ``records``:
-    :func:`vna.study.results.load_records` rows of one configuration per method (one grid's), ValueError
+    :func:`vna.study.store.load_records` rows of one configuration per method (one grid's), ValueError
     otherwise."""
-    sel = records[(records["dataset"] == dataset) & (records["split"] == split)
-                  & (records["test_responses"] == test_responses) & (records["seed"] == seed)]
+    sel = where(records, dataset=dataset, split=split, test_responses=test_responses, seed=seed)
     if sel.empty:
         raise ValueError(f"no records of {dataset} {split}/{test_responses} seed {seed}")
-    cfg = RunConfig.from_dict(read_record(sel["path"].iloc[0])["config"])
-    test = prepare(cfg, data_dir=data_dir).test
+    test = prepare(read_record(sel["path"].iloc[0]).config, data_dir=data_dir).test
     norm = test.responses.norm(dim=1).numpy().astype(float)
     image = test.match.numpy()
     rows = []

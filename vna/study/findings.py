@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import pandas as pd
 
-from .results import paper_average_check, protocol_label, read_record
+from ..methods import METHODS
+from ..names import METHOD_NAMES, METHOD_SHORT, protocol_label
 from .sessions import MEAN_PROTOCOL
-from .stats import REFEREE_CLAIMS, SCORE_RULES, verdict_text
+from .stats import REFEREE_CLAIMS, SCORE_RULES, pick, signed, verdict_text, where
+from .tables import paper_average_check
 
 __all__ = ["HEADLINE_CELL", "SESSIONS_UNIT", "KEY_COMPARISONS", "FINDING_TITLES", "claim_paragraph",
            "variability_paragraph", "what_we_found", "interval_text", "figure_data", "protocol_spread",
@@ -24,6 +26,9 @@ __all__ = ["HEADLINE_CELL", "SESSIONS_UNIT", "KEY_COMPARISONS", "FINDING_TITLES"
 HEADLINE_CELL = ("cowley2023-v4", "images", "trials")
 #: The unit whose sessions the paragraphs and the figure show (seven V4 sessions of two animals).
 SESSIONS_UNIT = "cowley2023-v4"
+#: Its cell the paragraphs and the figure read: held-out images on trial means, the protocol every session has.
+SESSIONS_CELL = {"unit": SESSIONS_UNIT, "split": MEAN_PROTOCOL[0], "responses": MEAN_PROTOCOL[1],
+                 "test_responses": MEAN_PROTOCOL[2]}
 #: The comparison each claim's paragraph quotes: the one the claim turns on (C1: VNA against the runner-up's
 #: average; C2: VNA against direct encoding on encoding, where the scoring rules disagree; C3: its own test).
 KEY_COMPARISONS = {"C1": ("vna", "direct_encoder", "average", "auc"),
@@ -33,7 +38,6 @@ FINDING_TITLES = {"C1": "C1 — VNA has the best average AUC.",
                   "C2": "C2 — VNA beats direct decoding on both tasks and direct encoding on encoding.",
                   "C3": "C3 — direct encoding's decoding is close to VNA's.",
                   "variability": "The variability argument — VNA gains most where single responses are noisiest."}
-_SHORT = {"vna": "VNA", "direct_encoder": "DE", "direct_decoder": "DD"}
 
 
 def interval_text(mean: float, low: float, high: float) -> str:
@@ -45,25 +49,9 @@ def interval_text(mean: float, low: float, high: float) -> str:
     return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
-def _pick(frame: pd.DataFrame, a: str, b: str, **where) -> tuple[pd.Series | None, float]:
-    """The row of ``a - b`` in a comparisons frame (columns method, baseline) matching ``where``, and its sign."""
-    for m, base, sign in ((a, b, 1.0), (b, a, -1.0)):
-        hit = frame[(frame["method"] == m) & (frame["baseline"] == base)]
-        for k, v in where.items():
-            hit = hit[hit[k] == v]
-        if len(hit):
-            return hit.iloc[0], sign
-    return None, 1.0
-
-
-def _signed(row: pd.Series, sign: float, low: str = "ci_low", high: str = "ci_high") -> tuple[float, float, float]:
-    lo, hi = sorted((sign * row[low], sign * row[high]))
-    return sign * row["mean_diff"], lo, hi
-
-
 def _name(a: str, b: str, task: str, scale: str) -> str:
     what = {"average": "average AUC", "encoding": "encoding AUC", "decoding": "decoding AUC"}[task]
-    return f"{_SHORT.get(a, a)} − {_SHORT.get(b, b)} {what}" + (" (logit)" if scale == "logit" else "")
+    return f"{METHOD_SHORT[a]} − {METHOD_SHORT[b]} {what}" + (" (logit)" if scale == "logit" else "")
 
 
 def _rules(report) -> list[str]:
@@ -106,19 +94,17 @@ def claim_paragraph(report, claim: str) -> str:
     dataset, split, test = HEADLINE_CELL
     text = []
     ref = report.referee
-    cell = ref[(ref["dataset"] == dataset) & (ref["split"] == split) & (ref["test_responses"] == test)
-               & (ref["task"] == task) & (ref["scale"] == scale)] if len(ref) else ref
+    cell = where(ref, dataset=dataset, split=split, test_responses=test, task=task, scale=scale) if len(ref) else ref
     wide = report.verdict_table
-    verdicts = (wide[(wide["claim"] == claim) & (wide["dataset"] == dataset) & (wide["split"] == split)
-                     & (wide["test_responses"] == test)] if len(wide) else wide)
+    verdicts = where(wide, claim=claim, dataset=dataset, split=split, test_responses=test) if len(wide) else wide
     shown, n_seeds = [], None
     for rule in rules:
-        row, sign = _pick(cell[cell["score"] == rule], a, b) if len(cell) else (None, 1.0)
+        row, sign = pick(cell[cell["score"] == rule], a, b) if len(cell) else (None, 1.0)
         if row is None:
             continue
         n_seeds = int(row["n_seeds"])
         v = verdicts.iloc[0][rule] if len(verdicts) and rule in verdicts.columns else "cannot test"
-        shown.append(f"{interval_text(*_signed(row, sign))} under {_rule_name(rule)}: {verdict_text(v)}")
+        shown.append(f"{interval_text(*signed(row, sign))} under {_rule_name(rule)}: {verdict_text(v)}")
     if shown:
         text.append(f"Seeds of one recording ({n_seeds} seeds, Nadeau and Bengio's corrected 95 % interval): on "
                     f"{dataset}, {protocol_label(split, test)}, {name} is " + "; ".join(shown) + ".")
@@ -132,24 +118,22 @@ def _sessions_sentence(report, claim: str, rules: list[str]) -> str:
     if across is None or across.empty or ver is None or ver.empty:
         return "No sessions grid in these records yet."
     a, b, task, scale = KEY_COMPARISONS[claim]
-    split, responses, test = MEAN_PROTOCOL
-    sel = across[(across["unit"] == SESSIONS_UNIT) & (across["split"] == split) & (across["responses"] == responses)
-                 & (across["test_responses"] == test) & (across["task"] == task) & (across["scale"] == scale)]
-    vs = ver[(ver["unit"] == SESSIONS_UNIT) & (ver["split"] == split) & (ver["responses"] == responses)
-             & (ver["test_responses"] == test) & (ver["claim"] == claim)]
+    sel = where(across, **SESSIONS_CELL, task=task, scale=scale)
+    vs = where(ver, **SESSIONS_CELL, claim=claim)
     shown, n_sessions, n_animals = [], 0, 0
     for rule in rules:
-        row, sign = _pick(sel[sel["score"] == rule], a, b)
+        row, sign = pick(sel[sel["score"] == rule], a, b)
         v = vs[vs["score"] == rule]
         if row is None or v.empty:
             continue
         n_sessions, n_animals = int(row["n_sessions"]), int(row["n_animals"])
-        shown.append(f"{interval_text(*_signed(row, sign))} under {_rule_name(rule)} ({v.iloc[0]['wording']}): "
+        shown.append(f"{interval_text(*signed(row, sign))} under {_rule_name(rule)} ({v.iloc[0]['wording']}): "
                      f"{verdict_text(v.iloc[0]['verdict'])}")
     if not shown:
         return f"No sessions of {SESSIONS_UNIT} in these records yet."
     return (f"Sessions as the unit ({n_sessions} {SESSIONS_UNIT} sessions of {n_animals} animals, "
-            f"{protocol_label(split, test)}, trained on trial means; t-interval over sessions): "
+            f"{protocol_label(SESSIONS_CELL['split'], SESSIONS_CELL['test_responses'])}, trained on trial means; "
+            "t-interval over sessions): "
             f"{_name(a, b, task, scale)} is " + "; ".join(shown) + ".")
 
 
@@ -189,7 +173,7 @@ def variability_paragraph(variability: pd.DataFrame) -> str:
         first = part[part["score"] == rules[0]]
         n_seeds = int(first["n_seeds"].max())
         per = [f"on {dataset} by " + ", ".join(
-            f"{interval_text(r.did, r.ci_low, r.ci_high)} against {_SHORT.get(r.baseline, r.baseline)} ({r.answer})"
+            f"{interval_text(r.did, r.ci_low, r.ci_high)} against {METHOD_SHORT[r.baseline]} ({r.answer})"
             for r in g.itertuples()) for dataset, g in first.groupby("dataset", sort=True)]
         by_rule = "; ".join(f"under {_rule_name(rule)} it {_answer_counts(part[part['score'] == rule])}"
                             for rule in rules)
@@ -200,7 +184,7 @@ def variability_paragraph(variability: pd.DataFrame) -> str:
     if len(sim):
         text.append(f"The simulated cortex with its noise turned up (shown, not counted; {_rule_name(rules[0])}), "
                     "from the least to the most noisy level: " + ", ".join(
-                        f"{interval_text(r.did, r.ci_low, r.ci_high)} against {_SHORT.get(r.baseline, r.baseline)} "
+                        f"{interval_text(r.did, r.ci_low, r.ci_high)} against {METHOD_SHORT[r.baseline]} "
                         f"({r.answer})" for r in sim.itertuples()) + ".")
     return " ".join(text)
 
@@ -233,20 +217,15 @@ def figure_data(report) -> pd.DataFrame:
             rows.append({"baseline": r.baseline, "kind": "cell", "label": f"{r.dataset}, "
                          f"{protocol_label(r.split, r.test_responses)}", "score": r.score, "mean": r.mean_diff,
                          "low": r.ci_low, "high": r.ci_high})
-    split, responses, test = MEAN_PROTOCOL
     per, across = report.session_per, report.session_across
     if per is not None and len(per):
-        p = per[(per["unit"] == SESSIONS_UNIT) & (per["split"] == split) & (per["responses"] == responses)
-                & (per["test_responses"] == test) & (per["task"] == "average") & (per["scale"] == "logit")]
-        p = p.sort_values(["animal", "session"], na_position="last")
+        p = where(per, **SESSIONS_CELL, task="average", scale="logit").sort_values(["animal", "session"],
+                                                                                  na_position="last")
         for r in p.itertuples():
             animal = f" ({r.animal})" if isinstance(r.animal, str) and r.animal else ""
             rows.append({"baseline": r.baseline, "kind": "session", "label": f"{SESSIONS_UNIT} session {r.session}"
                          f"{animal}", "score": r.score, "mean": r.mean_diff, "low": r.seed_low, "high": r.seed_high})
-        a = across[(across["unit"] == SESSIONS_UNIT) & (across["split"] == split)
-                   & (across["responses"] == responses) & (across["test_responses"] == test)
-                   & (across["task"] == "average") & (across["scale"] == "logit")]
-        for r in a.itertuples():
+        for r in where(across, **SESSIONS_CELL, task="average", scale="logit").itertuples():
             rows.append({"baseline": r.baseline, "kind": "sessions", "label": f"{SESSIONS_UNIT}, over "
                          f"{r.n_sessions} sessions", "score": r.score, "mean": r.mean_diff, "low": r.ci_low,
                          "high": r.ci_high})
@@ -260,7 +239,7 @@ def protocol_spread(table: pd.DataFrame, dataset: str = "cowley2023-v4") -> dict
     between the three methods within one held-out protocol and where, and VNA's lead over direct encoding under
     held-out images. Keys: shift, gap, gap_protocol, lead, sentence."""
     single = table[(table["dataset"] == dataset) & (table["test_responses"] == "trials")
-                   & table["method"].isin(list(_SHORT))]
+                   & table["method"].isin(METHODS)]
     held = single[single["split"].isin(["images", "trials"])]
     vna = held[held["method"] == "vna"].set_index("split")["mean_auc"]
     if not {"images", "trials"} <= set(vna.index):
@@ -280,11 +259,8 @@ def protocol_spread(table: pd.DataFrame, dataset: str = "cowley2023-v4") -> dict
 
 
 def _neurons(records: pd.DataFrame) -> pd.Series:
-    """The neurons each record's run kept (its ``sizes``), indexed by dataset."""
-    if records.empty:
-        return pd.Series(dtype=float)
-    counts = [(read_record(p).get("sizes") or {}).get("neurons") for p in records["path"]]
-    return pd.Series(counts, index=records["dataset"].to_numpy(), dtype=float).dropna()
+    """The neurons each record's run kept, indexed by dataset."""
+    return records.set_index("dataset")["neurons"].astype(float).dropna()
 
 
 def filter_sentence(filtered: pd.DataFrame, filter_records: pd.DataFrame, study_records: pd.DataFrame) -> str:
@@ -338,18 +314,17 @@ def linear_chance_sentence(linear_table: pd.DataFrame, dataset: str = "allen-2p-
 
 def paper_average_sentences() -> dict[str, str]:
     """The limitations chapter's sentences on the paper's Table 1 "average" column (from
-    :func:`vna.study.results.paper_average_check`). Keys: consistent, weights."""
+    :func:`vna.study.tables.paper_average_check`). Keys: consistent, weights."""
     check = paper_average_check()
-    labels = {"vna": "VNA", "direct_encoder": "Direct Encoding", "direct_decoder": "Direct Decoding"}
     good = check[check["consistent"]]
     bad = check[~check["consistent"]]
     below = bool((bad["difference"] < 0).all())
     worst = bad.loc[bad["difference"].abs().idxmax()]
     consistent = (f"Only {len(good)} of the {len(check)} ("
-                  + "; ".join(f"{r.paper_dataset}, {labels[r.method]}" for r in good.itertuples())
+                  + "; ".join(f"{r.paper_dataset}, {METHOD_NAMES[r.method]}" for r in good.itertuples())
                   + f") is the mean of its two columns; the other {len(bad)} are "
                   + ("all below it" if below else "off it") + f", by up to {abs(float(worst['difference'])):.3f} "
-                  f"({worst['paper_dataset']}, {labels[worst['method']]})")
+                  f"({worst['paper_dataset']}, {METHOD_NAMES[worst['method']]})")
     spread = check.groupby("paper_dataset")["implied_encoding_weight"].agg(lambda w: w.max() - w.min()).idxmax()
     w = check[check["paper_dataset"] == spread]
     weights = (f"the implied weights on {spread} are "

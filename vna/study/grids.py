@@ -29,9 +29,10 @@ import pandas as pd
 
 from ..data.preprocess import _py, _round_half_up
 from ..data.user import from_folder
-from ..methods import ALL_METHODS, METHODS
-from .config import PROTOCOL_LABELS, RunConfig
-from .results import published_dir
+from ..methods import METHODS
+from ..names import RESPONSE_LABELS, SPLIT_LABELS
+from .config import RunConfig
+from .store import published_dir
 
 __all__ = [
     "STUDY_SEEDS", "STUDY_TRAINING", "STUDY_PROTOCOLS", "QUICK", "QUICK_SIMULATED_OPTIONS",
@@ -95,13 +96,8 @@ def study_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
                threads: int = 1, **overrides) -> list[RunConfig]:
     """The reproduction study's runs (module docstring), optionally restricted to some datasets, methods and
     seeds, shrunk by ``quick``, or with ``overrides`` (then they are no longer the published study)."""
-    datasets = list(STUDY_PROTOCOLS) if datasets is None else list(datasets)
-    unknown = [d for d in datasets if d not in STUDY_PROTOCOLS]
-    if unknown:
-        raise ValueError(f"the study has no dataset(s) {unknown}; its datasets: {', '.join(STUDY_PROTOCOLS)}")
-    _check_methods(methods)
     configs = []
-    for d in datasets:
+    for d in known_datasets(datasets, STUDY_PROTOCOLS, "the study"):
         configs += _protocol_configs(d, STUDY_PROTOCOLS[d], methods, seeds, quick, device, threads, overrides)
     return configs
 
@@ -159,11 +155,10 @@ def check_seeds(seeds, what: str = "seeds") -> list[int]:
 
 def _label(protocols) -> str:
     """``held-out trials (single trials, trial means)`` for the protocols of one split."""
-    tests = {"trials": "single trials", "mean": "trial means"}
     by_split: dict[str, list[str]] = {}
     for split, _, test in protocols:
-        by_split.setdefault(split, []).append(tests[test])
-    return "; ".join(f"{PROTOCOL_LABELS[s]} ({', '.join(t)})" for s, t in by_split.items())
+        by_split.setdefault(split, []).append(RESPONSE_LABELS[test])
+    return "; ".join(f"{SPLIT_LABELS[s]} ({', '.join(t)})" for s, t in by_split.items())
 
 
 def protocol_support(recording, *, test_fraction: float = 0.15, val_fraction: float = STUDY_TRAINING["val_fraction"]
@@ -205,7 +200,6 @@ def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[i
     """The study's grid on a recording folder (:func:`vna.data.from_folder` layout): the protocols it
     supports × methods × seeds. Records are keyed by the folder's content, not its path. ``log`` gets two
     lines: the recording's shape, and the protocols run and those skipped with the reason."""
-    _check_methods(methods)
     seeds = check_seeds(seeds)
     recording = from_folder(folder, **overrides.get("dataset_options", {}))
     training = {**STUDY_TRAINING, **{k: v for k, v in overrides.items() if k in STUDY_TRAINING}}
@@ -220,10 +214,13 @@ def folder_grid(folder: str, methods: Sequence[str] = METHODS, seeds: Sequence[i
     return _protocol_configs(f"folder:{folder}", protocols, methods, seeds, quick, device, threads, overrides)
 
 
-def _check_methods(methods: Sequence[str]) -> None:
-    bad = [m for m in methods if m not in ALL_METHODS]
-    if bad:
-        raise ValueError(f"unknown method(s) {bad}; known: {', '.join(ALL_METHODS)}")
+def known_datasets(datasets: Sequence[str] | None, known, grid: str) -> list[str]:
+    """``datasets`` (every one of ``known`` when None), or a ValueError naming those ``grid`` does not have."""
+    datasets = list(known) if datasets is None else list(datasets)
+    unknown = [d for d in datasets if d not in known]
+    if unknown:
+        raise ValueError(f"{grid} has no dataset(s) {unknown}; its datasets: {', '.join(known)}")
+    return datasets
 
 
 # ------------------------------------------------------------------------------------- the validation sweep
@@ -254,11 +251,8 @@ def tuning_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] | 
     trainings × methods × seeds, trained as the study trains (``STUDY_TRAINING``); the test responses are the
     training ones (the choice reads the validation part only: :mod:`vna.study.tuning`)."""
     methods = list(METHODS if methods is None else methods)
-    _check_methods(methods)
     configs = []
-    for d in (list(STUDY_PROTOCOLS) if datasets is None else list(datasets)):
-        if d not in STUDY_PROTOCOLS:
-            raise ValueError(f"the sweep has no dataset {d!r}; its datasets: {', '.join(STUDY_PROTOCOLS)}")
+    for d in known_datasets(datasets, STUDY_PROTOCOLS, "the sweep"):
         for (split, responses), m, s, setting in itertools.product(tuning_protocols(d), methods, seeds,
                                                                     TUNING_SETTINGS):
             fields = {**STUDY_TRAINING, **dict(zip(TUNED_FIELDS, setting)), **overrides}

@@ -40,8 +40,10 @@ from ..data.paper._common import SOURCES_ENV
 from ..data.paper.fixtures import FIXTURE_ASSET_ID, FixtureServer, quick_sources as _sources_doc, write_quick_store
 from ..methods import METHODS
 from .config import RunConfig
-from .grids import _ALL_FOUR, STUDY_SEEDS, _check_methods, _protocol_configs, protocols_for
-from .results import format_table, load_records, select_groups, summarize
+from .grids import _ALL_FOUR, STUDY_SEEDS, _protocol_configs, known_datasets, protocols_for
+from .pipeline import environment
+from .store import load_records
+from .tables import format_table, select_groups, summarize
 
 __all__ = ["PAPER_DATASETS", "PAPER_OPTIONS", "QUICK_OPTIONS", "NEEDS_AUTHORS", "paper_grid", "chang_available",
            "plan", "Plan", "format_plan", "check_disk", "DiskSpaceError", "quick_sources", "table1"]
@@ -70,14 +72,9 @@ def paper_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] = M
                seeds: Sequence[int] = STUDY_SEEDS, *, quick: bool = False, device: str = "auto", threads: int = 1,
                **overrides) -> list[RunConfig]:
     """The paper grid's runs (module docstring); chang2021-face only when its folder is complete."""
-    datasets = list(PAPER_DATASETS) if datasets is None else list(datasets)
-    unknown = [d for d in datasets if d not in PAPER_DATASETS]
-    if unknown:
-        raise ValueError(f"the paper grid has no dataset(s) {unknown}; its datasets: {', '.join(PAPER_DATASETS)}")
-    _check_methods(methods)
     extra = overrides.pop("dataset_options", {})
     configs = []
-    for d in datasets:
+    for d in known_datasets(datasets, PAPER_DATASETS, "the paper grid"):
         if d == "chang2021-face" and not chang_available():
             continue
         options = {**(QUICK_OPTIONS if quick else PAPER_OPTIONS)[d], **extra}
@@ -291,20 +288,13 @@ def quick_sources(drop_after: dict[str, int] | None = None) -> Iterator[dict]:
     """Serve the format-true fixtures on 127.0.0.1 and point the loaders at them (``$VNA_PAPER_SOURCES``)
     with a fresh data folder (``$VNA_DATA_DIR``), both in a temporary folder removed afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="vna-paper-quick-"))
-    old = {k: os.environ.get(k) for k in (SOURCES_ENV, "VNA_DATA_DIR")}
     try:
         store = write_quick_store(tmp / "store")
-        with FixtureServer(tmp / "store", drop_after=drop_after) as server:
+        with FixtureServer(tmp / "store", drop_after=drop_after) as server, \
+                environment(**{SOURCES_ENV: tmp / "sources.json", "VNA_DATA_DIR": tmp / "cache"}):
             (tmp / "sources.json").write_text(json.dumps(_sources_doc(server.url, store)))
-            os.environ[SOURCES_ENV] = str(tmp / "sources.json")
-            os.environ["VNA_DATA_DIR"] = str(tmp / "cache")
             yield {"server": server, "store": store, "cache": tmp / "cache", "folder": tmp}
     finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         shutil.rmtree(tmp, ignore_errors=True)
 
 

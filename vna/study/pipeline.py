@@ -1,8 +1,9 @@
-"""One run end to end: load -> pair and split -> build model -> fit -> evaluate.
+"""One run end to end: load -> pair and split -> build model -> fit -> evaluate -> its record.
 
 :func:`prepare` turns a config (and optionally a :class:`~vna.data.Recording` already in memory) into its
-train / validation / test pairs; :func:`run` trains and evaluates one config; :func:`run_shared` trains once
-for several configs that differ only in how they are evaluated (:meth:`RunConfig.training_key`).
+train / validation / test pairs; :func:`run` trains and evaluates one config and returns its
+:class:`~vna.study.record.RunRecord`; :func:`run_shared` trains once for several configs that differ only in how
+they are evaluated (:meth:`RunConfig.training_key`).
 """
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import contextlib
 import dataclasses
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import numpy as np
 import torch
 
 from ..data import load
@@ -22,49 +21,30 @@ from ..data.paired import PairedData
 from ..data.preprocess import PairedParts, paired_parts
 from ..data.recording import Recording
 from ..data.user import CONTENT_KEY
-from ..evaluation import Evaluation, evaluate_scores
+from ..evaluation import evaluate_scores
 from ..methods import build_model
-from ..scoring import DEFAULT_SCORE, SCORES, rule_matrices
+from ..scoring import SCORES, rule_matrices
 from ..train import History, fit, resolve_device
-from .config import RunConfig
+from .config import FIT_FIELDS, PREPARE_FIELDS, RunConfig
+from .record import RunRecord
 
-__all__ = ["run", "run_shared", "prepare", "load_recording", "RunOutput", "torch_threads"]
-
-
-@dataclass
-class RunOutput:
-    config: RunConfig
-    model: torch.nn.Module
-    history: History
-    metrics: dict[str, float]
-    train: PairedData
-    test: PairedData
-    scores: torch.Tensor  # S [n_test_images, n_test_responses]
-    seconds: float
-    device: str
-    per_instance: dict[str, np.ndarray] = field(default_factory=dict)  # task -> AUC per test instance
-    val: PairedData | None = None
-    train_seconds: float = 0.0
-    shared_training: bool = False  # True when this output reused another config's trained model
-    by_score: dict[str, Evaluation] = field(default_factory=dict)  # rule -> evaluation (vna.scoring), paper first
-    content: str | None = None  # a recording folder's content hash as this run read it (its record is keyed by it)
+__all__ = ["run", "run_shared", "prepare", "check_presplit", "load_recording", "torch_threads"]
 
 
 @contextlib.contextmanager
-def _data_dir(path: str | os.PathLike | None) -> Iterator[None]:
-    """Point ``VNA_DATA_DIR`` at ``path`` for the duration (no change when ``None``)."""
-    if path is None:
-        yield
-        return
-    old = os.environ.get("VNA_DATA_DIR")
-    os.environ["VNA_DATA_DIR"] = str(Path(path).expanduser())
+def environment(**values: str | os.PathLike | None) -> Iterator[None]:
+    """Set the environment variables ``values`` for the duration (``None``: leave one as it is), then restore
+    them."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items() if v is not None})
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("VNA_DATA_DIR", None)
-        else:
-            os.environ["VNA_DATA_DIR"] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextlib.contextmanager
@@ -82,25 +62,18 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def load_recording(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None) -> Recording:
     """The recording ``cfg.dataset`` names, with ``cfg.dataset_options``."""
-    with _data_dir(data_dir):
+    with environment(VNA_DATA_DIR=None if data_dir is None else Path(data_dir).expanduser()):
         return load(cfg.dataset, **cfg.dataset_options)
 
 
-#: PairedData meta entry -> RunConfig field that must agree when pre-split data are passed to `run`.
-_SPLIT_FIELDS = {"split": "split", "seed": "seed", "test_fraction": "test_fraction", "image_size": "image_size",
-                 "grey": "grey", "zscore": "zscore", "responses": "responses", "test_responses": "eval_responses",
-                 "val_fraction": "val_fraction", "train_image_fraction": "train_image_fraction",
-                 "train_trials": "train_trials", "neuron_fraction": "neuron_fraction"}
-
-
-def _check_presplit(cfg: RunConfig, parts: PairedParts) -> None:
-    """Refuse pre-split data whose preprocessing differs from ``cfg`` (naming the field)."""
+def check_presplit(cfg: RunConfig, parts: PairedParts) -> None:
+    """Refuse pairs whose preprocessing (as their ``meta`` records it) differs from ``cfg``'s, naming the field."""
     meta = parts.train.meta
-    for key, attr in _SPLIT_FIELDS.items():
-        if key in meta and meta[key] != getattr(cfg, attr):
+    for key, want in cfg.arguments(PREPARE_FIELDS).items():
+        if key in meta and meta[key] != want:
             raise ValueError(
                 f"the data passed to run() were prepared with {key}={meta[key]!r} but the config says "
-                f"{attr}={getattr(cfg, attr)!r}; pass the Recording instead (run(cfg, recording=...)) so that "
+                f"{key}={want!r}; pass the Recording instead (run(cfg, recording=...)) so that "
                 "the config's preprocessing is applied, or make the config match"
             )
     if (parts.val is None) != (cfg.val_fraction == 0):
@@ -116,13 +89,7 @@ def prepare(cfg: RunConfig, *, data_dir: str | os.PathLike | None = None,
         recording = load_recording(cfg, data_dir=data_dir)
     elif not isinstance(recording, Recording):
         raise ValueError(f"recording must be a vna.data.Recording; got {type(recording).__name__}")
-    parts = paired_parts(
-        recording, split=cfg.split, responses=cfg.responses, test_fraction=cfg.test_fraction, seed=cfg.seed,
-        zscore=cfg.zscore, image_size=cfg.image_size, grey=cfg.grey,
-        reliability_threshold=cfg.reliability_threshold, test_responses=cfg.eval_responses,
-        val_fraction=cfg.val_fraction, train_image_fraction=cfg.train_image_fraction,
-        train_trials=cfg.train_trials, neuron_fraction=cfg.neuron_fraction,
-    )
+    parts = paired_parts(recording, **cfg.arguments(PREPARE_FIELDS))
     return shuffle_pairs(parts, cfg.seed) if cfg.shuffle_pairs else parts
 
 
@@ -148,9 +115,10 @@ def run(
     progress: bool = True,
     data: PairedParts | tuple | None = None,
     recording: Recording | None = None,
-) -> RunOutput:
+) -> RunRecord:
     """Train and evaluate the method ``cfg.method`` on ``cfg.dataset`` (or on ``recording``, prepared as
-    ``cfg`` says). ``data``: pairs already prepared with this config's settings (checked against it)."""
+    ``cfg`` says): its record, with the trained model, the pairs and the score matrix in memory. ``data``: pairs
+    already prepared with this config's settings (checked against it)."""
     return run_shared([cfg], data_dir=data_dir, progress=progress, data=data, recording=recording)[0]
 
 
@@ -161,28 +129,28 @@ def run_shared(
     progress: bool = True,
     data: PairedParts | tuple | None = None,
     recording: Recording | None = None,
-) -> list[RunOutput]:
-    """Train once and evaluate every config of ``configs`` (they must share one training key)."""
+) -> list[RunRecord]:
+    """Train once and evaluate every config of ``configs`` (they must share one training key); a record each,
+    keyed by the recording content the run read."""
     configs = list(configs)
     if not configs:
         raise ValueError("run_shared needs at least one RunConfig")
-    for c in configs:
-        if not isinstance(c, RunConfig):
-            raise ValueError(f"expected a vna.RunConfig; got {type(c).__name__}")
+    if not all(isinstance(c, RunConfig) for c in configs):
+        raise ValueError(f"run_shared needs RunConfigs; got {sorted({type(c).__name__ for c in configs})}")
     cfg = configs[0]
     if any(c.training_key() != cfg.training_key() for c in configs):
         raise ValueError("run_shared: the configs differ in more than their evaluation settings")
     with torch_threads(cfg.threads):
         t0 = time.perf_counter()
-        content = None
         if data is not None:
             parts = data if isinstance(data, PairedParts) else PairedParts(*data)
-            _check_presplit(cfg, parts)
+            check_presplit(cfg, parts)
             tests = {cfg.eval_responses: parts.test}
         else:
             if recording is None:
                 recording = load_recording(cfg, data_dir=data_dir)
-            content = recording.meta.get(CONTENT_KEY)
+            if recording.meta.get(CONTENT_KEY):  # a recording folder: its records are keyed by what it held
+                configs = [c.with_content(recording.meta[CONTENT_KEY]) for c in configs]
             parts = prepare(cfg, recording=recording)
             tests = {cfg.eval_responses: parts.test}
             for c in configs[1:]:
@@ -197,13 +165,10 @@ def run_shared(
             history.best_epoch = 1
             dev = torch.device("cpu")
         else:
-            history = fit(model, parts.train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                          seed=cfg.seed, device=cfg.device, progress=progress, weight_decay=cfg.weight_decay,
-                          val=parts.val, patience=cfg.patience, precision=cfg.precision,
-                          memory_format=cfg.memory_format)
+            history = fit(model, parts.train, val=parts.val, progress=progress, **cfg.arguments(FIT_FIELDS))
             dev = resolve_device(cfg.device)
         train_seconds = time.perf_counter() - t0
-        outputs = []
+        records = []
         for k, c in enumerate(configs):
             t1 = time.perf_counter()
             if c.eval_responses not in tests:
@@ -212,8 +177,8 @@ def run_shared(
             model.check_pairs(test, "test")
             matrices = rule_matrices(model, test.images.to(dev), test.responses.to(dev), SCORES)
             evs = {rule: evaluate_scores(S, test.match, c.n_distractors, c.seed) for rule, S in matrices.items()}
-            ev = evs[DEFAULT_SCORE]
             seconds = (train_seconds if k == 0 else 0.0) + time.perf_counter() - t1
-            outputs.append(RunOutput(c, model, history, ev.metrics, parts.train, test, ev.scores, seconds, str(dev),
-                                     ev.per_instance, parts.val, train_seconds, k > 0, evs, content))
-    return outputs
+            records.append(RunRecord.from_run(c, evs, PairedParts(parts.train, test, parts.val), history,
+                                              seconds=seconds, device=str(dev), train_seconds=train_seconds,
+                                              shared_training=k > 0, model=model))
+    return records

@@ -3,13 +3,13 @@
 ``python -m vna report --export-records FILE`` writes every record of a results folder (by default the
 published ``results/``) into one CSV file (``.csv`` or gzip-compressed ``.csv.gz``), one row per record:
 
-* the columns of :func:`vna.study.results.load_records` (dataset, method, protocol, seed, the AUCs under every
-  scoring rule, the code's commit, the CPU, ...), so that the file reads as a table in any tool; ``file`` is the
-  record's place in the folder (``<dataset>/<method>-<key>.json``);
+* the columns of :func:`vna.study.store.load_records` (dataset, method, protocol, seed, the paper rule's AUCs, the
+  code's commit, the CPU, ...) and each other scoring rule's AUCs (``<metric>_<rule>``), so that the file reads as
+  a table in any tool; ``file`` is the record's place in the folder (``<dataset>/<method>-<key>.json``);
 * ``record`` and ``instances``: the record's JSON and its per-instance AUCs (the ``.instances.csv`` beside it),
   byte for byte, with their sha256 in ``record_sha256`` and ``instances_sha256``.
 
-Only a folder that verifies is written (every record passes :func:`vna.study.results.verify_store`, and a published
+Only a folder that verifies is written (every record passes :func:`vna.study.store.verify_store`, and a published
 grid matches its MANIFEST); the rows are sorted and the gzip stream carries no date, so the same folder gives the
 same bytes. ``python -m vna report --results-dir FILE`` (or a URL of it, with its sha256) rebuilds the folder from
 the file in a temporary place (:func:`records_source`), after checking each row's hashes, and reports from it as
@@ -32,8 +32,10 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 
 from ..data.download import DownloadCorrupt, DownloadError, download
-from .results import (StoreError, _atomic_write, check_manifest, instances_path, is_published, load_records,
-                      published_dir)
+from ..scoring import SCORES
+from .record import METRICS
+from .store import (StoreError, _atomic_write, check_manifest, instances_path, is_published, load_records,
+                    published_dir)
 
 __all__ = ["export_records", "read_records_file", "rebuild_store", "records_source", "fetch_records", "is_url",
            "ExportSummary", "SUFFIXES"]
@@ -71,20 +73,24 @@ def _check_suffix(path: Path) -> None:
 def export_records(results_dir: str | os.PathLike, path: str | os.PathLike) -> ExportSummary:
     """Write every record of ``results_dir`` into the one file ``path`` (module docstring), atomically.
 
-    Raises :class:`~vna.study.results.StoreError` naming each problem when a record fails verification or a
+    Raises :class:`~vna.study.store.StoreError` naming each problem when a record fails verification or a
     published grid differs from its MANIFEST: a release carries only records that verify."""
     root, path = Path(results_dir), Path(path)
     _check_suffix(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no results folder at {root}")
     findings: list = []
-    table = load_records(root, findings=findings)
+    rows = load_records(root, score=None, findings=findings)
     if is_published(root):
         findings += check_manifest(root)
     if findings:
         raise StoreError(findings)
-    if table.empty:
+    if rows.empty:
         raise ValueError(f"{root} holds no records to export")
+    table = rows[rows["score"] == "paper"].drop(columns="score")
+    for rule in SCORES[1:]:  # one row per record: the other rules' AUCs beside the paper's
+        other = rows[rows["score"] == rule].set_index("path")[list(METRICS)]
+        table = table.join(other.add_suffix(f"_{rule}"), on="path")
     rows = []
     for source in table.pop("path"):
         record = Path(source).read_bytes()

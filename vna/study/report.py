@@ -36,32 +36,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
+from ..names import METHOD_SHORT, SPLIT_ORDER, protocol_label
 from ..scoring import SCORE_LABELS
-from .analyses import analysis_tables, grid_records
+from .analyses import analysis_tables, grid_records, noise_grid, trials_grid, variability_answers
 from .config import RunConfig
 from .controls import control_grid, filter_grid
 from .analyses import noise_grid, trials_fixed_pairs_grid, trials_grid, variability_answers
 from .findings import FINDING_TITLES, interval_text, what_we_found
-from .sessions import across_sessions, add_sessions, per_session, session_verdicts, sessions_grid
+from .record import METRICS
 from .registry import get_grid, grid_names
-from .results import (
-    PAPER_STAND_INS,
-    METRICS,
-    PAPER_TABLE1,
-    StoreError,
-    _atomic_write_text,
-    check_manifest,
-    format_table,
-    is_published,
-    load_records,
-    protocol_label,
-    select_groups,
-    signature,
-    summarize,
-)
+from .sessions import across_sessions, add_sessions, per_session, session_verdicts, sessions_grid
+from .store import StoreError, _atomic_write_text, check_manifest, is_published, load_records
+from .tables import (PAPER_STAND_INS, PAPER_TABLE1, format_table, mean_ci_text, paper_rows, select_groups,
+                     summarize)
 from .stats import (
     C3_LOGIT_MARGIN,
     CLOSE_THRESHOLD,
@@ -76,14 +65,15 @@ from .stats import (
     paper_differences,
     referee_comparisons,
     referee_verdicts,
-    score_columns,
+    rule_rows,
     verdict_text,
     verdicts_by_score,
+    where,
 )
 
 __all__ = ["Report", "build_report", "with_referee", "referee_markdown", "results_csv_table", "to_markdown", "write_csv",
            "readme_markdown", "CSV_FILES", "README_START", "README_END", "update_readme", "CONTROL_TOLERANCE",
-           "OLD_RECORDS_NOTE", "rule_view", "tables_by_score", "format_by_score", "differences_by_score",
+           "OLD_RECORDS_NOTE", "tables_by_score", "format_by_score", "differences_by_score",
            "control_table", "filter_table", "verdict_wide", "scores_note"]
 
 README_START = "<!-- results: written by `python -m vna report --readme` from results/; do not edit by hand -->"
@@ -103,13 +93,14 @@ OLD_RECORDS_NOTE = "records made before the scoring rules: paper rule only"
 class Report:
     """The study's tables and (when asked) the analyses' (:func:`vna.study.analyses.analysis_tables`)."""
 
-    records: pd.DataFrame  # the records shown (one configuration per dataset x method x protocol)
+    records: pd.DataFrame  # the records shown, the paper's rule (one configuration per dataset x method x protocol)
+    scored: pd.DataFrame  # the same records under every rule each carries (column score)
     table: pd.DataFrame  # summarize + select_groups
     notes: list[str] = field(default_factory=list)
     ignored: int = 0  # records of configurations outside the grid
     missing: int = 0  # records the grid names that are not there
     analyses: dict = field(default_factory=dict)  # name -> table (analysis_<name>.csv)
-    findings: list = field(default_factory=list)  # vna.study.results.Finding: records left out, MANIFEST mismatches
+    findings: list = field(default_factory=list)  # vna.study.store.Finding: records left out, MANIFEST mismatches
     commits: dict = field(default_factory=dict)  # code commit ("not recorded" for old records) -> records shown
     # the verdicts (vna.study.stats; with_referee fills them):
     scores: list = field(default_factory=list)  # the scoring rules the records carry
@@ -138,35 +129,36 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     """Read ``results_dir`` and compute every table; with ``grid`` only its configurations are shown; with
     ``analyses`` the analyses' tables too (``quick``: their smoke-test configurations).
 
-    Records that fail verification (:func:`vna.study.results.verify_store`) are left out and named in
+    Records that fail verification (:func:`vna.study.store.verify_store`) are left out and named in
     ``findings`` (and the notes); so is every file of a published grid that differs from its MANIFEST.
-    ``strict=True`` raises :class:`~vna.study.results.StoreError` on any finding."""
+    ``strict=True`` raises :class:`~vna.study.store.StoreError` on any finding."""
     path = Path(results_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"no results folder at {path}")
     findings: list = []
-    records = everything = load_records(path, findings=findings)
+    everything = load_records(path, score=None, findings=findings)  # every rule; the paper's: one row per record
+    records = paper = everything[everything["score"] == "paper"]
     if is_published(path):
         findings += check_manifest(path)
     if strict and findings:
         raise StoreError(findings)
     tables = {}
     if analyses:
-        tables = analysis_tables(records, quick=quick)
+        tables = analysis_tables(paper, quick=quick)
     notes: list[str] = []
     ignored = missing = 0
     if grid is not None:
-        wanted = {signature(c) for c in grid}
+        wanted = {c.signature() for c in grid}
         inside = records["signature"].isin(wanted)
         ignored = int((~inside).sum())
         other = records[~inside]
         records = records[inside]
         have = set(zip(records["signature"], records["seed"]))
-        missing = sum((signature(c), c.seed) not in have for c in grid)
+        missing = sum((c.signature(), c.seed) not in have for c in grid)
         if ignored:
             known = set()
             for name in grid_names():
-                known |= {signature(c) for c in get_grid(name)()}
+                known |= {c.signature() for c in get_grid(name)()}
             known -= wanted
             of_grids = int(other["signature"].isin(known).sum())
             if of_grids:
@@ -184,14 +176,14 @@ def build_report(results_dir: str | os.PathLike, grid: Sequence[RunConfig] | Non
     if commits:
         notes.append("code behind these records: " + ", ".join(f"{c} ({n} record(s))" for c, n in commits.items()))
     notes += [f"store check: {f}" for f in findings]
-    report = with_referee(Report(records, table, notes, ignored, missing, tables, findings, commits), n_boot)
-    report.table_by_score = tables_by_score(records, report.scores, grid)
+    scored = everything[everything["path"].isin(set(records["path"]))]
+    report = with_referee(Report(records, scored, table, notes, ignored, missing, tables, findings, commits), n_boot)
+    report.table_by_score = tables_by_score(scored, report.scores, grid)
     control = _grid_records(everything, control_grid(quick=quick))
     report.control = control_table(control)
     filt = _grid_records(everything, filter_grid(quick=quick))
     report.filtered = filter_table(tables_by_score(filt, available_scores(filt) if len(filt) else []),
                                    report.table_by_score)
-    # every session's records (grid_records matches config and seed; _grid_records would keep one group per cell)
     # every session's records (grid_records matches config and seed; _grid_records would keep one group per cell)
     session_records = grid_records(everything, sessions_grid(quick=quick)) if len(everything) else everything
     report.session_per, report.session_across, report.session_verdicts = session_statistics(session_records)
@@ -237,10 +229,9 @@ def sessions_table(across: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame
         return pd.DataFrame(columns=cols)
     rows = []
     for score, ver in verdicts.groupby("score", sort=False):
-        acr = across[(across["score"] == score) & (across["scale"] == "auc") & (across["task"] == "average")]
+        acr = where(across, score=score, scale="auc", task="average")
         for keys, v in ver.groupby(["unit", "split", "responses", "test_responses"], sort=True):
-            a = acr[(acr["unit"] == keys[0]) & (acr["split"] == keys[1]) & (acr["responses"] == keys[2])
-                    & (acr["test_responses"] == keys[3])]
+            a = where(acr, **dict(zip(["unit", "split", "responses", "test_responses"], keys)))
             n = int(v["n_sessions"].max())
             if n < 2:
                 continue
@@ -270,19 +261,18 @@ def sessions_markdown(report: Report) -> str:
 
 
 def _grid_records(records: pd.DataFrame, grid: Sequence[RunConfig]) -> pd.DataFrame:
-    """The records of ``grid``'s configurations (by :func:`~vna.study.results.signature`), one group each."""
-    if records.empty:
-        return records
-    inside = records[records["signature"].isin({signature(c) for c in grid})]
-    table, _ = select_groups(summarize(inside), grid)
-    return inside[inside["group"].isin(set(table["group"]))] if len(table) else inside.iloc[:0]
+    """The rows of ``grid``'s configurations (by :meth:`RunConfig.signature`), one group each (chosen under the
+    paper's rule), under every rule they carry."""
+    inside = records[records["signature"].isin({c.signature() for c in grid})]
+    table, _ = select_groups(summarize(inside[inside["score"] == "paper"]), grid)
+    return inside[inside["group"].isin(set(table["group"]))]
 
 
 def with_referee(report: Report, n_boot: int = 2000) -> Report:
     """Fill the referee's fields of ``report`` from its records: comparisons and verdicts under every
     scoring rule the records carry, the claim summary, the paper's differences per stand-in and the closest
     held-out protocol with its bootstrap."""
-    rec = report.records
+    rec = report.scored
     report.scores = available_scores(rec) if len(rec) else []
     report.referee = pd.concat([referee_comparisons(rec, rule, n_boot=n_boot) for rule in report.scores]
                                or [referee_comparisons(rec.iloc[:0])], ignore_index=True)
@@ -290,7 +280,7 @@ def with_referee(report: Report, n_boot: int = 2000) -> Report:
     report.verdict_table = verdicts_by_score(report.referee_verdicts)
     report.claims = claim_summary(report.verdict_table)
     report.paper_differences = paper_differences(report.referee, PAPER_TABLE1, PAPER_STAND_INS)
-    report.closest_referee = closest_protocols_referee(rec, PAPER_TABLE1, n_boot=n_boot)
+    report.closest_referee = closest_protocols_referee(report.records, PAPER_TABLE1, n_boot=n_boot)
     report.closest_summary = closest_summary(report.closest_referee)
     return report
 
@@ -300,16 +290,11 @@ def results_csv_table(table: pd.DataFrame) -> pd.DataFrame:
     cols = ["dataset", "method", "split", "test_responses", "protocol", "n_seeds", "seeds", "encoding_auc",
             "encoding_auc_ci", "decoding_auc", "decoding_auc_ci", "mean_auc", "mean_auc_ci", "best_epoch"]
     out = table[cols].copy() if len(table) else pd.DataFrame(columns=cols)
-    paper = PAPER_TABLE1.set_index(["paper_dataset", "method"])
-    pd_name, enc, dec, avg = [], [], [], []
-    for _, r in out.iterrows():
-        name = PAPER_STAND_INS.get(r["dataset"])
-        hit = paper.loc[(name, r["method"])] if name and (name, r["method"]) in paper.index else None
-        pd_name.append(name if hit is not None else None)
-        enc.append(None if hit is None else hit["encoding_auc"])
-        dec.append(None if hit is None else hit["decoding_auc"])
-        avg.append(None if hit is None else hit["average_auc"])
-    return out.assign(paper_dataset=pd_name, paper_encoding_auc=enc, paper_decoding_auc=dec, paper_average_auc=avg)
+    hits = [p.loc[m] if m in p.index else None for p, m in zip(map(paper_rows, out["dataset"]), out["method"])]
+    paper = {k: [None if h is None else h[k] for h in hits]
+             for k in ("paper_dataset", "encoding_auc", "decoding_auc", "average_auc")}
+    return out.assign(paper_dataset=paper["paper_dataset"], paper_encoding_auc=paper["encoding_auc"],
+                      paper_decoding_auc=paper["decoding_auc"], paper_average_auc=paper["average_auc"])
 
 
 # -------------------------------------------------------------------------- the tables under every scoring rule
@@ -322,32 +307,12 @@ def scores_note(scores: Sequence[str]) -> str:
     return "scoring rules: " + "; ".join(f"{r} = {SCORE_LABELS.get(r, r)}" for r in scores)
 
 
-def rule_view(records: pd.DataFrame, score: str) -> pd.DataFrame:
-    """``records`` with the paper's columns (``encoding_auc``, ``decoding_auc``, ``mean_auc``) replaced by rule
-    ``score``'s, keeping the rows that carry it (a finite ``mean_auc`` under the rule), so that every function
-    written for the paper's columns (:func:`~vna.study.results.summarize`, ...) gives that rule's numbers."""
-    if score == "paper" or records.empty:
-        return records
-    cols = score_columns(score)
-    missing = [c for c in cols.values() if c not in records.columns]
-    if missing:
-        raise ValueError(f"the records have no columns {missing} for the scoring rule {score!r}")
-    out = records.copy()
-    for plain, col in zip(METRICS, (cols["encoding"], cols["decoding"], cols["average"])):
-        out[plain] = pd.to_numeric(out[col], errors="coerce")
-    return out[np.isfinite(out["mean_auc"].to_numpy(dtype=float))]
-
-
 def tables_by_score(records: pd.DataFrame, scores: Sequence[str],
                     grid: Sequence[RunConfig] | None = None) -> pd.DataFrame:
-    """:func:`~vna.study.results.summarize` + :func:`~vna.study.results.select_groups` of ``records`` under each
-    rule of ``scores`` (mean ± 95 % t half-width over the seeds that carry the rule), stacked with a ``score``
-    column first."""
-    parts = []
-    for rule in scores:
-        view = rule_view(records, rule)
-        table, _ = select_groups(summarize(view), grid)
-        parts.append(table.assign(score=rule))
+    """:func:`~vna.study.tables.summarize` + :func:`~vna.study.tables.select_groups` of ``records`` (every rule:
+    column ``score``) under each rule of ``scores`` (mean ± 95 % t half-width over the seeds that carry the rule),
+    stacked with a ``score`` column first."""
+    parts = [select_groups(summarize(rule_rows(records, rule)), grid)[0].assign(score=rule) for rule in scores]
     if not parts:
         return pd.DataFrame(columns=["score", *summarize(records.iloc[:0]).columns])
     out = pd.concat(parts, ignore_index=True)
@@ -372,7 +337,7 @@ def format_by_score(by_score: pd.DataFrame, scores: Sequence[str] | None = None,
     rows = []
     index = {r: by_score[by_score["score"] == r].set_index(keys) for r in scores}
     for _, r in base.iterrows():
-        row = {"dataset": r["dataset"], "method": _label(r["method"]),
+        row = {"dataset": r["dataset"], "method": METHOD_SHORT[r["method"]],
                "protocol": protocol_label(r["split"], r["test_responses"]), "seeds": int(r["n_seeds"])}
         k = tuple(r[c] for c in keys)
         for rule in scores:
@@ -394,16 +359,16 @@ def differences_by_score(referee: pd.DataFrame, scores: Sequence[str] | None = N
     c = referee[(referee["scale"] == "auc") & referee["task"].isin(list(tasks))]
     scores = [r for r in (scores or SCORE_RULES) if r in set(c["score"])]
     c = c.assign(text=[interval_text(m, lo, hi) for m, lo, hi in zip(c["mean_diff"], c["ci_low"], c["ci_high"])],
-                 comparison=c["method"].map(_label) + " − " + c["baseline"].map(_label),
+                 comparison=c["method"].map(METHOD_SHORT) + " − " + c["baseline"].map(METHOD_SHORT),
                  dataset=[d if k else f"{d} (not counted)" for d, k in zip(c["dataset"], c["counted"])])
     c = _with_protocol(c)
     wide = c.pivot_table(index=["dataset", "split", "test_responses", "protocol", "comparison", "task"],
                          columns="score", values="text", aggfunc="first").reset_index()
     wide.columns.name = None
     order = {t: i for i, t in enumerate(tasks)}
-    wide = (wide.assign(_t=wide["task"].map(order), _s=wide["split"].map({"images": 0, "trials": 1}))
+    wide = (wide.assign(_t=wide["task"].map(order), _s=wide["split"].map(SPLIT_ORDER))
             .sort_values(["dataset", "_s", "test_responses", "comparison", "_t"], ascending=[True, True, False, True, True]))
-    return wide[[*cols, *scores]].reset_index(drop=True)
+    return wide[[*cols, *scores]].fillna({r: "n/a" for r in scores}).reset_index(drop=True)
 
 
 def control_table(records: pd.DataFrame, tolerance: float = CONTROL_TOLERANCE) -> pd.DataFrame:
@@ -414,7 +379,7 @@ def control_table(records: pd.DataFrame, tolerance: float = CONTROL_TOLERANCE) -
             "max_distance", "within"]
     rows = []
     for rule in (available_scores(records) if len(records) else []):
-        view = rule_view(records, rule)
+        view = rule_rows(records, rule)
         for (dataset, method, split, test), g in view.groupby(["dataset", "method", "split", "test_responses"],
                                                               sort=True):
             means = {m: float(g[m].astype(float).mean()) for m in METRICS}
@@ -458,7 +423,7 @@ def verdict_wide(verdict_table: pd.DataFrame, scores: Sequence[str]) -> pd.DataF
     wide = v.pivot_table(index=["dataset", "split", "test_responses", "protocol"], columns="claim", values="text",
                          aggfunc="first").reset_index()
     wide.columns.name = None
-    wide = (wide.assign(_s=wide["split"].map({"images": 0, "trials": 1}))
+    wide = (wide.assign(_s=wide["split"].map(SPLIT_ORDER))
             .sort_values(["dataset", "_s", "test_responses"], ascending=[True, True, False]))
     claims = [c for c in ("C1", "C2", "C3") if c in wide.columns]
     return wide[["dataset", "protocol", *claims]].reset_index(drop=True)
@@ -514,14 +479,14 @@ def control_markdown(report: Report) -> str:
     if c.empty:
         parts += ["No records of the control grid yet: `python -m vna reproduce --grid control --publish`.\n"]
     else:
-        shown = c.assign(method=c["method"].map(_label))[
+        shown = c.assign(method=c["method"].map(METHOD_SHORT))[
             ["score", "dataset", "method", "protocol", "n_seeds", *METRICS, "within"]].rename(
             columns={"within": f"within {CONTROL_TOLERANCE} of 0.5"})
         bad = c[c["within"] != "yes"]
         parts += [f"{scores_note(sorted(set(c['score']), key=SCORE_RULES.index))}.\n", _md(shown, ".3f"),
                   ("Every row sits within the tolerance.\n" if bad.empty else
                    f"{len(bad)} row(s) outside the tolerance: " + "; ".join(
-                       f"{r.dataset} {_label(r.method)} ({r.score}) {r.max_distance:.3f} from 0.5"
+                       f"{r.dataset} {METHOD_SHORT[r.method]} ({r.score}) {r.max_distance:.3f} from 0.5"
                        for r in bad.itertuples()) + ".\n")]
     parts += ["\n## Huang et al.'s 0.8 reliability filter beside the unfiltered rows (held-out images, single trials; "
               "seed means ± 95 % t)\n"]
@@ -529,20 +494,13 @@ def control_markdown(report: Report) -> str:
     if f.empty:
         parts += ["No records of the filter grid yet: `python -m vna reproduce --grid filter --publish`.\n"]
     else:
-        rows = [{"score": r["score"], "dataset": r["dataset"], "method": _label(r["method"]),
-                 "no filter: avg AUC": _pm(r["mean_auc"], r["mean_auc_ci"]),
-                 "0.8 filter: avg AUC": _pm(r["mean_auc_filtered"], r["mean_auc_ci_filtered"]),
+        rows = [{"score": r["score"], "dataset": r["dataset"], "method": METHOD_SHORT[r["method"]],
+                 "no filter: avg AUC": mean_ci_text(r["mean_auc"], r["mean_auc_ci"], 3),
+                 "0.8 filter: avg AUC": mean_ci_text(r["mean_auc_filtered"], r["mean_auc_ci_filtered"], 3),
                  "0.8 filter: enc / dec": _pair(r["encoding_auc_filtered"], r["decoding_auc_filtered"]),
                  "change": r["change"]} for _, r in f.iterrows()]
         parts += [_md(pd.DataFrame(rows), "+.3f")]
     return "\n".join(parts)
-
-
-def _pm(mean, ci, digits: int = 3) -> str:
-    mean, ci = float(mean), float(ci) if ci is not None else math.nan
-    if not math.isfinite(mean):
-        return "n/a"
-    return f"{mean:.{digits}f}" + (f" ± {ci:.{digits}f}" if math.isfinite(ci) else "")
 
 
 def _pair(a, b, digits: int = 3) -> str:
@@ -586,7 +544,7 @@ def referee_markdown(report: Report) -> str:
     if len(c):
         notes = sorted(set(n for n in c["boot_note"] if n))
         c = _with_protocol(c[c["scale"] == "auc"])
-        c["comparison"] = c["method"].map(_label) + " − " + c["baseline"].map(_label)
+        c["comparison"] = c["method"].map(METHOD_SHORT) + " − " + c["baseline"].map(METHOD_SHORT)
         c = c[["score", "dataset", "protocol", "comparison", "task", "n_seeds", "test_train_ratio", "mean_diff",
                "plain_low", "plain_high", "ci_low", "ci_high", "boot_low", "boot_high"]]
         parts += ["\n### Intervals: plain t, corrected t (n_test/n_train from the records' sizes), bootstrap over test "
@@ -610,10 +568,6 @@ def referee_markdown(report: Report) -> str:
 
 def _rule_headers(rules) -> dict[str, str]:
     return {r: f"{r} rule" for r in rules}
-
-
-def _label(method: str) -> str:
-    return {"vna": "VNA", "direct_encoder": "DE", "direct_decoder": "DD"}.get(method, method)
 
 
 def write_csv(report: Report, folder: str | os.PathLike) -> list[Path]:

@@ -19,7 +19,7 @@
   record a full disk refuses (counting the records saved before it, leaving no per-instance file without one);
 * after a ``publish`` grid, rewrites the published grid's ``MANIFEST``.
 
-Records are written atomically by :func:`vna.study.results.save_record`, by whichever process ran them.
+Records are written atomically by :func:`vna.study.store.save_record`, by whichever process ran them.
 """
 from __future__ import annotations
 
@@ -44,8 +44,7 @@ from . import pipeline
 from ..data.download import human_bytes
 from ..data.user import CONTENT_KEY, folder_hash
 from ..data.preprocess import make_split
-from .results import (check_results_dir, clean_stale_files, is_done, is_published, record_from_output, runs_dir,
-                      save_record, write_manifest)
+from .store import check_results_dir, clean_stale_files, is_done, is_published, runs_dir, save_record, write_manifest
 
 __all__ = ["run_grid", "GridReport", "GridInterrupted", "plan_tasks", "parse_shard", "shard_of", "run_task",
            "submitit_log_dir", "FolderChanged", "SaveError", "RECORD_BYTES"]
@@ -163,12 +162,12 @@ def _run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, pub
         raise FolderChanged(f"{configs[0].dataset[len('folder:'):]} changed while the grid ran (content {content} when "
                             f"it started, {read} now); this training is refused: rerun the grid to run it on what "
                             "the folder holds now")
-    outputs = pipeline.run_shared(configs, data_dir=data_dir, progress=False, recording=recording)
     done = []
-    for c, out in zip(configs, outputs):
+    for record in pipeline.run_shared(configs, data_dir=data_dir, progress=False, recording=recording):
+        c = record.config
         if is_done(c, results_dir):  # a record the task shares with an earlier grid: kept as it is
             continue
-        record = record_from_output(c, out, source=source)
+        record.source = source
         try:
             path = save_record(record, results_dir, overwrite=True, publish=publish)
         except OSError as exc:
@@ -176,10 +175,10 @@ def _run_task(cfg_dicts: list[dict], results_dir: str, data_dir: str | None, pub
             raise SaveError(f"cannot write the record of {c.dataset} {c.method} {c.protocol} seed {c.seed} into "
                             f"{results_dir} ({exc.strerror or exc}); {len(done)} record(s) of this training were "
                             f"saved{': the disk is full' if full else ''}", done, full) from None
-        m = record["metrics"]
+        m = record.metrics["paper"]
         done.append({"dataset": c.dataset, "method": c.method, "protocol": c.protocol, "seed": c.seed,
                      "encoding_auc": m["encoding_auc"], "decoding_auc": m["decoding_auc"],
-                     "seconds": record["seconds"], "best_epoch": record["best_epoch"], "path": str(path)})
+                     "seconds": record.seconds, "best_epoch": record.best_epoch, "path": str(path)})
     return done
 
 

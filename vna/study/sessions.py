@@ -25,7 +25,6 @@ comparison cannot be tested over sessions when it cannot be tested in one of the
 """
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path
@@ -37,26 +36,25 @@ import pandas as pd
 from ..data.real import ANTOLIK_FILES, COWLEY_PINS, COWLEY_SESSION, cowley_table
 from ..data.user import from_folder
 from ..methods import METHODS
+from ..names import METHOD_SHORT
 from .config import RunConfig
-from .grids import STUDY_PROTOCOLS, _check_methods, _protocol_configs, protocols_for
-from .results import load_records, read_record, signature
+from .grids import STUDY_PROTOCOLS, _protocol_configs, known_datasets, protocols_for
+from .store import load_records, read_record
 from .stats import (
-    LEVEL, REFEREE_CLAIMS, available_scores, combine_verdicts, comparison_verdict, corrected_t_interval, logit,
-    records_grid_step, split_ratio, untestable, verdict_text,
+    LEVEL, REFEREE_CLAIMS, TASK_COLUMNS, available_scores, combine_verdicts, comparison_verdict, corrected_t_interval,
+    logit, records_grid_step, rule_rows, untestable, verdict_text, where,
 )
-from .stats import score_columns as rule_columns
 
 __all__ = [
     "SESSION_SEEDS", "MEAN_PROTOCOL", "session_units", "sessions_grid", "folders_grid", "add_sessions",
-    "score_columns", "per_session", "method_table", "across_sessions", "two_level_bootstrap",
-    "two_level_exact", "session_verdicts", "holds_wording", "summary_text", "grid_summary",
+    "per_session", "method_table", "across_sessions", "two_level_bootstrap",
+    "session_verdicts", "holds_wording", "summary_text", "grid_summary",
 ]
 
 SESSION_SEEDS = (0, 1, 2)
 #: The protocol every session supports: held-out images, trained and tested on trial means.
 MEAN_PROTOCOL = ("images", "mean", "mean")
 BASELINES = ("direct_encoder", "direct_decoder")
-_SHORT = {"direct_encoder": "DE", "direct_decoder": "DD"}
 
 
 # ------------------------------------------------------------------------------------------- the grid
@@ -97,14 +95,8 @@ def sessions_grid(datasets: Sequence[str] | None = None, methods: Sequence[str] 
                   device: str = "auto", threads: int = 1, **overrides) -> list[RunConfig]:
     """Every session × the protocols it supports × methods × seeds (module docstring), optionally
     restricted to some datasets, sessions (``"190925"``, ``"region2"``) or protocols."""
-    _check_methods(methods)
     units = session_units()
-    if datasets is not None:
-        unknown = sorted(set(datasets) - set(units["dataset"]))
-        if unknown:
-            raise ValueError(f"the sessions grid has no dataset(s) {unknown}; its datasets: "
-                             f"{', '.join(units['dataset'].unique())}")
-        units = units[units["dataset"].isin(list(datasets))]
+    units = units[units["dataset"].isin(known_datasets(datasets, units["dataset"].unique(), "the sessions grid"))]
     if sessions is not None:
         unknown = sorted(set(map(str, sessions)) - set(units["session"]))
         if unknown:
@@ -124,7 +116,6 @@ def folders_grid(folders: Sequence[str], methods: Sequence[str] = METHODS, seeds
                  *, quick: bool = False, device: str = "auto", threads: int = 1, **overrides) -> list[RunConfig]:
     """Each recording folder as a session (``python -m vna reproduce --folder A --folder B``): the protocols
     it supports (plus :data:`MEAN_PROTOCOL`, shared by all) × methods × seeds."""
-    _check_methods(methods)
     configs = []
     for folder in folders:
         path = str(Path(folder).expanduser().resolve())
@@ -138,15 +129,6 @@ def folders_grid(folders: Sequence[str], methods: Sequence[str] = METHODS, seeds
 
 
 # ------------------------------------------------------------------------------------ sessions of records
-def _config_of(row) -> dict:
-    cfg = row.get("config") if hasattr(row, "get") else None
-    if isinstance(cfg, str):
-        cfg = json.loads(cfg)
-    if not isinstance(cfg, dict):
-        cfg = read_record(row["path"])["config"]
-    return cfg
-
-
 def _folder_meta(dataset: str) -> dict:
     path = Path(dataset[len("folder:"):])
     meta = path / "meta.json"
@@ -171,18 +153,18 @@ def _unit_of(dataset: str, options: dict) -> dict:
 
 
 def add_sessions(records: pd.DataFrame, configs: Iterable[RunConfig] | None = None) -> pd.DataFrame:
-    """``records`` (:func:`vna.study.results.load_records`) with columns session, animal, species, area, unit
+    """``records`` (:func:`vna.study.store.load_records`) with columns session, animal, species, area, unit
     (``"<dataset>"``, or ``"own recordings"`` for folders). With ``configs``, only the records of those configs
     (matched by signature and seed, like :func:`vna.study.analyses.grid_records`)."""
     out = records.copy()
     if configs is not None:
-        configs = list(configs)
-        wanted = {(signature(c), c.seed) for c in configs}
+        wanted = {(c.signature(), c.seed) for c in configs}
         out = out[[(s, seed) in wanted for s, seed in zip(out["signature"], out["seed"])]].copy()
     if out.empty:
         return out.assign(session=[], animal=[], species=[], area=[], unit=[])
     if "session" not in out.columns:
-        units = [_unit_of(r["dataset"], _config_of(r).get("dataset_options") or {}) for _, r in out.iterrows()]
+        cfg = {p: read_record(p).config for p in set(out["path"])}
+        units = [_unit_of(cfg[p].dataset, cfg[p].dataset_options) for p in out["path"]]
         for k in ("session", "animal", "species", "area"):
             out[k] = [u[k] for u in units]
     out["unit"] = ["own recordings" if str(d).startswith("folder:") else d for d in out["dataset"]]
@@ -190,21 +172,6 @@ def add_sessions(records: pd.DataFrame, configs: Iterable[RunConfig] | None = No
     if folders["session"].duplicated().any():  # two folders of one name: their paths tell them apart
         out.loc[out["unit"] == "own recordings", "session"] = out["dataset"].str[len("folder:"):]
     return out.reset_index(drop=True)
-
-
-def score_columns(records: pd.DataFrame, score: str = "paper") -> dict[str, str]:
-    """task -> column of ``score`` (:func:`vna.study.stats.score_columns`), checked against ``records``.
-    A missing ``mean_auc_<rule>`` is added to ``records`` as the mean of the two tasks."""
-    try:
-        cols = rule_columns(score)
-    except ValueError as exc:
-        raise ValueError(f"score {score!r}: the records have no column(s) for it ({exc})") from None
-    missing = [c for t, c in cols.items() if t != "average" and c not in records.columns]
-    if missing:
-        raise ValueError(f"score {score!r}: the records have no column(s) {missing}")
-    if cols["average"] not in records.columns:
-        records[cols["average"]] = 0.5 * (records[cols["encoding"]] + records[cols["decoding"]])
-    return cols
 
 
 # ----------------------------------------------------------------------------------------- statistics
@@ -215,10 +182,9 @@ _SESSION = ["unit", "dataset", "session", "animal", "species", "area"]
 def method_table(records: pd.DataFrame, score: str = "paper") -> pd.DataFrame:
     """One row per session × protocol × method: seed-mean encoding, decoding and average AUC under ``score``
     (the closing note's per-session table). ``records`` must carry session columns (:func:`add_sessions`)."""
-    records = records.copy()
-    cols = score_columns(records, score)
+    records = rule_rows(records, score)
     g = records.fillna({"animal": ""}).groupby(_SESSION + _PROTO + ["method"], sort=True, dropna=False)
-    out = g[list(cols.values())].mean().rename(columns={v: k for k, v in cols.items()})
+    out = g[list(TASK_COLUMNS.values())].mean().rename(columns={v: k for k, v in TASK_COLUMNS.items()})
     out["n_seeds"] = g["seed"].nunique()
     out = out.reset_index()
     out["animal"] = out["animal"].replace("", None)
@@ -236,8 +202,7 @@ def per_session(records: pd.DataFrame, score: str = "paper", baselines: Sequence
     Columns: unit, dataset, session, animal, species, area, split, responses, test_responses, method, baseline,
     task, scale, n_seeds, mean_diff, seed_low, seed_high, untestable.
     """
-    records = records.copy()
-    cols = score_columns(records, score)
+    records = rule_rows(records, score)
     out_cols = _SESSION + _PROTO + ["method", "baseline", "task", "scale", "n_seeds", "mean_diff", "seed_low",
                                     "seed_high", "untestable"]
     rows = []
@@ -248,15 +213,15 @@ def per_session(records: pd.DataFrame, score: str = "paper", baselines: Sequence
             seeds = sorted(set(a.index) & set(rb.index))
             if not seeds:
                 continue
-            paths = list(a.loc[seeds, "path"]) if "path" in a.columns else []
-            ratio = float(np.mean([split_ratio(p, keys[len(_SESSION)]) for p in paths])) if paths else math.nan
-            for task, col in cols.items():
+            sized = "test_train_ratio" in a.columns  # rows of the store (planted tables may have no sizes)
+            ratio = float(np.mean(a.loc[seeds, "test_train_ratio"].to_numpy(dtype=float))) if sized else math.nan
+            for task, col in TASK_COLUMNS.items():
                 va, vb = a.loc[seeds, col].to_numpy(dtype=float), rb.loc[seeds, col].to_numpy(dtype=float)
                 ok = np.isfinite(va) & np.isfinite(vb)  # records made before a rule have no value under it
                 if not ok.any():
                     continue
-                reason = untestable({_SHORT.get(method, "VNA"): va[ok], _SHORT.get(b, b): vb[ok]}, task,
-                                    records_grid_step(paths, task) if paths else math.nan)
+                reason = untestable({METHOD_SHORT[method]: va[ok], METHOD_SHORT[b]: vb[ok]}, task,
+                                    records_grid_step(a.loc[seeds], task) if sized else math.nan)
                 for scale, d in (("auc", va[ok] - vb[ok]), ("logit", logit(va[ok]) - logit(vb[ok]))):
                     ci = corrected_t_interval(d, ratio)
                     rows.append({**dict(zip(_SESSION + _PROTO, keys)), "method": method, "baseline": b, "task": task,
@@ -298,27 +263,6 @@ def _groups(animals: Sequence) -> list[np.ndarray]:
               for i, a in enumerate(animals)]
     order = list(dict.fromkeys(labels))
     return [np.flatnonzero(np.array(labels) == lab) for lab in order]
-
-
-def two_level_exact(values: Sequence[float], animals: Sequence) -> dict[float, float]:
-    """The exact distribution ``{mean: probability}`` of :func:`two_level_bootstrap`'s statistic, by
-    enumerating every equally likely draw (tiny tables only: it grows as ``A^A * prod n_a^n_a``)."""
-    values = np.asarray(values, dtype=float)
-    groups = _groups(animals)
-    within = []  # per animal: {sum of a draw: probability}
-    for idx in groups:
-        dist: dict[float, float] = {}
-        for draw in itertools.product(values[idx], repeat=len(idx)):
-            dist[float(sum(draw))] = dist.get(float(sum(draw)), 0.0) + len(idx) ** -len(idx)
-        within.append(dist)
-    out: dict[float, float] = {}
-    p_animals = len(groups) ** -len(groups)
-    for picked in itertools.product(range(len(groups)), repeat=len(groups)):
-        n = sum(len(groups[a]) for a in picked)
-        for parts in itertools.product(*(within[a].items() for a in picked)):
-            mean = round(sum(s for s, _ in parts) / n, 12)
-            out[mean] = out.get(mean, 0.0) + p_animals * float(np.prod([p for _, p in parts]))
-    return dict(sorted(out.items()))
 
 
 def across_sessions(per: pd.DataFrame, level: float = LEVEL, n_boot: int = 4000, seed: int = 0) -> pd.DataFrame:
@@ -394,8 +338,7 @@ def session_verdicts(per: pd.DataFrame, across: pd.DataFrame | None = None,
     per = per[per["split"].isin(list(splits))]
     rows = []
     for keys, g in per.groupby(["unit", *_PROTO], sort=True):
-        acr = across[(across["unit"] == keys[0]) & (across["split"] == keys[1]) & (across["responses"] == keys[2])
-                     & (across["test_responses"] == keys[3])]
+        acr = where(across, **dict(zip(["unit", *_PROTO], keys)))
         sessions = list(dict.fromkeys(g["session"]))
         animals = dict(zip(g["session"], g["animal"]))
         for claim, spec in REFEREE_CLAIMS.items():
@@ -403,7 +346,7 @@ def session_verdicts(per: pd.DataFrame, across: pd.DataFrame | None = None,
             parts, evidence, ok = [], [], True
             for a, b, task, scale in spec["tests"]:
                 sign, base, meth = (1.0, b, a) if a == "vna" else (-1.0, a, b)
-                hit = g[(g["method"] == meth) & (g["baseline"] == base) & (g["task"] == task) & (g["scale"] == scale)]
+                hit = where(g, method=meth, baseline=base, task=task, scale=scale)
                 if hit.empty:
                     ok = False
                     evidence.append(f"{a} - {b} {task}: no records")
@@ -450,7 +393,7 @@ def summary_text(records: pd.DataFrame, scores: Sequence[str] | None = None) -> 
         else:
             acr = across_sessions(held, n_boot=200)
             for r in acr[(acr["task"] == "average") & (acr["scale"] == "auc")].itertuples():
-                lines.append(f"  VNA - {_SHORT.get(r.baseline, r.baseline)} average AUC [{r.unit}, "
+                lines.append(f"  VNA - {METHOD_SHORT[r.baseline]} average AUC [{r.unit}, "
                              f"{_protocol_text(r)}]: {r.mean_diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}] over {r.n_sessions} sessions, "
                              f"{r.n_positive} of {r.n_sessions} > 0")
             for r in session_verdicts(held, acr).itertuples():
@@ -464,7 +407,7 @@ def summary_text(records: pd.DataFrame, scores: Sequence[str] | None = None) -> 
             lines.append(f"  in-sample diagnostic, {rule} rule (the test pairs are the training pairs; shown apart, "
                          "never in a verdict):")
             for r in acr[(acr["task"] == "average") & (acr["scale"] == "auc")].itertuples():
-                lines.append(f"    VNA - {_SHORT.get(r.baseline, r.baseline)} average AUC [{r.unit}, "
+                lines.append(f"    VNA - {METHOD_SHORT[r.baseline]} average AUC [{r.unit}, "
                              f"{_protocol_text(r)}]: {r.mean_diff:+.4f} over {r.n_sessions} sessions")
     if not lines:
         return "no paired records (VNA and a baseline) to summarise across sessions"
@@ -473,4 +416,4 @@ def summary_text(records: pd.DataFrame, scores: Sequence[str] | None = None) -> 
 
 def grid_summary(results_dir, configs: Sequence[RunConfig], scores: Sequence[str] | None = None) -> str:
     """:func:`summary_text` of the records of ``configs`` in ``results_dir`` (sessions from their configs)."""
-    return summary_text(add_sessions(load_records(results_dir), configs), scores)
+    return summary_text(add_sessions(load_records(results_dir, score=None), configs), scores)

@@ -24,23 +24,24 @@ rule, with the session as the unit, gives the verdicts over sessions (:mod:`vna.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
+from ..names import METHOD_SHORT, protocol_label
 from ..scoring import SCORES
-from .results import instances_path, protocol_label, read_record
+from .record import instance_column
+from .store import instances_path
 
 __all__ = [
     "LEVEL", "TASK_COLUMNS", "VERDICTS", "verdict", "combine_verdicts", "verdict_text", "untestable",
     "auc_grid_step", "margin_in_auc", "EQUIVALENCE_MARGIN", "EQUIVALENT_TEXT", "comparison_verdict",
-    "records_grid_step",
-    "SCORE_RULES", "C3_LOGIT_MARGIN", "CLOSE_THRESHOLD", "REFEREE_CLAIMS", "PAPER_DIFFERENCES", "score_columns",
-    "available_scores", "logit", "corrected_t_interval", "image_resample_means", "image_bootstrap",
-    "split_ratio", "instance_images", "independent_cells", "referee_comparisons", "referee_verdicts",
+    "records_grid_step", "where", "pick",
+    "SCORE_RULES", "C3_LOGIT_MARGIN", "CLOSE_THRESHOLD", "REFEREE_CLAIMS", "PAPER_DIFFERENCES",
+    "rule_rows", "available_scores", "logit", "corrected_t_interval", "image_resample_means", "image_bootstrap",
+    "instance_images", "independent_cells", "referee_comparisons", "referee_verdicts",
     "verdicts_by_score", "claim_summary", "paper_differences", "closest_protocols_referee", "closest_summary",
 ]
 
@@ -161,10 +162,6 @@ def untestable(values: dict[str, np.ndarray], task: str, grid_step: float = math
     return ""
 
 
-def _short(method: str) -> str:
-    return {"vna": "VNA", "direct_encoder": "DE", "direct_decoder": "DD"}.get(method, method)
-
-
 #: "No protocol is close" when the best held-out protocol misses the paper's six numbers by more than this on
 #: average (AUC units): the gap between VNA and direct encoding in the paper's Macaque-face row (0.9126 vs
 #: 0.8797, 0.033), the smallest gap between its best and its second method away from the ceiling; numbers that
@@ -189,25 +186,18 @@ PAPER_DIFFERENCES = (("vna", "direct_encoder", "average"), ("vna", "direct_decod
                      ("vna", "direct_encoder", "encoding"), ("direct_encoder", "vna", "decoding"))
 
 
-def score_columns(score: str = "paper") -> dict[str, str]:
-    """The records' column of each task under a scoring rule: ``{"encoding": "encoding_auc", ...}`` for the
-    paper's rule, ``{"encoding": "encoding_auc_cosine", ...}`` for ``"cosine"``."""
+def rule_rows(records: pd.DataFrame, score: str) -> pd.DataFrame:
+    """The rows of ``records`` (:func:`vna.study.store.load_records`) under the scoring rule ``score``."""
     if score not in SCORE_RULES:
         raise ValueError(f"score must be one of {', '.join(SCORE_RULES)}; got {score!r}")
-    suffix = "" if score == "paper" else f"_{score}"
-    return {task: f"{col}{suffix}" for task, col in TASK_COLUMNS.items()}
+    return records[records["score"] == score]
 
 
 def available_scores(records: pd.DataFrame) -> list[str]:
-    """The rules whose three columns are in ``records`` with at least one finite value ("paper" always when
-    the frame has its columns): records made before the scoring rules carry the paper's rule only."""
-    out = []
-    for rule in SCORE_RULES:
-        cols = list(score_columns(rule).values())
-        if all(c in records.columns for c in cols) and all(
-                np.isfinite(pd.to_numeric(records[c], errors="coerce")).any() for c in cols):
-            out.append(rule)
-    return out
+    """The scoring rules that rows of ``records`` (:func:`vna.study.store.load_records`, column ``score``) carry,
+    with at least one finite value of each AUC: records made before the scoring rules carry the paper's only."""
+    return [r for r in SCORE_RULES if np.isfinite(records.loc[records["score"] == r, list(TASK_COLUMNS.values())]
+                                                  .to_numpy(dtype=float)).any(axis=0).all()]
 
 
 def logit(p) -> np.ndarray:
@@ -280,40 +270,21 @@ def image_bootstrap(diffs: list[np.ndarray], images: list[np.ndarray], level: fl
     return float(lo), float(hi)
 
 
-@functools.lru_cache(maxsize=8192)
-def _record_json(path: str) -> dict:
-    return read_record(path)
-
-
-def split_ratio(path: str, split: str) -> float:
-    """``n_test / n_train`` of one run for :func:`corrected_t_interval`, from its record's ``sizes``: test and
-    training *images* when the split holds out images, test and training *responses* otherwise (what the split
-    draws); without sizes, from the config's fractions."""
-    rec = _record_json(str(path))
-    sizes = rec.get("sizes") or {}
-    unit = "images" if split == "images" else "responses"
-    if sizes.get(f"train_{unit}") and sizes.get(f"test_{unit}"):
-        return sizes[f"test_{unit}"] / sizes[f"train_{unit}"]
-    cfg = rec.get("config", {})
-    test, val = float(cfg.get("test_fraction", 0.15)), float(cfg.get("val_fraction") or 0.0)
-    return test / ((1 - test) * (1 - val))
-
-
-def instance_images(path: str, task_columns: dict[str, str]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """A record's per-instance AUCs under one rule (``{"encoding": ..., "decoding": ...}``) and the image of each
-    instance (its response's image): the per-instance file's ``image`` column; where it has none and every test
-    image has one test response (``sizes``: test_responses == test_images, e.g. trial means), each instance is its
-    own image; otherwise None -- the image of each response is not stored (records made before the scoring rules), so no
-    image-level bootstrap can be done."""
-    frame = pd.read_csv(instances_path(path))
-    cols = {t: c for t, c in task_columns.items() if t != "average"}
+def instance_images(row: pd.Series, score: str = "paper") -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """A record's per-instance AUCs under one rule (``{"encoding": ..., "decoding": ...}``; ``row``: its
+    :func:`vna.study.store.load_records` row) and the image of each instance (its response's image): the
+    per-instance file's ``image`` column; where it has none and every test image has one test response (e.g. trial
+    means), each instance is its own image; otherwise None -- the image of each response is not stored (records
+    made before the scoring rules), so no image-level bootstrap can be done."""
+    path = instances_path(row["path"])
+    frame = pd.read_csv(path)
+    cols = {t: instance_column(t, score) for t in ("encoding", "decoding")}
     if not set(cols.values()) <= set(frame.columns):
-        raise FileNotFoundError(f"{instances_path(path)} has no columns {sorted(cols.values())}")
+        raise FileNotFoundError(f"{path} has no columns {sorted(cols.values())}")
     inst = {t: frame[c].to_numpy(dtype=float) for t, c in cols.items()}
     if "image" in frame.columns:
         return inst, frame["image"].to_numpy()
-    sizes = _record_json(str(path)).get("sizes") or {}
-    if sizes.get("test_responses") and sizes.get("test_responses") == sizes.get("test_images") == len(frame):
+    if row["n_test_responses"] and row["n_test_responses"] == row["n_test_images"] == len(frame):
         return inst, np.arange(len(frame))
     return inst, None
 
@@ -355,10 +326,9 @@ def referee_comparisons(records: pd.DataFrame, score: str = "paper", *, level: f
     cols = ["score", "dataset", "counted", "split", "test_responses", "protocol", "method", "baseline", "task",
             "scale", "n_seeds", "test_train_ratio", "mean_diff", "plain_low", "plain_high", "ci_low", "ci_high",
             "boot_low", "boot_high", "boot_note", "untestable"]
-    task_cols = score_columns(score)
-    cells = independent_cells(records)
+    cells = independent_cells(rule_rows(records, score))
     rows = []
-    if cells.empty or not all(c in cells.columns for c in task_cols.values()):
+    if cells.empty:
         return pd.DataFrame(columns=cols)
     for (dataset, split, test), g in cells.groupby(["dataset", "split", "test_responses"], sort=True):
         simulated = bool(g["simulated"].fillna(dataset == "simulated").astype(bool).any()) if "simulated" in g \
@@ -369,12 +339,12 @@ def referee_comparisons(records: pd.DataFrame, score: str = "paper", *, level: f
             seeds = sorted(set(ra.index) & set(rb.index))
             if not seeds:
                 continue
-            ratio = float(np.mean([split_ratio(ra.loc[s, "path"], split) for s in seeds]))
-            steps = {task: records_grid_step(ra.loc[seeds, "path"], task) for task in task_cols}
+            ratio = float(np.mean(ra.loc[seeds, "test_train_ratio"].to_numpy(dtype=float)))
+            steps = {task: records_grid_step(ra.loc[seeds], task) for task in TASK_COLUMNS}
             inst, note = {}, ""
             try:
                 for s in seeds:
-                    (ia, ima), (ib, imb) = (instance_images(r.loc[s, "path"], task_cols) for r in (ra, rb))
+                    (ia, ima), (ib, imb) = (instance_images(r.loc[s], score) for r in (ra, rb))
                     if ima is None or imb is None:
                         note = "the image of each test response is not stored in the per-instance files"
                         break
@@ -385,10 +355,10 @@ def referee_comparisons(records: pd.DataFrame, score: str = "paper", *, level: f
                 note = f"no per-instance AUCs ({exc})"
             if note:
                 inst = {}
-            for task, col in task_cols.items():
+            for task, col in TASK_COLUMNS.items():
                 va = pd.to_numeric(ra.loc[seeds, col], errors="coerce").to_numpy(dtype=float)
                 vb = pd.to_numeric(rb.loc[seeds, col], errors="coerce").to_numpy(dtype=float)
-                reason = untestable({_short(a): va, _short(b): vb}, task, steps[task])
+                reason = untestable({METHOD_SHORT[a]: va, METHOD_SHORT[b]: vb}, task, steps[task])
                 for scale, d in (("auc", va - vb), ("logit", logit(va) - logit(vb))):
                     ci = corrected_t_interval(d, ratio, level)
                     boot = (math.nan, math.nan)
@@ -406,26 +376,35 @@ def referee_comparisons(records: pd.DataFrame, score: str = "paper", *, level: f
     return pd.DataFrame(rows, columns=cols)
 
 
-def records_grid_step(paths: Iterable[str], task: str) -> float:
-    """The coarsest :func:`auc_grid_step` over the records at ``paths`` (NaN where no record has sizes)."""
-    steps = []
-    for path in paths:
-        rec = _record_json(str(path))
-        steps.append(auc_grid_step(rec.get("sizes") or {}, task, (rec.get("config") or {}).get("n_distractors")))
+def records_grid_step(records: pd.DataFrame, task: str) -> float:
+    """The coarsest :func:`auc_grid_step` over the rows of ``records`` (NaN where no record has sizes)."""
+    whole = lambda v: None if pd.isna(v) else int(v)  # noqa: E731 - a column with gaps holds floats and NaN
+    steps = [auc_grid_step({"test_images": whole(i), "test_responses": whole(r)}, task, whole(k))
+             for i, r, k in zip(records["n_test_images"], records["n_test_responses"], records["n_distractors"])]
     steps = [x for x in steps if math.isfinite(x)]
     return max(steps) if steps else math.nan
 
 
-def _lookup(g: pd.DataFrame, a: str, b: str, task: str, scale: str):
-    """The row of ``a - b`` (or of ``b - a``, sign -1) in a comparisons frame, or (None, 1)."""
+def where(frame: pd.DataFrame, **values) -> pd.DataFrame:
+    """The rows of ``frame`` whose columns hold ``values`` (``column=value``)."""
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in values.items():
+        mask &= (frame[column] == value).to_numpy()
+    return frame[mask]
+
+
+def pick(frame: pd.DataFrame, a: str, b: str, **values) -> tuple[pd.Series | None, float]:
+    """The row of ``a - b`` in a comparisons frame (columns method, baseline) matching ``values`` (:func:`where`)
+    -- or that of ``b - a``, with sign -1 -- or ``(None, 1)``."""
     for m, base, sign in ((a, b, 1.0), (b, a, -1.0)):
-        hit = g[(g["method"] == m) & (g["baseline"] == base) & (g["task"] == task) & (g["scale"] == scale)]
+        hit = where(frame, method=m, baseline=base, **values)
         if len(hit):
             return hit.iloc[0], sign
     return None, 1.0
 
 
-def _signed(r, sign: float, low: str, high: str) -> tuple[float, float, float]:
+def signed(r: pd.Series, sign: float, low: str = "ci_low", high: str = "ci_high") -> tuple[float, float, float]:
+    """``(mean, low, high)`` of a :func:`pick` row with its sign applied."""
     lo, hi = sorted((sign * r[low], sign * r[high]))
     return sign * r["mean_diff"], lo, hi
 
@@ -435,16 +414,16 @@ def comparison_verdict(g: pd.DataFrame, a: str, b: str, task: str, scale: str, m
     """The verdict on "a - b > -margin" from a comparisons frame ``g`` (:func:`referee_comparisons` of one cell, or
     :func:`vna.study.sessions.across_sessions` of one unit and protocol), and its evidence: the difference with
     its interval (and, with ``equivalence``, the logit interval the equivalence test reads)."""
-    r, sign = _lookup(g, a, b, task, scale)
-    name = f"{_short(a)} − {_short(b)} {task}" + (" (logit)" if scale == "logit" else "")
+    r, sign = pick(g, a, b, task=task, scale=scale)
+    name = f"{METHOD_SHORT[a]} − {METHOD_SHORT[b]} {task}" + (" (logit)" if scale == "logit" else "")
     if r is None:
         return "cannot test", f"{name}: no records"
-    mean, lo, hi = _signed(r, sign, low, high)
+    mean, lo, hi = signed(r, sign, low, high)
     eq, eq_text = None, ""
     if equivalence:
-        e, esign = _lookup(g, a, b, task, "logit")
+        e, esign = pick(g, a, b, task=task, scale="logit")
         if e is not None:
-            emean, elo, ehi = _signed(e, esign, low, high)
+            emean, elo, ehi = signed(e, esign, low, high)
             eq, eq_text = (elo, ehi), f", logit {emean:+.3f} [{elo:+.3f}, {ehi:+.3f}]"
     reason = r["untestable"] if "untestable" in r.index and isinstance(r["untestable"], str) else ""
     v = verdict(lo, hi, int(r[n_col]), margin, equivalence=eq, reason=reason)
@@ -493,7 +472,7 @@ def verdicts_by_score(verdict_rows: pd.DataFrame) -> pd.DataFrame:
     rules = [r for r in SCORE_RULES if r in set(verdict_rows["score"])]
     wide = verdict_rows.pivot_table(index=keys, columns="score", values="verdict", aggfunc="first").reset_index()
     wide.columns.name = None
-    wide = wide[[*keys, *rules]]
+    wide = wide[[*keys, *rules]].fillna({r: "cannot test" for r in rules})  # a rule none of its records carry
     wide["overall"] = [row[0] if len(set(row)) == 1 else "depends on the score"
                        for row in wide[rules].itertuples(index=False)]
     order = {c: i for i, c in enumerate(REFEREE_CLAIMS)}
@@ -557,10 +536,10 @@ def paper_differences(comps: pd.DataFrame, paper: pd.DataFrame, stand_ins: dict[
         if name is None or name not in set(paper["paper_dataset"]):
             continue
         for a, b, task in PAPER_DIFFERENCES:
-            r, sign = _lookup(g, a, b, task, "auc")
+            r, sign = pick(g, a, b, task=task, scale="auc")
             if r is None:
                 continue
-            mean, lo, hi = _signed(r, sign, "ci_low", "ci_high")
+            mean, lo, hi = signed(r, sign)
             pdiff = _paper_diff(paper, name, a, b, task)
             inside = math.isfinite(lo) and lo <= pdiff <= hi
             if pdiff == 0:
@@ -570,7 +549,7 @@ def paper_differences(comps: pd.DataFrame, paper: pd.DataFrame, stand_ins: dict[
             else:
                 agreement = "opposite sign"
             rows.append({"score": score, "dataset": dataset, "paper_dataset": name, "split": split,
-                         "test_responses": test, "difference": f"{_short(a)} − {_short(b)} {task}",
+                         "test_responses": test, "difference": f"{METHOD_SHORT[a]} − {METHOD_SHORT[b]} {task}",
                          "paper_diff": pdiff, "mean_diff": mean, "ci_low": lo, "ci_high": hi, "agreement": agreement})
     return pd.DataFrame(rows, columns=cols)
 

@@ -15,14 +15,13 @@ with its dataset's held-out-images choice.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, TUNED_FIELDS, TUNED_FILE, TUNING_SETTINGS, tuning_grid
-from .results import load_records, read_record, signature
+from .store import _atomic_write_text, load_records, read_record
 
 __all__ = ["validation_aucs", "tuning_table", "choose", "write_tuned", "sweep_records", "verdict_changes"]
 
@@ -30,19 +29,18 @@ _DEFAULT = tuple(getattr(RunConfig, f) for f in TUNED_FIELDS)
 
 
 def validation_aucs(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per record of ``records`` (:func:`vna.study.results.load_records` rows): its dataset, method,
+    """One row per record of ``records`` (:func:`vna.study.store.load_records` rows): its dataset, method,
     split, responses, seed, setting (``lr``, ``weight_decay``, ``batch_size``) and ``val_mean_auc``, the mean
     validation AUC of the epoch it kept. Nothing of the test part is read."""
     rows = []
     for path in records["path"]:
         rec = read_record(path)
-        cfg, best = rec["config"], rec.get("best_epoch")
-        val = next((h.get("val_mean_auc") for h in rec.get("history", []) if h.get("epoch") == best), None)
+        cfg, best = rec.config, rec.best_epoch
+        val = next((h.get("val_mean_auc") for h in rec.history if h.get("epoch") == best), None)
         if val is None:
             raise ValueError(f"{path}: no validation AUC at its chosen epoch {best}; the sweep needs val_fraction > 0")
-        rows.append({"dataset": rec["dataset"], "method": rec["method"], "split": cfg["split"],
-                     "responses": cfg["responses"], "seed": cfg["seed"],
-                     **{f: cfg[f] for f in TUNED_FIELDS}, "val_mean_auc": float(val)})
+        rows.append({"dataset": cfg.dataset, "method": cfg.method, "split": cfg.split, "responses": cfg.responses,
+                     "seed": cfg.seed, **cfg.arguments(TUNED_FIELDS), "val_mean_auc": float(val)})
     return pd.DataFrame(rows, columns=["dataset", "method", "split", "responses", "seed", *TUNED_FIELDS,
                                        "val_mean_auc"])
 
@@ -86,27 +84,20 @@ def write_tuned(results_dir: str | os.PathLike, records: pd.DataFrame | None = N
     root = Path(results_dir)
     records = load_records(root) if records is None else records
     grid = tuning_grid(datasets=[d for d in STUDY_PROTOCOLS if d in set(records["dataset"])])
-    wanted = {(signature(c), c.seed) for c in grid}
+    wanted = {(c.signature(), c.seed) for c in grid}
     mine = records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]]
     if len(mine) != len(wanted):
         raise ValueError(f"the sweep in {root} is incomplete: {len(mine)} of {len(wanted)} runs have records; "
                          "run `python -m vna reproduce --grid tuning` first")
     chosen = choose(validation_aucs(mine))
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{TUNED_FILE}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        chosen.to_csv(tmp, index=False, float_format="%.6f")
-        os.replace(tmp, root / TUNED_FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    _atomic_write_text(root / TUNED_FILE, chosen.to_csv(index=False, float_format="%.6f"))
     return root / TUNED_FILE
 
 
 def sweep_records(records: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``records`` (:func:`vna.study.results.load_records`) that belong to the sweep
     (:func:`vna.study.grids.tuning_grid`), matched by signature and seed."""
-    wanted = {(signature(c), c.seed) for c in tuning_grid()}
+    wanted = {(c.signature(), c.seed) for c in tuning_grid()}
     return records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]]
 
 
