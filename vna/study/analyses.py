@@ -30,7 +30,7 @@ from ..evaluation import evaluate_scores
 from ..methods import LINEAR_METHODS, METHODS
 from .config import RunConfig
 from .grids import STUDY_PROTOCOLS, STUDY_SEEDS, STUDY_TRAINING, quick_config, read_tuned, tuned_fields
-from .stats import corrected_t_interval
+from .stats import available_scores, corrected_t_interval
 from .tables import _t_halfwidth
 
 __all__ = [
@@ -423,7 +423,6 @@ def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame, fixed: pd.Dat
       from the most repeats to one, the number of training pairs held fixed).
     ``counted``: False for the simulated cortex (shown, never counted). Columns: analysis, score, counted, and
     :func:`paired_did`'s."""
-    from .stats import available_scores
 
     frames = [f for f in (noise, trials, fixed) if f is not None and len(f)]
     if scores is None:

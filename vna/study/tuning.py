@@ -95,7 +95,7 @@ def write_tuned(results_dir: str | os.PathLike, records: pd.DataFrame | None = N
 
 
 def sweep_records(records: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``records`` (:func:`vna.study.results.load_records`) that belong to the sweep
+    """The rows of ``records`` (:func:`vna.study.store.load_records`) that belong to the sweep
     (:func:`vna.study.grids.tuning_grid`), matched by signature and seed."""
     wanted = {(c.signature(), c.seed) for c in tuning_grid()}
     return records[[(s, seed) in wanted for s, seed in zip(records["signature"], records["seed"])]]
@@ -106,7 +106,7 @@ _CELL = ["claim", "dataset", "split", "test_responses"]
 
 def verdict_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """The verdicts that the tuned baselines changed: ``before`` and ``after`` are
-    :attr:`vna.study.report.Report.verdict_table` frames (one row per claim × cell, a column per scoring rule and
+    ``Report.verdict_table`` frames (:class:`vna.study.report.Report`) (one row per claim × cell, a column per scoring rule and
     ``overall``); one row per claim × cell × rule (``overall`` included) whose verdict differs, or that only one of
     the two has. Columns: claim, dataset, split, test_responses, counted, rule, before, after."""
     cols = [*_CELL, "counted", "rule", "before", "after"]
