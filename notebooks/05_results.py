@@ -117,7 +117,7 @@ for note in report.notes:
 # the option exists). Responses are **z-scored** per neuron with the statistics of the training responses, the
 # same for every method. **Tuning.** Every method gets the same search: a small grid of learning rate × weight
 # decay × batch size, each setting scored on the validation part of the *training* data, one choice per dataset ×
-# method × protocol ([below](#the-same-search-for-every-method)); the linear baselines choose their ridge penalty
+# method × protocol ([below](same-search)); the linear baselines choose their ridge penalty
 # by cross-validation on the training set.
 #
 # ## How many epochs
@@ -158,6 +158,7 @@ if len(capped):
         + ". Their numbers may rise with longer training; every other run stopped on its own."))
 
 # %% [markdown]
+# (same-search)=
 # ## The same search for every method
 #
 # The paper names Adam and lost its learning rate, weight decay and batch size, so every method here gets the same
