@@ -423,7 +423,7 @@ def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame, fixed: pd.Dat
       from the most repeats to one, the number of training pairs held fixed).
     ``counted``: False for the simulated cortex (shown, never counted). Columns: analysis, score, counted, and
     :func:`paired_did`'s."""
-
+    metric = "mean_auc"  # long form: each rule's AUCs in the same columns
     frames = [f for f in (noise, trials, fixed) if f is not None and len(f)]
     if scores is None:
         scores = available_scores(pd.concat(frames)) if frames else []
@@ -437,7 +437,7 @@ def variability_answers(noise: pd.DataFrame, trials: pd.DataFrame, fixed: pd.Dat
         def rule(frame):
             return None if frame is None else frame[frame["score"] == score]
 
-        noise_r, metric = rule(noise), "mean_auc"  # long form: each rule's AUCs in the same columns
+        noise_r = rule(noise)
         if noise_r is not None and len(noise_r) and noise_r["noise_step"].notna().any():
             steps = sorted(set(noise_r["noise_step"].dropna()))
             for b in baselines:

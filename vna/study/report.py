@@ -40,10 +40,10 @@ import pandas as pd
 
 from ..names import METHOD_SHORT, SPLIT_ORDER, protocol_label
 from ..scoring import SCORE_LABELS
-from .analyses import analysis_tables, grid_records, noise_grid, trials_grid, variability_answers
+from .analyses import (analysis_tables, grid_records, noise_grid, trials_fixed_pairs_grid, trials_grid,
+                       variability_answers)
 from .config import RunConfig
 from .controls import control_grid, filter_grid
-from .analyses import noise_grid, trials_fixed_pairs_grid, trials_grid, variability_answers
 from .findings import FINDING_TITLES, interval_text, what_we_found
 from .record import METRICS
 from .registry import get_grid, grid_names

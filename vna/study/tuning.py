@@ -104,6 +104,11 @@ def sweep_records(records: pd.DataFrame) -> pd.DataFrame:
 _CELL = ["claim", "dataset", "split", "test_responses"]
 
 
+def _verdict(v):
+    """A verdict cell of the outer merge: its text, or None where that side has no verdict (NaN)."""
+    return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
+
+
 def verdict_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """The verdicts that the tuned baselines changed: ``before`` and ``after`` are
     ``Report.verdict_table`` frames (:class:`vna.study.report.Report`) (one row per claim × cell, a column per scoring rule and
@@ -120,9 +125,7 @@ def verdict_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
         counted = r.get("counted_after")
         counted = r.get("counted_before") if counted is None or pd.isna(counted) else counted
         for rule in rules:
-            b, a = r.get(f"{rule}_before"), r.get(f"{rule}_after")
-            b = None if b is None or (isinstance(b, float) and pd.isna(b)) else b
-            a = None if a is None or (isinstance(a, float) and pd.isna(a)) else a
+            b, a = _verdict(r.get(f"{rule}_before")), _verdict(r.get(f"{rule}_after"))
             if a != b:
                 rows.append({**{k: r[k] for k in _CELL}, "counted": bool(counted), "rule": rule,
                              "before": b or "(no verdict)", "after": a or "(no verdict)"})
